@@ -1,0 +1,52 @@
+"""Declare OpenStack hybrid messaging objects idempotently.
+
+The work is done by the compiled ``osa_hybrid_msg._core``; see ``docs/core-api.md`` for the JSON it takes
+and returns, and ``osa_hybrid_msg._types`` for the same shapes as TypedDicts.
+"""
+
+from __future__ import annotations
+
+from osa_hybrid_msg.exceptions import (
+    AuthenticationError,
+    BrokerApiError,
+    BrokerTimeoutError,
+    BrokerUnreachableError,
+    ConnectionConfigError,
+    ForkError,
+    InternalError,
+    OsaHybridMsgError,
+    PartialApplyError,
+    PlanError,
+    SpecError,
+)
+
+try:
+    from osa_hybrid_msg._core import __version__, apply
+except ImportError as _err:  # pragma: no cover - exercised only without the built extension
+    # Importing the package (and its exceptions) must work in an unbuilt checkout; calling it must not.
+    _CORE_IMPORT_ERROR = _err
+    __version__ = "0+unbuilt"
+
+    def apply(request: str, check_mode: bool = False, diff: bool = False) -> str:
+        """Stand-in that explains why the compiled core is unavailable."""
+        raise ImportError(
+            "osa_hybrid_msg._core is not built or not importable; install the osa-hybrid-msg wheel "
+            "or run `maturin develop` in the source tree"
+        ) from _CORE_IMPORT_ERROR
+
+
+__all__ = [
+    "AuthenticationError",
+    "BrokerApiError",
+    "BrokerTimeoutError",
+    "BrokerUnreachableError",
+    "ConnectionConfigError",
+    "ForkError",
+    "InternalError",
+    "OsaHybridMsgError",
+    "PartialApplyError",
+    "PlanError",
+    "SpecError",
+    "__version__",
+    "apply",
+]

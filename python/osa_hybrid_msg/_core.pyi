@@ -1,0 +1,51 @@
+"""Typed stub of the compiled ``osa_hybrid_msg._core`` (``docs/core-api.md``)."""
+
+__version__: str
+
+def apply(request: str, check_mode: bool = False, diff: bool = False) -> str:
+    """Reconcile the objects ``request`` (JSON) declares; return the result as JSON.
+
+    With ``check_mode``, plan only. With ``diff``, include ``diff`` (``before``/``after``) in the result.
+    """
+
+class OsaHybridMsgError(Exception):
+    """Base class of every error the core raises."""
+
+class SpecError(OsaHybridMsgError):
+    """The request is malformed (type, unknown key, empty name, bad regex, bad ``apply_to``)."""
+
+    path: str
+
+class PlanError(OsaHybridMsgError):
+    """The request is well-formed but cannot be planned against what exists."""
+
+    path: str
+
+class ConnectionConfigError(OsaHybridMsgError):
+    """A connection option is unusable (unreadable CA file, bad URL)."""
+
+class BrokerUnreachableError(OsaHybridMsgError):
+    """No management endpoint answered."""
+
+class AuthenticationError(OsaHybridMsgError):
+    """The endpoint refused the credentials (401) or the user lacks a tag (403)."""
+
+class BrokerApiError(OsaHybridMsgError):
+    """The broker rejected a request; the message carries RabbitMQ's ``reason``."""
+
+    status: int
+    reason: str
+
+class BrokerTimeoutError(OsaHybridMsgError):
+    """A request exceeded ``timeout``."""
+
+class PartialApplyError(OsaHybridMsgError):
+    """Some changes were applied, then one failed. ``result`` is JSON: the result so far plus ``error``."""
+
+    result: str
+
+class ForkError(OsaHybridMsgError):
+    """The runtime was started in a parent process and used after ``fork()``."""
+
+class InternalError(OsaHybridMsgError):
+    """A bug (a caught panic)."""

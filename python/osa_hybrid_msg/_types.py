@@ -1,0 +1,158 @@
+"""The JSON shapes ``osa_hybrid_msg._core.apply`` takes and returns, as TypedDicts.
+
+They document ``docs/core-api.md`` for type checkers; nothing validates against them at run time (the
+core does that, with ``deny_unknown_fields``). In a request, a missing key and ``None`` both mean "unset".
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, NotRequired, TypedDict
+
+__all__ = [
+    "ApplyResult",
+    "ApplyTo",
+    "Change",
+    "ChangeAction",
+    "ChangeKind",
+    "ChangeStatus",
+    "Diff",
+    "FieldChange",
+    "HashingAlgorithm",
+    "PartialApplyResult",
+    "PermissionSpec",
+    "PolicySpec",
+    "QueueType",
+    "RabbitConnection",
+    "Request",
+    "State",
+    "Stats",
+    "TopicPermissionSpec",
+    "UpdatePassword",
+    "UserSpec",
+    "VhostSpec",
+]
+
+State = Literal["present", "absent"]
+QueueType = Literal["classic", "quorum", "stream"]
+HashingAlgorithm = Literal["rabbit_password_hashing_sha256", "rabbit_password_hashing_sha512"]
+UpdatePassword = Literal["always", "on_create"]
+ApplyTo = Literal["all", "queues", "exchanges", "classic_queues", "quorum_queues", "streams"]
+
+ChangeKind = Literal["vhost", "user", "permission", "topic_permission", "policy"]
+ChangeAction = Literal["create", "update", "delete"]
+ChangeStatus = Literal["planned", "applied", "failed", "not_applied"]
+
+
+class RabbitConnection(TypedDict):
+    """``request["rabbitmq"]``: how to reach the management API."""
+
+    urls: NotRequired[list[str] | None]
+    username: NotRequired[str | None]
+    password: NotRequired[str | None]
+    ca_cert: NotRequired[str | None]
+    client_cert: NotRequired[str | None]
+    client_key: NotRequired[str | None]
+    validate_certs: NotRequired[bool | None]
+    timeout: NotRequired[float | None]
+
+
+class VhostSpec(TypedDict):
+    name: str
+    state: NotRequired[State | None]
+    description: NotRequired[str | None]
+    tags: NotRequired[list[str] | None]
+    default_queue_type: NotRequired[QueueType | None]
+
+
+class PermissionSpec(TypedDict):
+    vhost: str
+    configure: str
+    write: str
+    read: str
+
+
+class TopicPermissionSpec(TypedDict):
+    vhost: str
+    exchange: str
+    write: str
+    read: str
+
+
+class UserSpec(TypedDict):
+    name: str
+    password: NotRequired[str | None]
+    password_hash: NotRequired[str | None]
+    hashing_algorithm: NotRequired[HashingAlgorithm | None]
+    tags: NotRequired[list[str] | None]
+    update_password: NotRequired[UpdatePassword | None]
+    state: NotRequired[State | None]
+    permissions: NotRequired[list[PermissionSpec] | None]
+    topic_permissions: NotRequired[list[TopicPermissionSpec] | None]
+    purge_permissions: NotRequired[bool | None]
+
+
+class PolicySpec(TypedDict):
+    name: str
+    vhost: str
+    pattern: NotRequired[str | None]
+    apply_to: NotRequired[ApplyTo | None]
+    priority: NotRequired[int | None]
+    definition: NotRequired[dict[str, Any] | None]
+    state: NotRequired[State | None]
+
+
+class Request(TypedDict):
+    """The ``request`` argument of ``apply``, serialised with ``json.dumps``."""
+
+    rabbitmq: NotRequired[RabbitConnection | None]
+    vhosts: NotRequired[list[VhostSpec] | None]
+    users: NotRequired[list[UserSpec] | None]
+    policies: NotRequired[list[PolicySpec] | None]
+
+
+class FieldChange(TypedDict):
+    """One field's value before and after. Passwords appear only as ``"<hidden>"`` markers."""
+
+    before: Any
+    after: Any
+
+
+class Change(TypedDict):
+    backend: Literal["rabbitmq"]
+    kind: ChangeKind
+    name: str
+    vhost: str | None
+    action: ChangeAction
+    fields: dict[str, FieldChange]
+    status: ChangeStatus
+
+
+class Diff(TypedDict):
+    before: dict[str, Any]
+    after: dict[str, Any]
+
+
+class Stats(TypedDict):
+    reads: int
+    writes: int
+    read_ms: float
+    plan_ms: float
+    apply_ms: float
+    total_ms: float
+
+
+class ApplyResult(TypedDict):
+    """What ``apply`` returns, once decoded with ``json.loads``."""
+
+    changed: bool
+    changes: list[Change]
+    diff: NotRequired[Diff]
+    endpoint: str | None
+    stats: Stats
+    warnings: list[str]
+
+
+class PartialApplyResult(ApplyResult):
+    """``PartialApplyError.result``, once decoded: the result so far, plus the error that stopped it."""
+
+    error: str
