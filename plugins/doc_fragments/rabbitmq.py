@@ -1,0 +1,66 @@
+# Copyright: OpenStack-Ansible contributors
+# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+"""Documentation of the RabbitMQ management API connection options, shared by modules."""
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    # Modules run on the target and cannot see the controller's environment, so no env/ini sources here.
+    DOCUMENTATION = r"""
+options:
+  rabbitmq:
+    description:
+      - How to reach the RabbitMQ management HTTP API.
+      - Every suboption has a default, so the option can be left out for a loopback broker with
+        RabbitMQ's default account.
+    type: dict
+    suboptions:
+      urls:
+        description:
+          - Management API base URLs, tried in order until one answers.
+          - A URL may end in C(/api) or not.
+          - Use several URLs for the nodes of a cluster; an endpoint that does not answer is skipped.
+        type: list
+        elements: str
+        default: ['http://127.0.0.1:15672']
+      username:
+        description:
+          - User for the management API; it needs the C(administrator) tag.
+          - The default C(guest) account can only log in from loopback on a stock RabbitMQ.
+        type: str
+        default: guest
+        aliases: [login_user]
+      password:
+        description:
+          - Password of O(rabbitmq.username).
+          - The default is the password of RabbitMQ's default C(guest) account; set it everywhere else.
+        type: str
+        default: guest
+        aliases: [login_password]
+      ca_cert:
+        description:
+          - PEM file with the CA certificates that sign the management endpoint's certificate, for C(https) URLs.
+          - When unset, the system trust store is used.
+        type: path
+      client_cert:
+        description:
+          - PEM client certificate, for endpoints that require TLS client authentication.
+          - Requires O(rabbitmq.client_key).
+        type: path
+      client_key:
+        description:
+          - PEM private key of O(rabbitmq.client_cert).
+        type: path
+      validate_certs:
+        description:
+          - Whether to verify the endpoint's TLS certificate and host name.
+          - Only set this to V(false) on a test system.
+        type: bool
+        default: true
+      timeout:
+        description:
+          - Seconds each HTTP request to the management API may take.
+        type: float
+        default: 30
+"""

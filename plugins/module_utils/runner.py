@@ -1,0 +1,149 @@
+# Copyright: OpenStack-Ansible contributors
+# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+"""Run one module call: parameters -> request JSON -> ``_core.apply`` -> module result.
+
+The plan, check mode and diff are computed in Rust; this file only translates, and converts every core
+exception into one ``fail_json`` (docs/core-api.md).
+"""
+
+from __future__ import annotations
+
+import json
+
+from ansible_collections.osa.hybrid_msg.plugins.module_utils.core import require_core
+
+# The request keys, in the order docs/core-api.md lists them. Aliases (login_user, tags for definition)
+# are resolved by AnsibleModule and must not reach the core, which rejects unknown keys.
+RABBITMQ_KEYS = ("urls", "username", "password", "ca_cert", "client_cert", "client_key", "validate_certs", "timeout")
+VHOST_KEYS = ("name", "state", "description", "tags", "default_queue_type")
+USER_KEYS = (
+    "name",
+    "password",
+    "password_hash",
+    "hashing_algorithm",
+    "tags",
+    "update_password",
+    "state",
+    "permissions",
+    "topic_permissions",
+    "purge_permissions",
+)
+PERMISSION_KEYS = ("vhost", "configure", "write", "read")
+TOPIC_PERMISSION_KEYS = ("vhost", "exchange", "write", "read")
+POLICY_KEYS = ("name", "vhost", "pattern", "apply_to", "priority", "definition", "state")
+
+# Exception class name in _core -> what failed, as the first words of the message.
+ERROR_PREFIXES = (
+    ("SpecError", "Invalid request"),
+    ("PlanError", "Cannot plan the changes"),
+    ("ConnectionConfigError", "Unusable RabbitMQ connection options"),
+    ("BrokerUnreachableError", "RabbitMQ is unreachable"),
+    ("AuthenticationError", "RabbitMQ refused the credentials"),
+    ("BrokerApiError", "RabbitMQ rejected a change"),
+    ("BrokerTimeoutError", "RabbitMQ timed out"),
+    ("ForkError", "Cannot use the osa_hybrid_msg runtime in this process"),
+    ("InternalError", "Internal error in osa_hybrid_msg"),
+)
+
+
+def _pick(item, keys):
+    if item is None:
+        return None
+    return {key: item.get(key) for key in keys}
+
+
+def _pick_list(items, keys):
+    if items is None:
+        return None
+    return [_pick(item, keys) for item in items]
+
+
+def build_request(params):
+    """Build the request object from validated module parameters; every documented key is present."""
+    users = None
+    if params.get("users") is not None:
+        users = []
+        for user in params["users"]:
+            entry = _pick(user, USER_KEYS)
+            entry["permissions"] = _pick_list(user.get("permissions"), PERMISSION_KEYS)
+            entry["topic_permissions"] = _pick_list(user.get("topic_permissions"), TOPIC_PERMISSION_KEYS)
+            users.append(entry)
+    return {
+        "rabbitmq": _pick(params.get("rabbitmq"), RABBITMQ_KEYS),
+        "vhosts": _pick_list(params.get("vhosts"), VHOST_KEYS),
+        "users": users,
+        "policies": _pick_list(params.get("policies"), POLICY_KEYS),
+    }
+
+
+def secret_values(params):
+    """Every secret in the parameters, for ``module.no_log_values``."""
+    secrets = []
+    rabbitmq = params.get("rabbitmq") or {}
+    secrets.append(rabbitmq.get("password"))
+    for user in params.get("users") or []:
+        secrets.extend((user.get("password"), user.get("password_hash")))
+    return [s for s in secrets if isinstance(s, str) and s]
+
+
+def _error_message(core, exc):
+    text = str(exc).strip() or type(exc).__name__
+    for class_name, prefix in ERROR_PREFIXES:
+        cls = getattr(core, class_name, None)
+        if isinstance(cls, type) and isinstance(exc, cls):
+            return f"{prefix}: {text}"
+    return f"osa_hybrid_msg failed: {text}"
+
+
+def _partial_result(exc):
+    """Decode ``PartialApplyError.result``; an undecodable one yields an empty result."""
+    try:
+        result = json.loads(getattr(exc, "result", None) or "{}")
+    except (TypeError, ValueError):
+        result = {}
+    return result if isinstance(result, dict) else {}
+
+
+def _applied(changes):
+    return any(isinstance(c, dict) and c.get("status") == "applied" for c in changes)
+
+
+def run_module(module):
+    """Apply the module's parameters and exit the module with the result or a clear failure."""
+    module.no_log_values.update(secret_values(module.params))
+    core = require_core(module)
+    request = json.dumps(build_request(module.params))
+    diff = bool(module._diff)
+
+    try:
+        raw = core.apply(request, check_mode=bool(module.check_mode), diff=diff)
+    except core.PartialApplyError as exc:
+        partial = _partial_result(exc)
+        changes = partial.get("changes") or []
+        extra = {"changed": _applied(changes), "changes": changes}
+        for key in ("endpoint", "stats"):
+            if key in partial:
+                extra[key] = partial[key]
+        if diff and "diff" in partial:
+            extra["diff"] = partial["diff"]
+        # The core's message already lists what was applied, what failed and what was not attempted.
+        module.fail_json(msg=str(exc).strip() or "applied only part of the changes", **extra)
+    except core.OsaHybridMsgError as exc:
+        module.fail_json(msg=_error_message(core, exc), changed=False)
+
+    try:
+        result = json.loads(raw)
+    except (TypeError, ValueError) as exc:
+        module.fail_json(msg=f"osa_hybrid_msg._core returned a result that is not JSON ({exc}); please report it")
+
+    for warning in result.get("warnings") or []:
+        module.warn(warning)
+    out = {
+        "changed": bool(result.get("changed")),
+        "changes": result.get("changes") or [],
+        "endpoint": result.get("endpoint"),
+        "stats": result.get("stats") or {},
+    }
+    if diff:
+        out["diff"] = result.get("diff") or {"before": {}, "after": {}}
+    module.exit_json(**out)

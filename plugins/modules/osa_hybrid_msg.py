@@ -1,0 +1,450 @@
+#!/usr/bin/python
+# Copyright: OpenStack-Ansible contributors
+# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: osa_hybrid_msg
+short_description: Declare RabbitMQ vhosts, users, permissions and policies idempotently
+version_added: 0.1.0
+description:
+  - Reconciles RabbitMQ objects for OpenStack RPC messaging through the management HTTP API, in one call.
+  - Reads what the broker has, plans the changes that make it match the declaration, then applies them.
+    Check mode returns the same plan without applying it.
+  - An option that is not set is left alone on the broker; one that is set is enforced exactly.
+  - Passwords never appear in the result, the diff or an error message; a password change shows as
+    C(<hidden, changed>).
+  - The work is done by the compiled Python package C(osa-hybrid-msg), which must be installed for the
+    Python that runs the module (C(ansible_python_interpreter)).
+author:
+  - OpenStack-Ansible contributors
+requirements:
+  - osa-hybrid-msg >= 0.1.0 (Python package, on the host that runs the module)
+extends_documentation_fragment:
+  - osa.hybrid_msg.rabbitmq
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.flow
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+  platform:
+    platforms: posix
+  action:
+    support: none
+  async:
+    support: none
+  bypass_host_loop:
+    support: none
+options:
+  vhosts:
+    description:
+      - Virtual hosts to declare.
+    type: list
+    elements: dict
+    suboptions:
+      name:
+        description:
+          - Name of the vhost. It may contain C(/); it is percent-encoded in API paths.
+        type: str
+        required: true
+      state:
+        description:
+          - Whether the vhost should exist. Deleting a vhost deletes everything in it.
+        type: str
+        choices: [present, absent]
+        default: present
+      description:
+        description:
+          - Description of the vhost. Left alone when unset.
+        type: str
+      tags:
+        description:
+          - Tags of the vhost, as a list. Left alone when unset.
+        type: list
+        elements: str
+      default_queue_type:
+        description:
+          - Queue type used when a client declares a queue without one. Left alone when unset.
+        type: str
+        choices: [classic, quorum, stream]
+  users:
+    description:
+      - Users to declare, with their permissions.
+    type: list
+    elements: dict
+    suboptions:
+      name:
+        description:
+          - Name of the user.
+        type: str
+        required: true
+      password:
+        description:
+          - Password of the user.
+          - The module recomputes the broker's salted hash to tell whether it changed, so an unchanged
+            password is not a change.
+          - Mutually exclusive with O(users[].password_hash).
+        type: str
+      password_hash:
+        description:
+          - Password hash as RabbitMQ stores it (base64 of salt and digest), for users whose clear-text
+            password should not be handled.
+          - Mutually exclusive with O(users[].password).
+        type: str
+      hashing_algorithm:
+        description:
+          - Algorithm of O(users[].password_hash). Defaults to the broker's C(rabbit_password_hashing_sha256).
+        type: str
+        choices: [rabbit_password_hashing_sha256, rabbit_password_hashing_sha512]
+      tags:
+        description:
+          - User tags, such as C(administrator) or C(monitoring). Left alone when unset; V([]) removes all.
+        type: list
+        elements: str
+      update_password:
+        description:
+          - V(always) sets the password whenever it differs from the broker's.
+          - V(on_create) sets it only when the user is created.
+        type: str
+        choices: [always, on_create]
+        default: always
+      state:
+        description:
+          - Whether the user should exist.
+        type: str
+        choices: [present, absent]
+        default: present
+      permissions:
+        description:
+          - Permissions of the user, one entry per vhost. Left alone when unset.
+          - The regular expressions have no default, so each one must be given; V(.*) allows all, V(^$) none.
+        type: list
+        elements: dict
+        suboptions:
+          vhost:
+            description:
+              - The vhost. It must exist on the broker or be declared in O(vhosts).
+            type: str
+            required: true
+          configure:
+            description:
+              - Regular expression of the resources the user may configure.
+            type: str
+            required: true
+          write:
+            description:
+              - Regular expression of the resources the user may write to.
+            type: str
+            required: true
+          read:
+            description:
+              - Regular expression of the resources the user may read from.
+            type: str
+            required: true
+      topic_permissions:
+        description:
+          - Topic permissions of the user, one entry per vhost and exchange. Left alone when unset.
+        type: list
+        elements: dict
+        suboptions:
+          vhost:
+            description:
+              - The vhost.
+            type: str
+            required: true
+          exchange:
+            description:
+              - The topic exchange, such as V(amq.topic).
+            type: str
+            required: true
+          write:
+            description:
+              - Regular expression of the routing keys the user may publish with.
+            type: str
+            required: true
+          read:
+            description:
+              - Regular expression of the routing keys the user may bind with.
+            type: str
+            required: true
+      purge_permissions:
+        description:
+          - With O(users[].permissions) set, remove the user's permissions on vhosts it does not list.
+          - Set to V(false) to only add or update the listed ones.
+        type: bool
+        default: true
+  policies:
+    description:
+      - Policies to declare.
+    type: list
+    elements: dict
+    suboptions:
+      name:
+        description:
+          - Name of the policy.
+        type: str
+        required: true
+      vhost:
+        description:
+          - The vhost of the policy.
+        type: str
+        required: true
+      pattern:
+        description:
+          - Regular expression of the queue or exchange names the policy applies to.
+          - Required when O(policies[].state=present).
+        type: str
+      apply_to:
+        description:
+          - What the policy applies to.
+          - V(classic_queues), V(quorum_queues) and V(streams) need RabbitMQ 3.12 or later.
+        type: str
+        choices: [all, queues, exchanges, classic_queues, quorum_queues, streams]
+        default: all
+      priority:
+        description:
+          - Priority of the policy; of the policies matching a queue or exchange, the highest one applies.
+        type: int
+        default: 0
+      definition:
+        description:
+          - 'Policy keys and values, such as C({"ha-mode": "all"}) or C({"queue-version": 2}).'
+          - Compared as a map, so key order is never a change.
+        type: dict
+        aliases: [tags]
+      state:
+        description:
+          - Whether the policy should exist.
+        type: str
+        choices: [present, absent]
+        default: present
+seealso:
+  - name: RabbitMQ management HTTP API
+    description: The API this module uses.
+    link: https://www.rabbitmq.com/docs/management#http-api
+"""
+
+EXAMPLES = r"""
+- name: Declare the Nova RPC vhost, user and a policy
+  osa.hybrid_msg.osa_hybrid_msg:
+    rabbitmq:
+      urls:
+        - https://rabbit1.example.com:15671
+        - https://rabbit2.example.com:15671
+      username: admin
+      password: "{{ rabbitmq_admin_password }}"
+      ca_cert: /etc/ssl/certs/rabbitmq-ca.pem
+    vhosts:
+      - name: /nova
+        state: absent
+      - name: nova
+        description: Nova RPC
+        default_queue_type: quorum
+    users:
+      - name: nova
+        password: "{{ nova_oslomsg_rpc_password }}"
+        permissions:
+          - vhost: nova
+            configure: ".*"
+            write: ".*"
+            read: ".*"
+    policies:
+      - name: CQv2
+        vhost: nova
+        pattern: ".*"
+        priority: 0
+        definition:
+          queue-version: 2
+
+- name: Show what would change, without changing anything
+  osa.hybrid_msg.osa_hybrid_msg:
+    users:
+      - name: nova
+        password: "{{ nova_oslomsg_rpc_password }}"
+        tags: [monitoring]
+  check_mode: true
+  diff: true
+  register: plan
+
+- name: Set the connection options once for a play
+  hosts: rabbitmq_all[0]
+  module_defaults:
+    group/osa.hybrid_msg.rabbitmq:
+      rabbitmq:
+        username: admin
+        password: "{{ rabbitmq_admin_password }}"
+  tasks:
+    - name: Remove a user
+      osa.hybrid_msg.osa_hybrid_msg:
+        users:
+          - name: old_service
+            state: absent
+"""
+
+RETURN = r"""
+changes:
+  description:
+    - The planned or applied changes, in the order they were (or would be) applied.
+    - Passwords show only as C(<hidden>) markers.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - backend: rabbitmq
+      kind: vhost
+      name: nova
+      vhost: null
+      action: create
+      fields:
+        description:
+          before: null
+          after: Nova RPC
+      status: applied
+  contains:
+    backend:
+      description: The broker the change is for.
+      returned: always
+      type: str
+      sample: rabbitmq
+    kind:
+      description: The kind of object.
+      returned: always
+      type: str
+      sample: permission
+    name:
+      description: The name of the object; for permissions, the user.
+      returned: always
+      type: str
+      sample: nova
+    vhost:
+      description: The vhost of a permission, topic permission or policy; null for vhosts and users.
+      returned: always
+      type: str
+      sample: nova
+    action:
+      description: One of V(create), V(update), V(delete).
+      returned: always
+      type: str
+      sample: update
+    fields:
+      description: Each changed field with its value before and after.
+      returned: always
+      type: dict
+      sample: {"tags": {"before": [], "after": ["monitoring"]}}
+    status:
+      description:
+        - V(planned) in check mode, V(applied) once done.
+        - After a partial failure, V(failed) for the change that failed and V(not_applied) for those not attempted.
+      returned: always
+      type: str
+      sample: applied
+diff:
+  description:
+    - The declared objects before and after the run, with passwords left out.
+  returned: when diff mode is enabled
+  type: dict
+  sample:
+    before: {"vhosts": {}}
+    after: {"vhosts": {"nova": {"description": "Nova RPC"}}}
+endpoint:
+  description: The management API endpoint that answered.
+  returned: success, and on a partial failure
+  type: str
+  sample: http://127.0.0.1:15672/api
+stats:
+  description: Counts and timings of the run, in milliseconds.
+  returned: success, and on a partial failure
+  type: dict
+  sample: {"reads": 2, "writes": 1, "read_ms": 3.1, "plan_ms": 0.1, "apply_ms": 4.2, "total_ms": 7.5}
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.osa.hybrid_msg.plugins.module_utils.args import rabbitmq_connection_argspec
+from ansible_collections.osa.hybrid_msg.plugins.module_utils.runner import run_module
+
+STATE = dict(type="str", choices=["present", "absent"], default="present")
+
+
+def argument_spec():
+    return dict(
+        rabbitmq=rabbitmq_connection_argspec(),
+        vhosts=dict(
+            type="list",
+            elements="dict",
+            options=dict(
+                name=dict(type="str", required=True),
+                state=dict(STATE),
+                description=dict(type="str"),
+                tags=dict(type="list", elements="str"),
+                default_queue_type=dict(type="str", choices=["classic", "quorum", "stream"]),
+            ),
+        ),
+        users=dict(
+            type="list",
+            elements="dict",
+            options=dict(
+                name=dict(type="str", required=True),
+                password=dict(type="str", no_log=True),
+                password_hash=dict(type="str", no_log=True),
+                hashing_algorithm=dict(
+                    type="str", choices=["rabbit_password_hashing_sha256", "rabbit_password_hashing_sha512"]
+                ),
+                tags=dict(type="list", elements="str"),
+                update_password=dict(type="str", choices=["always", "on_create"], default="always", no_log=False),
+                state=dict(STATE),
+                permissions=dict(
+                    type="list",
+                    elements="dict",
+                    options=dict(
+                        vhost=dict(type="str", required=True),
+                        configure=dict(type="str", required=True),
+                        write=dict(type="str", required=True),
+                        read=dict(type="str", required=True),
+                    ),
+                ),
+                topic_permissions=dict(
+                    type="list",
+                    elements="dict",
+                    options=dict(
+                        vhost=dict(type="str", required=True),
+                        exchange=dict(type="str", required=True),
+                        write=dict(type="str", required=True),
+                        read=dict(type="str", required=True),
+                    ),
+                ),
+                purge_permissions=dict(type="bool", default=True),
+            ),
+            mutually_exclusive=[["password", "password_hash"]],
+        ),
+        policies=dict(
+            type="list",
+            elements="dict",
+            options=dict(
+                name=dict(type="str", required=True),
+                vhost=dict(type="str", required=True),
+                pattern=dict(type="str"),
+                apply_to=dict(
+                    type="str",
+                    choices=["all", "queues", "exchanges", "classic_queues", "quorum_queues", "streams"],
+                    default="all",
+                ),
+                priority=dict(type="int", default=0),
+                definition=dict(type="dict", aliases=["tags"]),
+                state=dict(STATE),
+            ),
+            required_if=[["state", "present", ["pattern"]]],
+        ),
+    )
+
+
+def main():
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    run_module(module)
+
+
+if __name__ == "__main__":
+    main()

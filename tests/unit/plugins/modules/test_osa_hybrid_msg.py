@@ -1,0 +1,452 @@
+"""Unit tests of the module with a fake ``osa_hybrid_msg._core``.
+
+These are the only tests that fake the core: they check what the module sends to it and how it turns
+each answer or exception into a module result. The real core is tested in tests/python.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import types
+
+import pytest
+from ansible.module_utils import basic
+from ansible_collections.osa.hybrid_msg.plugins.module_utils import core, runner
+from ansible_collections.osa.hybrid_msg.plugins.modules import osa_hybrid_msg
+
+try:  # ansible-core >= 2.19
+    from ansible.module_utils.testing import patch_module_args
+except ImportError:  # ansible-core 2.18
+
+    @contextlib.contextmanager
+    def patch_module_args(args=None):
+        serialized = json.dumps({"ANSIBLE_MODULE_ARGS": args or {}}).encode()
+        old = basic._ANSIBLE_ARGS
+        basic._ANSIBLE_ARGS = serialized
+        try:
+            yield
+        finally:
+            basic._ANSIBLE_ARGS = old
+
+
+class ExitJson(Exception):
+    def __init__(self, result):
+        super().__init__(result)
+        self.result = result
+
+
+class FailJson(Exception):
+    def __init__(self, result):
+        super().__init__(result)
+        self.result = result
+
+
+def _exit_json(self, **kwargs):
+    kwargs.setdefault("changed", False)
+    raise ExitJson(kwargs)
+
+
+def _fail_json(self, msg, **kwargs):
+    kwargs["failed"] = True
+    kwargs["msg"] = msg
+    raise FailJson(kwargs)
+
+
+def _make_fake_core():
+    """A stand-in for ``osa_hybrid_msg._core`` with the documented classes; ``apply`` records its calls."""
+    fake = types.ModuleType("fake_osa_hybrid_msg_core")
+    fake.__version__ = "0.1.0"
+
+    class OsaHybridMsgError(Exception):
+        pass
+
+    fake.OsaHybridMsgError = OsaHybridMsgError
+    for name in (
+        "SpecError",
+        "PlanError",
+        "ConnectionConfigError",
+        "BrokerUnreachableError",
+        "AuthenticationError",
+        "BrokerApiError",
+        "BrokerTimeoutError",
+        "PartialApplyError",
+        "ForkError",
+        "InternalError",
+    ):
+        setattr(fake, name, type(name, (OsaHybridMsgError,), {}))
+
+    fake.calls = []
+    fake.result = {
+        "changed": True,
+        "changes": [
+            {
+                "backend": "rabbitmq",
+                "kind": "vhost",
+                "name": "nova",
+                "vhost": None,
+                "action": "create",
+                "fields": {},
+                "status": "applied",
+            }
+        ],
+        "diff": {"before": {"vhosts": {}}, "after": {"vhosts": {"nova": {}}}},
+        "endpoint": "http://127.0.0.1:15672/api",
+        "stats": {"reads": 2, "writes": 1, "read_ms": 1.0, "plan_ms": 0.1, "apply_ms": 1.0, "total_ms": 2.1},
+        "warnings": [],
+    }
+    fake.raises = None
+
+    def apply(request, check_mode=False, diff=False):
+        fake.calls.append({"request": json.loads(request), "check_mode": check_mode, "diff": diff})
+        if fake.raises is not None:
+            raise fake.raises
+        result = dict(fake.result)
+        if not diff:
+            result.pop("diff", None)
+        return json.dumps(result)
+
+    fake.apply = apply
+    return fake
+
+
+@pytest.fixture
+def fake_core(monkeypatch):
+    fake = _make_fake_core()
+    monkeypatch.setattr(core, "_core", fake)
+    monkeypatch.setattr(core, "HAS_CORE", True)
+    monkeypatch.setattr(core, "IMP_ERR", None)
+    return fake
+
+
+@pytest.fixture(autouse=True)
+def module_exits(monkeypatch):
+    monkeypatch.setattr(basic.AnsibleModule, "exit_json", _exit_json)
+    monkeypatch.setattr(basic.AnsibleModule, "fail_json", _fail_json)
+
+
+def run(args):
+    """Run the module's main() with ``args``; return (kind, result) where kind is 'exit' or 'fail'."""
+    with patch_module_args(args):
+        try:
+            osa_hybrid_msg.main()
+        except ExitJson as e:
+            return "exit", e.result
+        except FailJson as e:
+            return "fail", e.result
+    raise AssertionError("the module returned without exit_json or fail_json")
+
+
+def run_ok(args):
+    kind, result = run(args)
+    assert kind == "exit", result
+    return result
+
+
+def run_fail(args):
+    kind, result = run(args)
+    assert kind == "fail", result
+    return result
+
+
+FULL_ARGS = {
+    "rabbitmq": {
+        "urls": ["http://127.0.0.1:1", "http://127.0.0.1:15672/api"],
+        "login_user": "admin",
+        "password": "adm1n",
+    },
+    "vhosts": [{"name": "/nova", "state": "absent"}, {"name": "nova", "tags": ["osa"]}],
+    "users": [
+        {
+            "name": "nova",
+            "password": "s3cret",
+            "tags": ["monitoring"],
+            "permissions": [{"vhost": "nova", "configure": ".*", "write": ".*", "read": "^$"}],
+        }
+    ],
+    "policies": [{"name": "CQv2", "vhost": "nova", "pattern": ".*", "tags": {"queue-version": 2}}],
+}
+
+
+def test_request_has_every_documented_key_with_defaults_and_without_aliases(fake_core):
+    run_ok(FULL_ARGS)
+
+    assert len(fake_core.calls) == 1
+    assert fake_core.calls[0]["request"] == {
+        "rabbitmq": {
+            "urls": ["http://127.0.0.1:1", "http://127.0.0.1:15672/api"],
+            "username": "admin",
+            "password": "adm1n",
+            "ca_cert": None,
+            "client_cert": None,
+            "client_key": None,
+            "validate_certs": True,
+            "timeout": 30.0,
+        },
+        "vhosts": [
+            {"name": "/nova", "state": "absent", "description": None, "tags": None, "default_queue_type": None},
+            {"name": "nova", "state": "present", "description": None, "tags": ["osa"], "default_queue_type": None},
+        ],
+        "users": [
+            {
+                "name": "nova",
+                "password": "s3cret",
+                "password_hash": None,
+                "hashing_algorithm": None,
+                "tags": ["monitoring"],
+                "update_password": "always",
+                "state": "present",
+                "permissions": [{"vhost": "nova", "configure": ".*", "write": ".*", "read": "^$"}],
+                "topic_permissions": None,
+                "purge_permissions": True,
+            }
+        ],
+        "policies": [
+            {
+                "name": "CQv2",
+                "vhost": "nova",
+                "pattern": ".*",
+                "apply_to": "all",
+                "priority": 0,
+                "definition": {"queue-version": 2},
+                "state": "present",
+            }
+        ],
+    }
+
+
+def test_unset_sections_are_null_and_connection_defaults_apply(fake_core):
+    run_ok({})
+
+    request = fake_core.calls[0]["request"]
+    assert request["vhosts"] is None
+    assert request["users"] is None
+    assert request["policies"] is None
+    assert request["rabbitmq"]["urls"] == ["http://127.0.0.1:15672"]
+    assert request["rabbitmq"]["username"] == "guest"
+    assert request["rabbitmq"]["validate_certs"] is True
+
+
+def test_topic_permissions_are_forwarded(fake_core):
+    run_ok(
+        {
+            "users": [
+                {
+                    "name": "ceilometer",
+                    "topic_permissions": [{"vhost": "nova", "exchange": "amq.topic", "write": "^a", "read": ".*"}],
+                }
+            ]
+        }
+    )
+
+    user = fake_core.calls[0]["request"]["users"][0]
+    assert user["topic_permissions"] == [{"vhost": "nova", "exchange": "amq.topic", "write": "^a", "read": ".*"}]
+    assert user["permissions"] is None
+
+
+@pytest.mark.parametrize(
+    ("flags", "check_mode", "diff"),
+    [
+        ({}, False, False),
+        ({"_ansible_check_mode": True}, True, False),
+        ({"_ansible_diff": True}, False, True),
+        ({"_ansible_check_mode": True, "_ansible_diff": True}, True, True),
+    ],
+)
+def test_check_mode_and_diff_are_forwarded(fake_core, flags, check_mode, diff):
+    result = run_ok({"vhosts": [{"name": "nova"}], **flags})
+
+    assert fake_core.calls[0]["check_mode"] is check_mode
+    assert fake_core.calls[0]["diff"] is diff
+    assert ("diff" in result) is diff
+    if diff:
+        assert result["diff"] == {"before": {"vhosts": {}}, "after": {"vhosts": {"nova": {}}}}
+
+
+def test_result_carries_changed_changes_endpoint_and_stats(fake_core):
+    result = run_ok({"vhosts": [{"name": "nova"}]})
+
+    assert result["changed"] is True
+    assert result["changes"] == fake_core.result["changes"]
+    assert result["endpoint"] == "http://127.0.0.1:15672/api"
+    assert result["stats"]["writes"] == 1
+
+
+def test_core_warnings_go_through_module_warn(fake_core, monkeypatch):
+    warned = []
+    monkeypatch.setattr(basic.AnsibleModule, "warn", lambda self, w: warned.append(w))
+    fake_core.result = dict(fake_core.result, warnings=["policy CQv2 overrides policy ha-all"])
+
+    run_ok({"vhosts": [{"name": "nova"}]})
+
+    assert warned == ["policy CQv2 overrides policy ha-all"]
+
+
+def test_passwords_are_added_to_no_log_values(fake_core, monkeypatch):
+    seen = {}
+    real_run_module = runner.run_module
+
+    def spy(module):
+        try:
+            real_run_module(module)
+        finally:
+            seen["no_log_values"] = set(module.no_log_values)
+
+    monkeypatch.setattr(osa_hybrid_msg, "run_module", spy)
+    run_ok(
+        {
+            "rabbitmq": {"password": "adm1n"},
+            "users": [{"name": "a", "password": "s3cret"}, {"name": "b", "password_hash": "aGFzaGhhc2g="}],
+        }
+    )
+
+    assert {"adm1n", "s3cret", "aGFzaGhhc2g="} <= seen["no_log_values"]
+
+
+@pytest.mark.parametrize(
+    ("class_name", "message", "expected"),
+    [
+        ("SpecError", "users[0].permissions[0].configure: '(' is not a valid regular expression", "Invalid request: "),
+        ("PlanError", "users[0].permissions[0].vhost: vhost nova does not exist", "Cannot plan the changes: "),
+        ("ConnectionConfigError", "rabbitmq.ca_cert: cannot read /nope", "Unusable RabbitMQ connection options: "),
+        ("BrokerUnreachableError", "no RabbitMQ management endpoint answered", "RabbitMQ is unreachable: "),
+        ("AuthenticationError", "http://127.0.0.1:15672/api refused GET /api/whoami (401)", "RabbitMQ refused the "),
+        ("BrokerApiError", "RabbitMQ rejected PUT policy CQv2 (400): max-length not an integer", "RabbitMQ rejected a"),
+        ("BrokerTimeoutError", "GET /api/definitions timed out after 30s", "RabbitMQ timed out: "),
+        ("ForkError", "the osa_hybrid_msg runtime was started in process 1", "Cannot use the osa_hybrid_msg runtime"),
+        ("InternalError", "internal error in osa_hybrid_msg: boom; please report it", "Internal error in "),
+        ("OsaHybridMsgError", "something new", "osa_hybrid_msg failed: "),
+    ],
+)
+def test_each_core_exception_becomes_one_clear_failure(fake_core, class_name, message, expected):
+    fake_core.raises = getattr(fake_core, class_name)(message)
+
+    result = run_fail({"vhosts": [{"name": "nova"}]})
+
+    assert result["msg"].startswith(expected)
+    assert result["msg"].endswith(message)
+    assert result["changed"] is False
+    assert "Traceback" not in result["msg"]
+    assert "exception" not in result
+
+
+def _partial_error(fake_core, statuses):
+    changes = [
+        {
+            "backend": "rabbitmq",
+            "kind": "vhost",
+            "name": f"v{i}",
+            "vhost": None,
+            "action": "create",
+            "fields": {},
+            "status": status,
+        }
+        for i, status in enumerate(statuses)
+    ]
+    error = fake_core.PartialApplyError("applied only part of the plan: RabbitMQ rejected PUT vhost v1 (400): bad")
+    error.result = json.dumps(
+        {
+            "changed": True,
+            "changes": changes,
+            "endpoint": "http://127.0.0.1:15672/api",
+            "stats": {"reads": 2, "writes": 2, "read_ms": 1.0, "plan_ms": 0.1, "apply_ms": 1.0, "total_ms": 2.1},
+            "warnings": [],
+            "error": "RabbitMQ rejected PUT vhost v1 (400): bad",
+        }
+    )
+    return error, changes
+
+
+def test_partial_apply_reports_changed_and_each_change_status(fake_core):
+    fake_core.raises, changes = _partial_error(fake_core, ["applied", "failed", "not_applied"])
+
+    result = run_fail({"vhosts": [{"name": "v0"}, {"name": "v1"}, {"name": "v2"}]})
+
+    assert result["changed"] is True
+    assert result["changes"] == changes
+    assert result["msg"] == "applied only part of the plan: RabbitMQ rejected PUT vhost v1 (400): bad"
+    assert result["endpoint"] == "http://127.0.0.1:15672/api"
+
+
+def test_partial_apply_with_nothing_applied_is_not_a_change(fake_core):
+    fake_core.raises, _ = _partial_error(fake_core, ["failed", "not_applied"])
+
+    result = run_fail({"vhosts": [{"name": "v0"}, {"name": "v1"}]})
+
+    assert result["changed"] is False
+    assert [c["status"] for c in result["changes"]] == ["failed", "not_applied"]
+
+
+def test_partial_apply_with_undecodable_result_still_fails_cleanly(fake_core):
+    error = fake_core.PartialApplyError("applied only part of the plan")
+    error.result = "not json"
+    fake_core.raises = error
+
+    result = run_fail({"vhosts": [{"name": "v0"}]})
+
+    assert result["msg"] == "applied only part of the plan"
+    assert result["changed"] is False
+    assert result["changes"] == []
+
+
+def test_missing_extension_fails_with_missing_required_lib(monkeypatch):
+    monkeypatch.setattr(core, "_core", None)
+    monkeypatch.setattr(core, "HAS_CORE", False)
+    monkeypatch.setattr(core, "IMP_ERR", "Traceback (most recent call last):\nModuleNotFoundError: osa_hybrid_msg")
+
+    result = run_fail({"vhosts": [{"name": "nova"}]})
+
+    assert result["msg"].startswith("Failed to import the required Python library (osa-hybrid-msg>=0.1.0) on ")
+    assert "'s Python " in result["msg"]
+    assert "Traceback" not in result["msg"]
+    assert result["exception"].startswith("Traceback")
+
+
+@pytest.mark.parametrize("version", ["0.0.9", "0.0.1rc1", "garbage"])
+def test_too_old_extension_fails_naming_the_installed_version(fake_core, version):
+    fake_core.__version__ = version
+
+    result = run_fail({"vhosts": [{"name": "nova"}]})
+
+    assert "(osa-hybrid-msg>=0.1.0)" in result["msg"]
+    assert f"version {version} is installed" in result["msg"]
+    assert fake_core.calls == []
+
+
+@pytest.mark.parametrize(
+    ("version", "expected"),
+    [("0.1.0", (0, 1)), ("0.1.0rc1", (0, 1)), ("1.2.3.dev0", (1, 2, 3)), ("v2", (2,)), ("x", ())],
+)
+def test_version_tuple(version, expected):
+    assert core.version_tuple(version) == expected
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        ({"users": [{"name": "a", "password": "x", "password_hash": "y"}]}, "mutually exclusive"),
+        ({"policies": [{"name": "p", "vhost": "v"}]}, "pattern"),
+        ({"vhosts": [{"name": "v", "colour": "red"}]}, "colour"),
+        ({"users": [{"name": "a", "permissions": [{"vhost": "v", "configure": ".*"}]}]}, "read"),
+        ({"policies": [{"name": "p", "vhost": "v", "pattern": ".*", "apply_to": "queue"}]}, "apply_to"),
+        ({"rabbitmq": {"client_cert": "/tmp/c.pem"}}, "client_key"),
+    ],
+)
+def test_argspec_rejects_bad_input_before_the_core(fake_core, args, fragment):
+    result = run_fail(args)
+
+    assert fragment in result["msg"]
+    assert fake_core.calls == []
+
+
+def test_policy_absent_needs_no_pattern(fake_core):
+    run_ok({"policies": [{"name": "p", "vhost": "v", "state": "absent"}]})
+
+    assert fake_core.calls[0]["request"]["policies"][0]["pattern"] is None
+
+
+def test_module_file_does_not_import_the_package_by_its_own_name():
+    # The module shares the package's name; only module_utils may import osa_hybrid_msg.
+    source = osa_hybrid_msg.__loader__.get_source(osa_hybrid_msg.__name__)
+    assert "import osa_hybrid_msg" not in source
+    assert "from osa_hybrid_msg" not in source
