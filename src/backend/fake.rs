@@ -1,0 +1,153 @@
+//! An in-memory RabbitMQ for planner and applier unit tests. Never used in place of integration tests.
+
+use std::sync::Mutex;
+
+use crate::error::{Error, Result};
+use crate::observed::{ObservedPermission, ObservedPolicy, ObservedUser, ObservedVhost, RabbitSnapshot};
+use crate::plan::{Op, PasswordWrite};
+
+#[derive(Default)]
+pub struct FakeRabbit {
+    pub state: Mutex<RabbitSnapshot>,
+    /// Every executed operation, in order.
+    pub log: Mutex<Vec<Op>>,
+    /// Operations that fail with an API error, matched by their `Debug` text containing this string.
+    pub fail_on: Mutex<Vec<String>>,
+}
+
+impl FakeRabbit {
+    pub fn new(state: RabbitSnapshot) -> Self {
+        FakeRabbit {
+            state: Mutex::new(state),
+            ..Default::default()
+        }
+    }
+
+    pub fn snapshot_now(&self) -> RabbitSnapshot {
+        self.state.lock().expect("fake state lock").clone()
+    }
+}
+
+impl super::RabbitAdmin for FakeRabbit {
+    async fn snapshot(&self, _with_vhost_metadata: bool) -> Result<RabbitSnapshot> {
+        Ok(self.snapshot_now())
+    }
+
+    async fn execute(&self, op: &Op) -> Result<()> {
+        let text = format!("{op:?}");
+        if self
+            .fail_on
+            .lock()
+            .expect("fake lock")
+            .iter()
+            .any(|f| text.contains(f.as_str()))
+        {
+            return Err(Error::Api {
+                action: format!("fake {text}"),
+                status: 400,
+                reason: "injected failure".into(),
+            });
+        }
+        self.log.lock().expect("fake lock").push(op.clone());
+        let mut s = self.state.lock().expect("fake lock");
+        match op.clone() {
+            Op::PutVhost {
+                name,
+                description,
+                tags,
+                default_queue_type,
+            } => {
+                s.vhosts.insert(
+                    name,
+                    ObservedVhost {
+                        description,
+                        tags,
+                        default_queue_type,
+                    },
+                );
+            }
+            Op::DeleteVhost { name } => {
+                s.vhosts.remove(&name);
+                s.permissions.retain(|(_, v), _| *v != name);
+                s.topic_permissions.retain(|(_, v), _| *v != name);
+                s.policies.retain(|(v, _), _| *v != name);
+            }
+            Op::PutUser { name, password, tags } => {
+                let (password_hash, hashing_algorithm) = match password {
+                    PasswordWrite::Keep { hash, algorithm } => (hash.expose().to_owned(), algorithm),
+                    PasswordWrite::Plain { password, algorithm } => (
+                        crate::password::hash(password.expose(), algorithm),
+                        Some(algorithm.as_str().to_owned()),
+                    ),
+                    PasswordWrite::Hash { hash, algorithm } => {
+                        (hash.expose().to_owned(), Some(algorithm.as_str().to_owned()))
+                    }
+                    PasswordWrite::Disabled => (String::new(), None),
+                };
+                s.users.insert(
+                    name,
+                    ObservedUser {
+                        password_hash,
+                        hashing_algorithm,
+                        tags,
+                    },
+                );
+            }
+            Op::DeleteUser { name } => {
+                s.users.remove(&name);
+                s.permissions.retain(|(u, _), _| *u != name);
+                s.topic_permissions.retain(|(u, _), _| *u != name);
+            }
+            Op::PutPermission {
+                user,
+                vhost,
+                configure,
+                write,
+                read,
+            } => {
+                s.permissions
+                    .insert((user, vhost), ObservedPermission { configure, write, read });
+            }
+            Op::DeletePermission { user, vhost } => {
+                s.permissions.remove(&(user, vhost));
+            }
+            Op::PutTopicPermissions {
+                user,
+                vhost,
+                entries,
+                clear_first,
+            } => {
+                let slot = s.topic_permissions.entry((user, vhost)).or_default();
+                if clear_first {
+                    slot.clear();
+                }
+                slot.extend(entries);
+            }
+            Op::DeleteTopicPermissions { user, vhost } => {
+                s.topic_permissions.remove(&(user, vhost));
+            }
+            Op::PutPolicy {
+                vhost,
+                name,
+                pattern,
+                apply_to,
+                priority,
+                definition,
+            } => {
+                s.policies.insert(
+                    (vhost, name),
+                    ObservedPolicy {
+                        pattern,
+                        apply_to,
+                        priority,
+                        definition,
+                    },
+                );
+            }
+            Op::DeletePolicy { vhost, name } => {
+                s.policies.remove(&(vhost, name));
+            }
+        }
+        Ok(())
+    }
+}

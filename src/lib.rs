@@ -1,0 +1,21 @@
+//! osa_hybrid_msg core: the desired-state model, a pure planner and the backends that apply its plans.
+//!
+//! Flow of one run (`run::run`): parse the request (`spec`), read the broker once (`backend` →
+//! `observed`), plan (`plan`), then apply (`apply`) unless in check mode. Python reaches this through
+//! `py` (feature `python`), which owns the one tokio runtime (`runtime`).
+
+pub mod apply;
+pub mod backend;
+pub mod error;
+pub mod observed;
+pub mod password;
+pub mod plan;
+pub mod run;
+pub mod spec;
+
+#[cfg(feature = "python")]
+mod py;
+#[cfg(feature = "python")]
+mod runtime;
+
+pub use error::{Error, Result};

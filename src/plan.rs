@@ -1,0 +1,832 @@
+//! The planner: desired × observed → an ordered list of changes. Pure: no I/O, no clock, no randomness.
+//! Check mode returns this plan as it is; apply executes it (`src/apply.rs`).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt;
+
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+use crate::error::{Error, Result};
+use crate::observed::{ObservedPermission, ObservedPolicy, ObservedUser, RabbitSnapshot, normalize_definition};
+use crate::spec::{ApplyTo, HashingAlgorithm, PasswordSpec, Request, State, UpdatePassword};
+
+pub const HIDDEN: &str = "<hidden>";
+pub const HIDDEN_CHANGED: &str = "<hidden, changed>";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Vhost,
+    User,
+    Permission,
+    TopicPermission,
+    Policy,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Create,
+    Update,
+    Delete,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Planned,
+    Applied,
+    Failed,
+    NotApplied,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Planned => "planned",
+            Status::Applied => "applied",
+            Status::Failed => "failed",
+            Status::NotApplied => "not_applied",
+        }
+    }
+}
+
+/// A secret that only the backend may read: its `Debug` never shows the value.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(HIDDEN)
+    }
+}
+
+/// How a user write sets the password.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PasswordWrite {
+    /// Resend the stored hash, because a user PUT replaces the whole user (rabbitmq-management#141).
+    Keep { hash: Secret, algorithm: Option<String> },
+    /// Hash this password (the backend salts it) with this algorithm.
+    Plain {
+        password: Secret,
+        algorithm: HashingAlgorithm,
+    },
+    /// Store this hash as given.
+    Hash { hash: Secret, algorithm: HashingAlgorithm },
+    /// No password: password login disabled (RabbitMQ's empty `password_hash`).
+    Disabled,
+}
+
+/// What the backend executes. One operation, one idempotent request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Op {
+    PutVhost {
+        name: String,
+        description: String,
+        tags: Vec<String>,
+        default_queue_type: Option<String>,
+    },
+    DeleteVhost {
+        name: String,
+    },
+    PutUser {
+        name: String,
+        password: PasswordWrite,
+        tags: Vec<String>,
+    },
+    DeleteUser {
+        name: String,
+    },
+    PutPermission {
+        user: String,
+        vhost: String,
+        configure: String,
+        write: String,
+        read: String,
+    },
+    DeletePermission {
+        user: String,
+        vhost: String,
+    },
+    /// `clear_first`: the API can only delete all of a user's topic permissions on a vhost at once.
+    PutTopicPermissions {
+        user: String,
+        vhost: String,
+        entries: BTreeMap<String, (String, String)>,
+        clear_first: bool,
+    },
+    DeleteTopicPermissions {
+        user: String,
+        vhost: String,
+    },
+    PutPolicy {
+        vhost: String,
+        name: String,
+        pattern: String,
+        apply_to: String,
+        priority: i64,
+        definition: Map<String, Value>,
+    },
+    DeletePolicy {
+        vhost: String,
+        name: String,
+    },
+}
+
+impl Op {
+    /// Changes run in stages: a stage starts when the one before it has finished. Within a stage, concurrently.
+    /// Creates go parents first (vhost, user, grants, policies); deletes go children first.
+    pub fn stage(&self) -> u8 {
+        match self {
+            Op::PutVhost { .. } => 0,
+            Op::PutUser { .. } => 1,
+            Op::PutPermission { .. } | Op::PutTopicPermissions { .. } => 2,
+            Op::PutPolicy { .. } => 3,
+            Op::DeletePolicy { .. } | Op::DeletePermission { .. } | Op::DeleteTopicPermissions { .. } => 4,
+            Op::DeleteUser { .. } => 5,
+            Op::DeleteVhost { .. } => 6,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FieldChange {
+    pub before: Value,
+    pub after: Value,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Change {
+    pub backend: &'static str,
+    pub kind: Kind,
+    pub name: String,
+    pub vhost: Option<String>,
+    pub action: Action,
+    pub fields: BTreeMap<String, FieldChange>,
+    pub status: Status,
+    #[serde(skip)]
+    pub op: Op,
+}
+
+impl fmt::Display for Change {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let action = match self.action {
+            Action::Create => "create",
+            Action::Update => "update",
+            Action::Delete => "delete",
+        };
+        match (self.kind, &self.vhost) {
+            (Kind::Vhost, _) => write!(f, "{action} vhost '{}'", self.name),
+            (Kind::User, _) => write!(f, "{action} user '{}'", self.name),
+            (Kind::Permission, Some(v)) => write!(f, "{action} permissions of user '{}' on vhost '{v}'", self.name),
+            (Kind::TopicPermission, Some(v)) => {
+                write!(f, "{action} topic permissions of user '{}' on vhost '{v}'", self.name)
+            }
+            (Kind::Policy, Some(v)) => write!(f, "{action} policy '{}' on vhost '{v}'", self.name),
+            (kind, _) => write!(f, "{action} {kind:?} '{}'", self.name),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    pub changes: Vec<Change>,
+    pub warnings: Vec<String>,
+}
+
+impl Plan {
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+    }
+
+    /// `before` and `after` documents for Ansible's `--diff`, built from the changed fields only.
+    pub fn diff(&self) -> Value {
+        let mut before = Map::new();
+        let mut after = Map::new();
+        for c in &self.changes {
+            let section = match c.kind {
+                Kind::Vhost => "vhosts",
+                Kind::User => "users",
+                Kind::Permission => "permissions",
+                Kind::TopicPermission => "topic_permissions",
+                Kind::Policy => "policies",
+            };
+            let key = match &c.vhost {
+                Some(v) => format!("{v}/{}", c.name),
+                None => c.name.clone(),
+            };
+            let side = |pick: fn(&FieldChange) -> &Value| -> Value {
+                Value::Object(c.fields.iter().map(|(k, fc)| (k.clone(), pick(fc).clone())).collect())
+            };
+            let (b, a) = match c.action {
+                Action::Create => (Value::Null, side(|fc| &fc.after)),
+                Action::Delete => (side(|fc| &fc.before), Value::Null),
+                Action::Update => (side(|fc| &fc.before), side(|fc| &fc.after)),
+            };
+            for (doc, value) in [(&mut before, b), (&mut after, a)] {
+                if let Value::Object(m) = doc.entry(section).or_insert_with(|| Value::Object(Map::new())) {
+                    m.insert(key.clone(), value);
+                }
+            }
+        }
+        json!({"before": before, "after": after})
+    }
+}
+
+/// The plan with each change's final status, as returned to Python.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChangeReport {
+    pub changes: Vec<Change>,
+}
+
+fn field(before: impl Into<Value>, after: impl Into<Value>) -> FieldChange {
+    FieldChange {
+        before: before.into(),
+        after: after.into(),
+    }
+}
+
+fn sorted(tags: &[String]) -> Vec<String> {
+    let set: BTreeSet<&String> = tags.iter().collect();
+    set.into_iter().cloned().collect()
+}
+
+/// Where each vhost will stand once the plan is applied, and which request entry says so.
+struct VhostFate<'a> {
+    observed: &'a RabbitSnapshot,
+    declared: HashMap<&'a str, (State, usize)>,
+}
+
+impl VhostFate<'_> {
+    fn exists_after(&self, vhost: &str) -> bool {
+        match self.declared.get(vhost) {
+            Some((State::Present, _)) => true,
+            Some((State::Absent, _)) => false,
+            None => self.observed.vhosts.contains_key(vhost),
+        }
+    }
+
+    fn deleted(&self, vhost: &str) -> bool {
+        matches!(self.declared.get(vhost), Some((State::Absent, _)))
+    }
+
+    /// Refuses a grant or policy on a vhost that will not exist.
+    fn require(&self, path: &str, vhost: &str) -> Result<()> {
+        if self.exists_after(vhost) {
+            return Ok(());
+        }
+        let reason = match self.declared.get(vhost) {
+            Some((State::Absent, i)) => format!("vhost '{vhost}' is declared absent at vhosts[{i}]"),
+            _ => format!("vhost '{vhost}' does not exist and is not declared; add it to vhosts or fix the name"),
+        };
+        Err(Error::plan(path, reason))
+    }
+}
+
+fn version_at_least(snapshot: &RabbitSnapshot, want: (u32, u32, u32)) -> Option<bool> {
+    snapshot.version_tuple().map(|v| v >= want)
+}
+
+/// Builds the plan. Errors name the request field that cannot be planned.
+pub fn plan(request: &Request, observed: &RabbitSnapshot) -> Result<Plan> {
+    let mut plan = Plan::default();
+    let fate = VhostFate {
+        observed,
+        declared: request
+            .vhosts()
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (v.name.as_str(), (v.state(), i)))
+            .collect(),
+    };
+    plan_vhosts(request, observed, &mut plan)?;
+    plan_users(request, observed, &fate, &mut plan)?;
+    plan_policies(request, observed, &fate, &mut plan)?;
+    // Stable: declaration order within a stage.
+    plan.changes.sort_by_key(|c| c.op.stage());
+    Ok(plan)
+}
+
+fn plan_vhosts(request: &Request, observed: &RabbitSnapshot, plan: &mut Plan) -> Result<()> {
+    // HTTP updates of the default queue type were ignored before 3.11.17 (rabbitmq-server#7912).
+    let dqt_updatable = version_at_least(observed, (3, 11, 17)).unwrap_or(true);
+    for (i, v) in request.vhosts().iter().enumerate() {
+        let current = observed.vhosts.get(&v.name);
+        match (v.state(), current) {
+            (State::Present, None) => {
+                let mut fields = BTreeMap::new();
+                let tags = v.tags.as_deref().map(sorted).unwrap_or_default();
+                let description = v.description.clone().unwrap_or_default();
+                let dqt = v.default_queue_type.map(|q| q.as_str().to_owned());
+                fields.insert("description".into(), field(Value::Null, description.clone()));
+                fields.insert("tags".into(), field(Value::Null, tags.clone()));
+                if let Some(q) = &dqt {
+                    fields.insert("default_queue_type".into(), field(Value::Null, q.clone()));
+                }
+                plan.changes.push(Change {
+                    backend: "rabbitmq",
+                    kind: Kind::Vhost,
+                    name: v.name.clone(),
+                    vhost: None,
+                    action: Action::Create,
+                    fields,
+                    status: Status::Planned,
+                    op: Op::PutVhost {
+                        name: v.name.clone(),
+                        description,
+                        tags,
+                        default_queue_type: dqt,
+                    },
+                });
+            }
+            (State::Present, Some(cur)) => {
+                let mut fields = BTreeMap::new();
+                let mut description = cur.description.clone();
+                let mut tags = cur.tags.clone();
+                let mut dqt = cur.default_queue_type.clone();
+                if let Some(d) = &v.description
+                    && *d != cur.description
+                {
+                    fields.insert("description".into(), field(cur.description.clone(), d.clone()));
+                    description.clone_from(d);
+                }
+                if let Some(t) = &v.tags {
+                    let want = sorted(t);
+                    if want != cur.tags {
+                        fields.insert("tags".into(), field(cur.tags.clone(), want.clone()));
+                        tags = want;
+                    }
+                }
+                if let Some(q) = v.default_queue_type
+                    && cur.default_queue_type.as_deref() != Some(q.as_str())
+                {
+                    if dqt_updatable {
+                        fields.insert(
+                            "default_queue_type".into(),
+                            field(cur.default_queue_type.clone(), q.as_str()),
+                        );
+                        dqt = Some(q.as_str().to_owned());
+                    } else {
+                        plan.warnings.push(format!(
+                            "vhosts[{i}].default_queue_type: RabbitMQ {} ignores changes to the default queue type of an existing vhost (fixed in 3.11.17); vhost '{}' keeps {}. Recreate the vhost or upgrade",
+                            observed.version.as_deref().unwrap_or("?"),
+                            v.name,
+                            cur.default_queue_type.as_deref().unwrap_or("none"),
+                        ));
+                    }
+                }
+                if !fields.is_empty() {
+                    plan.changes.push(Change {
+                        backend: "rabbitmq",
+                        kind: Kind::Vhost,
+                        name: v.name.clone(),
+                        vhost: None,
+                        action: Action::Update,
+                        fields,
+                        status: Status::Planned,
+                        op: Op::PutVhost {
+                            name: v.name.clone(),
+                            description,
+                            tags,
+                            default_queue_type: dqt,
+                        },
+                    });
+                }
+            }
+            (State::Absent, Some(cur)) => {
+                if v.name == "/" {
+                    return Err(Error::plan(
+                        format!("vhosts[{i}].state"),
+                        "refusing to delete the default vhost '/'; remove this entry",
+                    ));
+                }
+                let mut fields = BTreeMap::new();
+                fields.insert("description".into(), field(cur.description.clone(), Value::Null));
+                fields.insert("tags".into(), field(cur.tags.clone(), Value::Null));
+                plan.changes.push(Change {
+                    backend: "rabbitmq",
+                    kind: Kind::Vhost,
+                    name: v.name.clone(),
+                    vhost: None,
+                    action: Action::Delete,
+                    fields,
+                    status: Status::Planned,
+                    op: Op::DeleteVhost { name: v.name.clone() },
+                });
+            }
+            (State::Absent, None) => {}
+        }
+    }
+    Ok(())
+}
+
+/// Decides whether the stored password differs from the declared one, comparing hashes locally.
+fn password_write(
+    spec: &PasswordSpec<'_>,
+    update: UpdatePassword,
+    current: Option<&ObservedUser>,
+) -> (Option<PasswordWrite>, bool) {
+    let Some(cur) = current else {
+        let write = match spec {
+            PasswordSpec::Plain(p) => PasswordWrite::Plain {
+                password: Secret::new(*p),
+                algorithm: HashingAlgorithm::Sha256,
+            },
+            PasswordSpec::Hash { hash, algorithm } => PasswordWrite::Hash {
+                hash: Secret::new(*hash),
+                algorithm: *algorithm,
+            },
+            PasswordSpec::Unset => PasswordWrite::Disabled,
+        };
+        return (Some(write), !matches!(spec, PasswordSpec::Unset));
+    };
+    let declared_alg = cur.hashing_algorithm.as_deref().and_then(HashingAlgorithm::from_name);
+    let keep = PasswordWrite::Keep {
+        hash: Secret::new(cur.password_hash.clone()),
+        algorithm: cur.hashing_algorithm.clone(),
+    };
+    if update == UpdatePassword::OnCreate {
+        return (Some(keep), false);
+    }
+    match spec {
+        PasswordSpec::Unset => (Some(keep), false),
+        PasswordSpec::Plain(p) => {
+            if crate::password::matches(p, &cur.password_hash, declared_alg) {
+                (Some(keep), false)
+            } else {
+                // Keep the broker's algorithm where we can compute it; MD5 is legacy, so move to SHA-256.
+                let algorithm = match declared_alg {
+                    Some(HashingAlgorithm::Sha512) => HashingAlgorithm::Sha512,
+                    _ => HashingAlgorithm::Sha256,
+                };
+                (
+                    Some(PasswordWrite::Plain {
+                        password: Secret::new(*p),
+                        algorithm,
+                    }),
+                    true,
+                )
+            }
+        }
+        PasswordSpec::Hash { hash, algorithm } => {
+            let same_alg = declared_alg.unwrap_or(HashingAlgorithm::Sha256) == *algorithm;
+            if *hash == cur.password_hash && same_alg {
+                (Some(keep), false)
+            } else {
+                (
+                    Some(PasswordWrite::Hash {
+                        hash: Secret::new(*hash),
+                        algorithm: *algorithm,
+                    }),
+                    true,
+                )
+            }
+        }
+    }
+}
+
+#[allow(clippy::too_many_lines)]
+fn plan_users(request: &Request, observed: &RabbitSnapshot, fate: &VhostFate<'_>, plan: &mut Plan) -> Result<()> {
+    for (i, u) in request.users().iter().enumerate() {
+        let current = observed.users.get(&u.name);
+        if u.state() == State::Absent {
+            if let Some(cur) = current {
+                let mut fields = BTreeMap::new();
+                fields.insert("tags".into(), field(cur.tags.clone(), Value::Null));
+                fields.insert("password".into(), field(HIDDEN, Value::Null));
+                plan.changes.push(Change {
+                    backend: "rabbitmq",
+                    kind: Kind::User,
+                    name: u.name.clone(),
+                    vhost: None,
+                    action: Action::Delete,
+                    fields,
+                    status: Status::Planned,
+                    op: Op::DeleteUser { name: u.name.clone() },
+                });
+            }
+            continue;
+        }
+
+        let (password, password_changed) = password_write(&u.password_spec(), u.update_password(), current);
+        let current_tags = current.map(|c| c.tags.clone()).unwrap_or_default();
+        let tags = u.tags.as_deref().map_or_else(|| current_tags.clone(), sorted);
+        let mut fields = BTreeMap::new();
+        if current.is_none() || tags != current_tags {
+            fields.insert(
+                "tags".into(),
+                field(current.map(|_| current_tags.clone()), tags.clone()),
+            );
+        }
+        if password_changed {
+            let before = if current.is_some() {
+                Value::from(HIDDEN)
+            } else {
+                Value::Null
+            };
+            fields.insert("password".into(), field(before, HIDDEN_CHANGED));
+        }
+        if current.is_none() || !fields.is_empty() {
+            plan.changes.push(Change {
+                backend: "rabbitmq",
+                kind: Kind::User,
+                name: u.name.clone(),
+                vhost: None,
+                action: if current.is_some() {
+                    Action::Update
+                } else {
+                    Action::Create
+                },
+                fields,
+                status: Status::Planned,
+                op: Op::PutUser {
+                    name: u.name.clone(),
+                    password: password.unwrap_or(PasswordWrite::Disabled),
+                    tags,
+                },
+            });
+        }
+
+        if let Some(perms) = &u.permissions {
+            let mut listed = BTreeSet::new();
+            for (j, p) in perms.iter().enumerate() {
+                fate.require(&format!("users[{i}].permissions[{j}].vhost"), &p.vhost)?;
+                listed.insert(p.vhost.as_str());
+                let want = ObservedPermission {
+                    configure: p.configure.clone(),
+                    write: p.write.clone(),
+                    read: p.read.clone(),
+                };
+                // A vhost recreated in this run starts without grants.
+                let cur = if fate.observed.vhosts.contains_key(&p.vhost) {
+                    observed.permissions.get(&(u.name.clone(), p.vhost.clone()))
+                } else {
+                    None
+                };
+                if cur == Some(&want) {
+                    continue;
+                }
+                let mut fields = BTreeMap::new();
+                for (name, before, after) in [
+                    ("configure", cur.map(|c| c.configure.clone()), &want.configure),
+                    ("write", cur.map(|c| c.write.clone()), &want.write),
+                    ("read", cur.map(|c| c.read.clone()), &want.read),
+                ] {
+                    if before.as_ref() != Some(after) {
+                        fields.insert(name.to_owned(), field(before, after.clone()));
+                    }
+                }
+                plan.changes.push(Change {
+                    backend: "rabbitmq",
+                    kind: Kind::Permission,
+                    name: u.name.clone(),
+                    vhost: Some(p.vhost.clone()),
+                    action: if cur.is_some() { Action::Update } else { Action::Create },
+                    fields,
+                    status: Status::Planned,
+                    op: Op::PutPermission {
+                        user: u.name.clone(),
+                        vhost: p.vhost.clone(),
+                        configure: want.configure,
+                        write: want.write,
+                        read: want.read,
+                    },
+                });
+            }
+            if u.purge_permissions() && current.is_some() {
+                for ((user, vhost), cur) in observed.permissions.range((u.name.clone(), String::new())..) {
+                    if *user != u.name {
+                        break;
+                    }
+                    if listed.contains(vhost.as_str()) || fate.deleted(vhost) {
+                        continue;
+                    }
+                    let mut fields = BTreeMap::new();
+                    fields.insert("configure".into(), field(cur.configure.clone(), Value::Null));
+                    fields.insert("write".into(), field(cur.write.clone(), Value::Null));
+                    fields.insert("read".into(), field(cur.read.clone(), Value::Null));
+                    plan.changes.push(Change {
+                        backend: "rabbitmq",
+                        kind: Kind::Permission,
+                        name: u.name.clone(),
+                        vhost: Some(vhost.clone()),
+                        action: Action::Delete,
+                        fields,
+                        status: Status::Planned,
+                        op: Op::DeletePermission {
+                            user: u.name.clone(),
+                            vhost: vhost.clone(),
+                        },
+                    });
+                }
+            }
+        }
+
+        if let Some(tperms) = &u.topic_permissions {
+            let mut want: BTreeMap<&str, BTreeMap<String, (String, String)>> = BTreeMap::new();
+            for (j, p) in tperms.iter().enumerate() {
+                fate.require(&format!("users[{i}].topic_permissions[{j}].vhost"), &p.vhost)?;
+                want.entry(p.vhost.as_str())
+                    .or_default()
+                    .insert(p.exchange.clone(), (p.write.clone(), p.read.clone()));
+            }
+            let empty = BTreeMap::new();
+            for (vhost, entries) in &want {
+                let cur = if fate.observed.vhosts.contains_key(*vhost) {
+                    observed
+                        .topic_permissions
+                        .get(&(u.name.clone(), (*vhost).to_owned()))
+                        .unwrap_or(&empty)
+                } else {
+                    &empty
+                };
+                if cur == entries {
+                    continue;
+                }
+                let clear_first = cur.keys().any(|x| !entries.contains_key(x));
+                let mut fields = BTreeMap::new();
+                fields.insert("exchanges".into(), field(topic_value(cur), topic_value(entries)));
+                plan.changes.push(Change {
+                    backend: "rabbitmq",
+                    kind: Kind::TopicPermission,
+                    name: u.name.clone(),
+                    vhost: Some((*vhost).to_owned()),
+                    action: if cur.is_empty() { Action::Create } else { Action::Update },
+                    fields,
+                    status: Status::Planned,
+                    op: Op::PutTopicPermissions {
+                        user: u.name.clone(),
+                        vhost: (*vhost).to_owned(),
+                        entries: entries.clone(),
+                        clear_first,
+                    },
+                });
+            }
+            if u.purge_permissions() && current.is_some() {
+                for ((user, vhost), cur) in observed.topic_permissions.range((u.name.clone(), String::new())..) {
+                    if *user != u.name {
+                        break;
+                    }
+                    if want.contains_key(vhost.as_str()) || fate.deleted(vhost) {
+                        continue;
+                    }
+                    let mut fields = BTreeMap::new();
+                    fields.insert("exchanges".into(), field(topic_value(cur), Value::Null));
+                    plan.changes.push(Change {
+                        backend: "rabbitmq",
+                        kind: Kind::TopicPermission,
+                        name: u.name.clone(),
+                        vhost: Some(vhost.clone()),
+                        action: Action::Delete,
+                        fields,
+                        status: Status::Planned,
+                        op: Op::DeleteTopicPermissions {
+                            user: u.name.clone(),
+                            vhost: vhost.clone(),
+                        },
+                    });
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn topic_value(entries: &BTreeMap<String, (String, String)>) -> Value {
+    Value::Object(
+        entries
+            .iter()
+            .map(|(x, (w, r))| (x.clone(), json!({"write": w, "read": r})))
+            .collect(),
+    )
+}
+
+fn plan_policies(request: &Request, observed: &RabbitSnapshot, fate: &VhostFate<'_>, plan: &mut Plan) -> Result<()> {
+    let supports_queue_type_targets = version_at_least(observed, (3, 12, 0));
+    let is_4x = version_at_least(observed, (4, 0, 0)).unwrap_or(false);
+    for (i, p) in request.policies().iter().enumerate() {
+        let key = (p.vhost.clone(), p.name.clone());
+        let vhost_is_new = !fate.observed.vhosts.contains_key(&p.vhost);
+        let current = if vhost_is_new {
+            None
+        } else {
+            observed.policies.get(&key)
+        };
+        if p.state() == State::Absent {
+            if let Some(cur) = current
+                && !fate.deleted(&p.vhost)
+            {
+                plan.changes.push(Change {
+                    backend: "rabbitmq",
+                    kind: Kind::Policy,
+                    name: p.name.clone(),
+                    vhost: Some(p.vhost.clone()),
+                    action: Action::Delete,
+                    fields: policy_fields(Some(cur), None),
+                    status: Status::Planned,
+                    op: Op::DeletePolicy {
+                        vhost: p.vhost.clone(),
+                        name: p.name.clone(),
+                    },
+                });
+            }
+            continue;
+        }
+        fate.require(&format!("policies[{i}].vhost"), &p.vhost)?;
+        let apply_to = p.apply_to.unwrap_or_default();
+        if matches!(
+            apply_to,
+            ApplyTo::ClassicQueues | ApplyTo::QuorumQueues | ApplyTo::Streams
+        ) && supports_queue_type_targets == Some(false)
+        {
+            return Err(Error::plan(
+                format!("policies[{i}].apply_to"),
+                format!(
+                    "'{}' needs RabbitMQ 3.12 or later and this broker is {}; use 'queues'",
+                    apply_to.as_str(),
+                    observed.version.as_deref().unwrap_or("older")
+                ),
+            ));
+        }
+        let definition = normalize_definition(p.definition.as_ref().unwrap_or(&Map::new()));
+        if is_4x && let Some(k) = definition.keys().find(|k| k.starts_with("ha-")) {
+            return Err(Error::plan(
+                format!("policies[{i}].definition.{k}"),
+                "classic queue mirroring was removed in RabbitMQ 4.0; drop the ha-* keys (use quorum queues)",
+            ));
+        }
+        if is_4x && definition.contains_key("queue-version") {
+            plan.warnings.push(format!(
+                "policies[{i}].definition.queue-version: RabbitMQ 4.x has only classic queue version 2; the key has no effect"
+            ));
+        }
+        let want = ObservedPolicy {
+            pattern: p.pattern.clone().unwrap_or_default(),
+            apply_to: apply_to.as_str().to_owned(),
+            priority: p.priority.unwrap_or(0),
+            definition,
+        };
+        if current == Some(&want) {
+            continue;
+        }
+        plan.changes.push(Change {
+            backend: "rabbitmq",
+            kind: Kind::Policy,
+            name: p.name.clone(),
+            vhost: Some(p.vhost.clone()),
+            action: if current.is_some() {
+                Action::Update
+            } else {
+                Action::Create
+            },
+            fields: policy_fields(current, Some(&want)),
+            status: Status::Planned,
+            op: Op::PutPolicy {
+                vhost: p.vhost.clone(),
+                name: p.name.clone(),
+                pattern: want.pattern,
+                apply_to: want.apply_to,
+                priority: want.priority,
+                definition: want.definition,
+            },
+        });
+    }
+    Ok(())
+}
+
+/// The fields that differ between two policies (all of them on create or delete).
+fn policy_fields(before: Option<&ObservedPolicy>, after: Option<&ObservedPolicy>) -> BTreeMap<String, FieldChange> {
+    let parts = |p: Option<&ObservedPolicy>| -> [(&'static str, Value); 4] {
+        match p {
+            Some(p) => [
+                ("pattern", Value::from(p.pattern.clone())),
+                ("apply_to", Value::from(p.apply_to.clone())),
+                ("priority", Value::from(p.priority)),
+                ("definition", Value::Object(p.definition.clone())),
+            ],
+            None => [
+                ("pattern", Value::Null),
+                ("apply_to", Value::Null),
+                ("priority", Value::Null),
+                ("definition", Value::Null),
+            ],
+        }
+    };
+    parts(before)
+        .into_iter()
+        .zip(parts(after))
+        .filter(|((_, b), (_, a))| b != a)
+        .map(|((k, b), (_, a))| (k.to_owned(), FieldChange { before: b, after: a }))
+        .collect()
+}

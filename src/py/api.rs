@@ -1,0 +1,34 @@
+//! Python-facing functions. Each takes owned input, releases the GIL, and runs on the shared runtime.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use pyo3::prelude::*;
+
+use crate::error::Error;
+use crate::run::{Options, run_json};
+
+/// apply(request, check_mode=False, diff=False) -> str
+///
+/// Plans the JSON `request` against the broker and applies it unless `check_mode`.
+/// Returns the result as JSON. Raises a subclass of `OsaHybridMsgError`.
+#[pyfunction]
+#[pyo3(signature = (request, check_mode = false, diff = false))]
+pub fn apply(py: Python<'_>, request: String, check_mode: bool, diff: bool) -> PyResult<String> {
+    let options = Options { check_mode, diff };
+    let outcome = py.detach(move || {
+        catch_unwind(AssertUnwindSafe(|| {
+            crate::runtime::run_blocking(run_json(&request, options))
+        }))
+        .unwrap_or_else(|panic| Err(Error::Internal(panic_text(&panic))))
+        .and_then(|r| r)
+    });
+    outcome.map_err(|e| super::errors::to_pyerr(py, e))
+}
+
+fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_owned())
+}

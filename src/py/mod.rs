@@ -1,0 +1,24 @@
+//! The `osa_hybrid_msg._core` extension module: JSON in, JSON out, one exception class per error kind.
+
+mod api;
+mod errors;
+
+use pyo3::prelude::*;
+
+#[pymodule(gil_used = false)]
+mod _core {
+    #[pymodule_export]
+    use super::api::apply;
+    #[pymodule_export]
+    use super::errors::{
+        AuthenticationError, BrokerApiError, BrokerTimeoutError, BrokerUnreachableError, ConnectionConfigError,
+        ForkError, InternalError, OsaHybridMsgError, PartialApplyError, PlanError, SpecError,
+    };
+
+    use pyo3::prelude::*;
+
+    #[pymodule_init]
+    fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
+        m.add("__version__", env!("CARGO_PKG_VERSION"))
+    }
+}

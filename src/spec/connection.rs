@@ -1,0 +1,124 @@
+//! Connection options for the RabbitMQ management API.
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+
+pub const DEFAULT_URL: &str = "http://127.0.0.1:15672";
+pub const DEFAULT_TIMEOUT_SECONDS: f64 = 30.0;
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RabbitConnection {
+    /// Management endpoints, tried in order until one answers.
+    #[serde(default)]
+    pub urls: Option<Vec<String>>,
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub password: Option<String>,
+    #[serde(default)]
+    pub ca_cert: Option<String>,
+    #[serde(default)]
+    pub client_cert: Option<String>,
+    #[serde(default)]
+    pub client_key: Option<String>,
+    #[serde(default)]
+    pub validate_certs: Option<bool>,
+    /// Seconds for each request, connect included.
+    #[serde(default)]
+    pub timeout: Option<f64>,
+}
+
+// Hand-written so that the password can never reach a log line.
+impl std::fmt::Debug for RabbitConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RabbitConnection")
+            .field("urls", &self.urls)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "<hidden>"))
+            .field("ca_cert", &self.ca_cert)
+            .field("client_cert", &self.client_cert)
+            .field("client_key", &self.client_key)
+            .field("validate_certs", &self.validate_certs)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+impl RabbitConnection {
+    /// The management API base URLs, each ending in `/api`.
+    pub fn api_urls(&self) -> Vec<String> {
+        match &self.urls {
+            Some(urls) if !urls.is_empty() => urls.iter().map(|u| api_url(u)).collect(),
+            _ => vec![api_url(DEFAULT_URL)],
+        }
+    }
+
+    pub fn username(&self) -> &str {
+        self.username.as_deref().unwrap_or("guest")
+    }
+
+    pub fn password(&self) -> &str {
+        self.password.as_deref().unwrap_or("guest")
+    }
+
+    pub fn timeout_seconds(&self) -> f64 {
+        self.timeout.unwrap_or(DEFAULT_TIMEOUT_SECONDS)
+    }
+
+    pub fn validate(&self, path: &str) -> Result<()> {
+        if let Some(urls) = &self.urls {
+            for (i, url) in urls.iter().enumerate() {
+                let field = format!("{path}.urls[{i}]");
+                let parsed = reqwest::Url::parse(url).map_err(|e| {
+                    Error::spec(
+                        &field,
+                        format!("'{url}' is not a URL ({e}); write it as http://HOST:15672 or https://HOST:15671"),
+                    )
+                })?;
+                if !matches!(parsed.scheme(), "http" | "https") {
+                    return Err(Error::spec(
+                        &field,
+                        format!("scheme '{}' is not supported; use http:// or https://", parsed.scheme()),
+                    ));
+                }
+                if !parsed.username().is_empty() || parsed.password().is_some() {
+                    return Err(Error::spec(
+                        &field,
+                        "credentials do not belong in the URL; use rabbitmq.username and rabbitmq.password",
+                    ));
+                }
+            }
+        }
+        if let Some(t) = self.timeout
+            && !(t.is_finite() && t > 0.0 && t <= 3600.0)
+        {
+            return Err(Error::spec(
+                format!("{path}.timeout"),
+                format!("{t} is not a timeout in seconds; use a number between 0 and 3600"),
+            ));
+        }
+        if let Some(user) = &self.username
+            && user.is_empty()
+        {
+            return Err(Error::spec(format!("{path}.username"), "must not be empty"));
+        }
+        if self.client_cert.is_some() != self.client_key.is_some() {
+            return Err(Error::spec(
+                format!("{path}.client_cert"),
+                "client_cert and client_key go together; give both or neither",
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn api_url(url: &str) -> String {
+    let trimmed = url.trim_end_matches('/');
+    if trimmed.ends_with("/api") {
+        trimmed.to_owned()
+    } else {
+        format!("{trimmed}/api")
+    }
+}

@@ -1,0 +1,1 @@
+//! Planner property tests.

@@ -1,0 +1,1 @@
+//! Planner table tests.
