@@ -107,9 +107,20 @@ fn reason_of(body: &str) -> String {
             v.get("reason")
                 .or_else(|| v.get("error"))
                 .and_then(Value::as_str)
-                .map(|s| s.trim().to_owned())
+                .map(clean_reason)
         })
-        .unwrap_or_else(|| body.trim().chars().take(300).collect())
+        .unwrap_or_else(|| clean_reason(&body.chars().take(300).collect::<String>()))
+}
+
+/// The management API HTML-escapes reasons and spreads them over lines; an Ansible `msg` wants one line.
+fn clean_reason(reason: &str) -> String {
+    let text = reason
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&");
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 impl HttpRabbit {
@@ -182,7 +193,7 @@ impl HttpRabbit {
             } => {
                 let reason = error_details
                     .as_ref()
-                    .and_then(|d| d.reason().map(|r| r.trim().to_owned()))
+                    .and_then(|d| d.reason().map(clean_reason))
                     .or_else(|| body.as_deref().map(reason_of))
                     .unwrap_or_else(|| status_code.to_string());
                 self.status_error(status_code.as_u16(), reason, action)

@@ -1,1 +1,278 @@
-//! Integration tests against the real RabbitMQ from scripts/brokers.
+//! Integration tests against the real loopback RabbitMQ that `scripts/brokers/rabbitmq.sh` starts.
+//! They fail (never skip) when the broker cannot be started.
+
+use std::sync::Once;
+use std::time::{Duration, Instant};
+
+use osa_hybrid_msg::error::Error;
+use osa_hybrid_msg::run::{Options, run};
+use osa_hybrid_msg::spec::Request;
+use serde_json::{Value, json};
+
+const MGMT: &str = "http://127.0.0.1:15672";
+
+fn ensure_broker() {
+    static START: Once = Once::new();
+    START.call_once(|| {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/brokers/rabbitmq.sh");
+        let status = std::process::Command::new("bash")
+            .arg(script)
+            .arg("start")
+            .status()
+            .expect("run rabbitmq.sh");
+        assert!(status.success(), "scripts/brokers/rabbitmq.sh start failed");
+    });
+}
+
+/// The tests share one broker and some compare whole snapshots, so they run one at a time.
+async fn serial() -> tokio::sync::MutexGuard<'static, ()> {
+    static LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    LOCK.lock().await
+}
+
+fn unique(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!("{prefix}-{}-{nanos}", std::process::id())
+}
+
+fn with_conn(mut body: Value) -> Request {
+    if body.get("rabbitmq").is_none() {
+        body["rabbitmq"] = json!({"urls": [MGMT], "username": "guest", "password": "guest", "timeout": 10});
+    }
+    Request::from_json(&body.to_string()).expect("valid request")
+}
+
+async fn go(body: &Value, check_mode: bool) -> Result<Value, Error> {
+    ensure_broker();
+    run(&with_conn(body.clone()), Options { check_mode, diff: true }).await
+}
+
+/// Raw definitions, read outside the code under test.
+async fn definitions() -> String {
+    reqwest::Client::new()
+        .get(format!("{MGMT}/api/definitions"))
+        .basic_auth("guest", Some("guest"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+/// Logs in as `user` through the management API (a test-side check, not something the module does).
+async fn can_log_in(user: &str, password: &str) -> bool {
+    reqwest::Client::new()
+        .get(format!("{MGMT}/api/whoami"))
+        .basic_auth(user, Some(password))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .is_success()
+}
+
+fn topology(svc: &str, password: &str) -> Value {
+    json!({
+        "vhosts": [{"name": format!("/{svc}"), "state": "absent"}, {"name": svc, "description": "it"}],
+        "users": [{"name": svc, "password": password, "tags": ["management"],
+                   "permissions": [{"vhost": svc, "configure": ".*", "write": ".*", "read": ".*"}]}],
+        "policies": [{"name": "CQv2", "vhost": svc, "pattern": ".*", "tags": {"queue-version": 2}},
+                     {"name": "notify-limit", "vhost": svc, "pattern": "^notifications\\.", "apply_to": "queues",
+                      "priority": 1, "definition": {"max-length": 10000, "overflow": "reject-publish", "queue-version": 2}}]
+    })
+}
+
+fn cleanup(svc: &str) -> Value {
+    json!({"vhosts": [{"name": svc, "state": "absent"}], "users": [{"name": svc, "state": "absent"}]})
+}
+
+#[tokio::test]
+async fn creates_then_a_second_run_reads_once_and_writes_nothing() {
+    let _serial = serial().await;
+    let svc = unique("it-noop");
+    let first = go(&topology(&svc, "pw-1"), false).await.unwrap();
+    assert_eq!(first["changed"], true);
+    assert_eq!(first["changes"].as_array().unwrap().len(), 5, "{first}");
+    let second = go(&topology(&svc, "pw-1"), false).await.unwrap();
+    assert_eq!(second["changed"], false, "{second}");
+    assert_eq!(second["stats"]["writes"], 0);
+    // definitions + vhost metadata: O(1) reads whatever the number of objects.
+    assert_eq!(second["stats"]["reads"], 2);
+    assert!(can_log_in(&svc, "pw-1").await);
+    go(&cleanup(&svc), false).await.unwrap();
+}
+
+#[tokio::test]
+async fn check_mode_leaves_definitions_byte_identical() {
+    let _serial = serial().await;
+    let svc = unique("it-check");
+    ensure_broker();
+    let before = definitions().await;
+    let planned = go(&topology(&svc, "pw"), true).await.unwrap();
+    assert_eq!(planned["changed"], true);
+    assert!(
+        planned["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["status"] == "planned")
+    );
+    assert!(before == definitions().await, "check mode changed /api/definitions");
+}
+
+#[tokio::test]
+async fn password_change_applies_and_a_later_tags_change_keeps_it() {
+    let _serial = serial().await;
+    let svc = unique("it-pw");
+    go(&topology(&svc, "first"), false).await.unwrap();
+    let changed = go(&topology(&svc, "second"), false).await.unwrap();
+    let user_change = &changed["changes"][0];
+    assert_eq!(user_change["kind"], "user");
+    assert_eq!(user_change["fields"]["password"]["after"], "<hidden, changed>");
+    assert!(can_log_in(&svc, "second").await);
+    assert!(!can_log_in(&svc, "first").await);
+
+    let mut tags_only = topology(&svc, "second");
+    tags_only["users"][0]["tags"] = json!(["monitoring"]);
+    let r = go(&tags_only, false).await.unwrap();
+    assert_eq!(r["changes"].as_array().unwrap().len(), 1, "{r}");
+    assert_eq!(
+        r["changes"][0]["fields"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .collect::<Vec<_>>(),
+        ["tags"]
+    );
+    assert!(
+        can_log_in(&svc, "second").await,
+        "a tags-only change must keep the password"
+    );
+
+    let mut perms_only = tags_only.clone();
+    perms_only["users"][0]["permissions"][0]["configure"] = json!("^$");
+    perms_only["users"][0].as_object_mut().unwrap().remove("password");
+    go(&perms_only, false).await.unwrap();
+    assert!(
+        can_log_in(&svc, "second").await,
+        "a permissions-only change must keep the password"
+    );
+    go(&cleanup(&svc), false).await.unwrap();
+}
+
+#[tokio::test]
+async fn vhost_names_with_slashes_are_percent_encoded() {
+    let _serial = serial().await;
+    let svc = format!("osa/{}/x", unique("it-slash"));
+    let body = json!({
+        "vhosts": [{"name": svc, "tags": ["a"]}],
+        "users": [{"name": "it-slash-user", "password": "pw",
+                   "permissions": [{"vhost": svc, "configure": ".*", "write": ".*", "read": ".*"}]}],
+        "policies": [{"name": "p/q", "vhost": svc, "pattern": ".*", "definition": {"max-length": 5}}]
+    });
+    go(&body, false).await.unwrap();
+    let defs: Value = serde_json::from_str(&definitions().await).unwrap();
+    assert!(
+        defs["policies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["vhost"] == svc.as_str() && p["name"] == "p/q")
+    );
+    assert_eq!(go(&body, false).await.unwrap()["changed"], false);
+    go(
+        &json!({"vhosts": [{"name": svc, "state": "absent"}], "users": [{"name": "it-slash-user", "state": "absent"}]}),
+        false,
+    )
+    .await
+    .unwrap();
+    let again = go(&json!({"vhosts": [{"name": svc, "state": "absent"}]}), false)
+        .await
+        .unwrap();
+    assert_eq!(again["changed"], false, "deleting what is gone is not a change");
+}
+
+#[tokio::test]
+async fn a_closed_first_url_fails_over_to_the_next() {
+    let _serial = serial().await;
+    let svc = unique("it-failover");
+    let mut body = json!({"vhosts": [{"name": svc}]});
+    body["rabbitmq"] =
+        json!({"urls": ["http://127.0.0.1:1", MGMT], "username": "guest", "password": "guest", "timeout": 5});
+    let r = go(&body, false).await.unwrap();
+    assert_eq!(r["endpoint"], format!("{MGMT}/api"));
+    assert_eq!(r["changed"], true);
+    go(&json!({"vhosts": [{"name": svc, "state": "absent"}]}), false)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn unreachable_endpoints_are_each_named() {
+    let _serial = serial().await;
+    let mut body = json!({"vhosts": [{"name": "x"}]});
+    body["rabbitmq"] = json!({"urls": ["http://127.0.0.1:1", "http://127.0.0.1:2"], "timeout": 5});
+    let err = go(&body, false).await.unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, Error::Unreachable { .. }), "{err:?}");
+    assert!(text.contains("127.0.0.1:1") && text.contains("127.0.0.1:2"), "{text}");
+}
+
+#[tokio::test]
+async fn a_silent_endpoint_times_out_within_the_timeout() {
+    let _serial = serial().await;
+    // Accepts connections and never answers.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let mut body = json!({"vhosts": [{"name": "x"}]});
+    body["rabbitmq"] = json!({"urls": [url], "timeout": 1});
+    let started = Instant::now();
+    let err = go(&body, false).await.unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(err.to_string().contains("timed out after 1s"), "{err}");
+    drop(listener);
+}
+
+#[tokio::test]
+async fn bad_credentials_are_an_authentication_error() {
+    let _serial = serial().await;
+    let mut body = json!({"vhosts": [{"name": "x"}]});
+    body["rabbitmq"] = json!({"urls": [MGMT], "username": "guest", "password": "wrong-password-123"});
+    let err = go(&body, false).await.unwrap_err();
+    assert!(matches!(err, Error::Authentication { status: 401, .. }), "{err:?}");
+    assert!(!err.to_string().contains("wrong-password-123"));
+}
+
+#[tokio::test]
+async fn a_broker_rejection_carries_its_reason_and_what_was_applied() {
+    let _serial = serial().await;
+    let svc = unique("it-reject");
+    let body = json!({
+        "vhosts": [{"name": svc}],
+        "policies": [{"name": "bad", "vhost": svc, "pattern": ".*", "definition": {"max-length": "lots"}}]
+    });
+    let err = go(&body, false).await.unwrap_err();
+    let Error::PartialApply { report, cause } = &err else {
+        panic!("expected PartialApply, got {err:?}")
+    };
+    assert!(matches!(**cause, Error::Api { status: 400, .. }), "{cause:?}");
+    let text = err.to_string();
+    assert!(text.contains("is not a valid maximum length"), "{text}");
+    assert!(text.contains(&format!("Applied: create vhost '{svc}'")), "{text}");
+    assert!(
+        text.contains(&format!("Failed: create policy 'bad' on vhost '{svc}'")),
+        "{text}"
+    );
+    assert_eq!(report.changes.len(), 2);
+    go(&json!({"vhosts": [{"name": svc, "state": "absent"}]}), false)
+        .await
+        .unwrap();
+}
