@@ -496,7 +496,6 @@ fn password_write(
     }
 }
 
-#[allow(clippy::too_many_lines)]
 fn plan_users(request: &Request, observed: &RabbitSnapshot, fate: &VhostFate<'_>, plan: &mut Plan) -> Result<()> {
     for (i, u) in request.users().iter().enumerate() {
         let current = observed.users.get(&u.name);
