@@ -9,7 +9,10 @@ use serde_json::{Map, Value, json};
 
 use crate::error::{Error, Result};
 use crate::observed::{ObservedPermission, ObservedPolicy, ObservedUser, RabbitSnapshot, normalize_definition};
-use crate::spec::{ApplyTo, HashingAlgorithm, PasswordSpec, Request, State, UpdatePassword};
+use crate::spec::{
+    ApplyTo, HashingAlgorithm, PasswordSpec, PermissionSpec, Request, State, TopicPermissionSpec, UpdatePassword,
+    UserSpec,
+};
 
 pub const HIDDEN: &str = "<hidden>";
 pub const HIDDEN_CHANGED: &str = "<hidden, changed>";
@@ -558,145 +561,172 @@ fn plan_users(request: &Request, observed: &RabbitSnapshot, fate: &VhostFate<'_>
         }
 
         if let Some(perms) = &u.permissions {
-            let mut listed = BTreeSet::new();
-            for (j, p) in perms.iter().enumerate() {
-                fate.require(&format!("users[{i}].permissions[{j}].vhost"), &p.vhost)?;
-                listed.insert(p.vhost.as_str());
-                let want = ObservedPermission {
-                    configure: p.configure.clone(),
-                    write: p.write.clone(),
-                    read: p.read.clone(),
-                };
-                // A vhost recreated in this run starts without grants.
-                let cur = if fate.observed.vhosts.contains_key(&p.vhost) {
-                    observed.permissions.get(&(u.name.clone(), p.vhost.clone()))
-                } else {
-                    None
-                };
-                if cur == Some(&want) {
-                    continue;
-                }
-                let mut fields = BTreeMap::new();
-                for (name, before, after) in [
-                    ("configure", cur.map(|c| c.configure.clone()), &want.configure),
-                    ("write", cur.map(|c| c.write.clone()), &want.write),
-                    ("read", cur.map(|c| c.read.clone()), &want.read),
-                ] {
-                    if before.as_ref() != Some(after) {
-                        fields.insert(name.to_owned(), field(before, after.clone()));
-                    }
-                }
-                plan.changes.push(Change {
-                    backend: "rabbitmq",
-                    kind: Kind::Permission,
-                    name: u.name.clone(),
-                    vhost: Some(p.vhost.clone()),
-                    action: if cur.is_some() { Action::Update } else { Action::Create },
-                    fields,
-                    status: Status::Planned,
-                    op: Op::PutPermission {
-                        user: u.name.clone(),
-                        vhost: p.vhost.clone(),
-                        configure: want.configure,
-                        write: want.write,
-                        read: want.read,
-                    },
-                });
-            }
-            if u.purge_permissions() && current.is_some() {
-                for ((user, vhost), cur) in observed.permissions.range((u.name.clone(), String::new())..) {
-                    if *user != u.name {
-                        break;
-                    }
-                    if listed.contains(vhost.as_str()) || fate.deleted(vhost) {
-                        continue;
-                    }
-                    let mut fields = BTreeMap::new();
-                    fields.insert("configure".into(), field(cur.configure.clone(), Value::Null));
-                    fields.insert("write".into(), field(cur.write.clone(), Value::Null));
-                    fields.insert("read".into(), field(cur.read.clone(), Value::Null));
-                    plan.changes.push(Change {
-                        backend: "rabbitmq",
-                        kind: Kind::Permission,
-                        name: u.name.clone(),
-                        vhost: Some(vhost.clone()),
-                        action: Action::Delete,
-                        fields,
-                        status: Status::Planned,
-                        op: Op::DeletePermission {
-                            user: u.name.clone(),
-                            vhost: vhost.clone(),
-                        },
-                    });
-                }
+            plan_permissions(i, u, perms, current, observed, fate, plan)?;
+        }
+        if let Some(tperms) = &u.topic_permissions {
+            plan_topic_permissions(i, u, tperms, current, observed, fate, plan)?;
+        }
+    }
+    Ok(())
+}
+
+/// Grants on the vhosts the user lists; with `purge_permissions`, revokes the others.
+fn plan_permissions(
+    i: usize,
+    u: &UserSpec,
+    perms: &[PermissionSpec],
+    current: Option<&ObservedUser>,
+    observed: &RabbitSnapshot,
+    fate: &VhostFate<'_>,
+    plan: &mut Plan,
+) -> Result<()> {
+    let mut listed = BTreeSet::new();
+    for (j, p) in perms.iter().enumerate() {
+        fate.require(&format!("users[{i}].permissions[{j}].vhost"), &p.vhost)?;
+        listed.insert(p.vhost.as_str());
+        let want = ObservedPermission {
+            configure: p.configure.clone(),
+            write: p.write.clone(),
+            read: p.read.clone(),
+        };
+        // A vhost recreated in this run starts without grants.
+        let cur = if fate.observed.vhosts.contains_key(&p.vhost) {
+            observed.permissions.get(&(u.name.clone(), p.vhost.clone()))
+        } else {
+            None
+        };
+        if cur == Some(&want) {
+            continue;
+        }
+        let mut fields = BTreeMap::new();
+        for (name, before, after) in [
+            ("configure", cur.map(|c| c.configure.clone()), &want.configure),
+            ("write", cur.map(|c| c.write.clone()), &want.write),
+            ("read", cur.map(|c| c.read.clone()), &want.read),
+        ] {
+            if before.as_ref() != Some(after) {
+                fields.insert(name.to_owned(), field(before, after.clone()));
             }
         }
+        plan.changes.push(Change {
+            backend: "rabbitmq",
+            kind: Kind::Permission,
+            name: u.name.clone(),
+            vhost: Some(p.vhost.clone()),
+            action: if cur.is_some() { Action::Update } else { Action::Create },
+            fields,
+            status: Status::Planned,
+            op: Op::PutPermission {
+                user: u.name.clone(),
+                vhost: p.vhost.clone(),
+                configure: want.configure,
+                write: want.write,
+                read: want.read,
+            },
+        });
+    }
+    if u.purge_permissions() && current.is_some() {
+        for ((user, vhost), cur) in observed.permissions.range((u.name.clone(), String::new())..) {
+            if *user != u.name {
+                break;
+            }
+            if listed.contains(vhost.as_str()) || fate.deleted(vhost) {
+                continue;
+            }
+            let mut fields = BTreeMap::new();
+            fields.insert("configure".into(), field(cur.configure.clone(), Value::Null));
+            fields.insert("write".into(), field(cur.write.clone(), Value::Null));
+            fields.insert("read".into(), field(cur.read.clone(), Value::Null));
+            plan.changes.push(Change {
+                backend: "rabbitmq",
+                kind: Kind::Permission,
+                name: u.name.clone(),
+                vhost: Some(vhost.clone()),
+                action: Action::Delete,
+                fields,
+                status: Status::Planned,
+                op: Op::DeletePermission {
+                    user: u.name.clone(),
+                    vhost: vhost.clone(),
+                },
+            });
+        }
+    }
+    Ok(())
+}
 
-        if let Some(tperms) = &u.topic_permissions {
-            let mut want: BTreeMap<&str, BTreeMap<String, (String, String)>> = BTreeMap::new();
-            for (j, p) in tperms.iter().enumerate() {
-                fate.require(&format!("users[{i}].topic_permissions[{j}].vhost"), &p.vhost)?;
-                want.entry(p.vhost.as_str())
-                    .or_default()
-                    .insert(p.exchange.clone(), (p.write.clone(), p.read.clone()));
+/// Topic permissions per vhost; the API deletes them per (user, vhost) only.
+fn plan_topic_permissions(
+    i: usize,
+    u: &UserSpec,
+    tperms: &[TopicPermissionSpec],
+    current: Option<&ObservedUser>,
+    observed: &RabbitSnapshot,
+    fate: &VhostFate<'_>,
+    plan: &mut Plan,
+) -> Result<()> {
+    let mut want: BTreeMap<&str, BTreeMap<String, (String, String)>> = BTreeMap::new();
+    for (j, p) in tperms.iter().enumerate() {
+        fate.require(&format!("users[{i}].topic_permissions[{j}].vhost"), &p.vhost)?;
+        want.entry(p.vhost.as_str())
+            .or_default()
+            .insert(p.exchange.clone(), (p.write.clone(), p.read.clone()));
+    }
+    let empty = BTreeMap::new();
+    for (vhost, entries) in &want {
+        let cur = if fate.observed.vhosts.contains_key(*vhost) {
+            observed
+                .topic_permissions
+                .get(&(u.name.clone(), (*vhost).to_owned()))
+                .unwrap_or(&empty)
+        } else {
+            &empty
+        };
+        if cur == entries {
+            continue;
+        }
+        let clear_first = cur.keys().any(|x| !entries.contains_key(x));
+        let mut fields = BTreeMap::new();
+        fields.insert("exchanges".into(), field(topic_value(cur), topic_value(entries)));
+        plan.changes.push(Change {
+            backend: "rabbitmq",
+            kind: Kind::TopicPermission,
+            name: u.name.clone(),
+            vhost: Some((*vhost).to_owned()),
+            action: if cur.is_empty() { Action::Create } else { Action::Update },
+            fields,
+            status: Status::Planned,
+            op: Op::PutTopicPermissions {
+                user: u.name.clone(),
+                vhost: (*vhost).to_owned(),
+                entries: entries.clone(),
+                clear_first,
+            },
+        });
+    }
+    if u.purge_permissions() && current.is_some() {
+        for ((user, vhost), cur) in observed.topic_permissions.range((u.name.clone(), String::new())..) {
+            if *user != u.name {
+                break;
             }
-            let empty = BTreeMap::new();
-            for (vhost, entries) in &want {
-                let cur = if fate.observed.vhosts.contains_key(*vhost) {
-                    observed
-                        .topic_permissions
-                        .get(&(u.name.clone(), (*vhost).to_owned()))
-                        .unwrap_or(&empty)
-                } else {
-                    &empty
-                };
-                if cur == entries {
-                    continue;
-                }
-                let clear_first = cur.keys().any(|x| !entries.contains_key(x));
-                let mut fields = BTreeMap::new();
-                fields.insert("exchanges".into(), field(topic_value(cur), topic_value(entries)));
-                plan.changes.push(Change {
-                    backend: "rabbitmq",
-                    kind: Kind::TopicPermission,
-                    name: u.name.clone(),
-                    vhost: Some((*vhost).to_owned()),
-                    action: if cur.is_empty() { Action::Create } else { Action::Update },
-                    fields,
-                    status: Status::Planned,
-                    op: Op::PutTopicPermissions {
-                        user: u.name.clone(),
-                        vhost: (*vhost).to_owned(),
-                        entries: entries.clone(),
-                        clear_first,
-                    },
-                });
+            if want.contains_key(vhost.as_str()) || fate.deleted(vhost) {
+                continue;
             }
-            if u.purge_permissions() && current.is_some() {
-                for ((user, vhost), cur) in observed.topic_permissions.range((u.name.clone(), String::new())..) {
-                    if *user != u.name {
-                        break;
-                    }
-                    if want.contains_key(vhost.as_str()) || fate.deleted(vhost) {
-                        continue;
-                    }
-                    let mut fields = BTreeMap::new();
-                    fields.insert("exchanges".into(), field(topic_value(cur), Value::Null));
-                    plan.changes.push(Change {
-                        backend: "rabbitmq",
-                        kind: Kind::TopicPermission,
-                        name: u.name.clone(),
-                        vhost: Some(vhost.clone()),
-                        action: Action::Delete,
-                        fields,
-                        status: Status::Planned,
-                        op: Op::DeleteTopicPermissions {
-                            user: u.name.clone(),
-                            vhost: vhost.clone(),
-                        },
-                    });
-                }
-            }
+            let mut fields = BTreeMap::new();
+            fields.insert("exchanges".into(), field(topic_value(cur), Value::Null));
+            plan.changes.push(Change {
+                backend: "rabbitmq",
+                kind: Kind::TopicPermission,
+                name: u.name.clone(),
+                vhost: Some(vhost.clone()),
+                action: Action::Delete,
+                fields,
+                status: Status::Planned,
+                op: Op::DeleteTopicPermissions {
+                    user: u.name.clone(),
+                    vhost: vhost.clone(),
+                },
+            });
         }
     }
     Ok(())
