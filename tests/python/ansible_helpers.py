@@ -1,0 +1,285 @@
+"""Run the collection's module through real ``ansible-playbook``/``ansible`` and read RabbitMQ back.
+
+Commands run from the repository root, so its ``ansible.cfg`` resolves ``osa.hybrid_msg`` (and the short
+module name) to this checkout, with ``ansible_python_interpreter`` set to the Python running pytest, where
+``maturin develop`` installed ``osa_hybrid_msg._core``. The broker is read back independently through the
+management API with urllib; the module's own code is never used for verification.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import subprocess
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+MGMT_URL = os.environ.get("OSA_RABBITMQ_MGMT_URL", "http://127.0.0.1:15672")
+ADMIN = ("guest", "guest")
+CLOSED_URL = "http://127.0.0.1:1"
+FQCN = "osa.hybrid_msg.osa_hybrid_msg"
+
+
+@dataclass
+class Run:
+    """One ansible run: its exit code, output, and the module's result as registered (``None`` if absent)."""
+
+    rc: int
+    stdout: str
+    stderr: str
+    result: dict[str, Any] | None = None
+    argv: list[str] = field(default_factory=list)
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+    def describe(self) -> str:
+        return f"argv={self.argv}\nrc={self.rc}\nresult={self.result}\nstdout:\n{self.stdout}\nstderr:\n{self.stderr}"
+
+
+def ansible_env() -> dict[str, str]:
+    """The environment for ansible commands: the repository's ansible.cfg applies, nothing overrides it."""
+    env = dict(os.environ)
+    for key in ("ANSIBLE_CONFIG", "ANSIBLE_COLLECTIONS_PATH", "ANSIBLE_COLLECTIONS_PATHS", "ANSIBLE_LIBRARY"):
+        env.pop(key, None)
+    env.update(
+        PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}",
+        ANSIBLE_NOCOLOR="1",
+        ANSIBLE_FORCE_COLOR="0",
+        ANSIBLE_LOCALHOST_WARNING="false",
+        ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
+        ANSIBLE_RETRY_FILES_ENABLED="false",
+        PYTHONWARNINGS="ignore",
+    )
+    return env
+
+
+def run_module(
+    tmp_path: Path,
+    args: dict[str, Any],
+    *,
+    check: bool = False,
+    diff: bool = False,
+    verbosity: int = 0,
+    timeout: float = 180,
+) -> Run:
+    """Run the module once in a playbook (``-i localhost, -c local``) and return its registered result.
+
+    The task has ``ignore_errors`` so a failed module still writes its result; ``--diff`` and ``--check``
+    are passed on the command line, as an operator would.
+    """
+    out = tmp_path / f"result-{uuid.uuid4().hex[:8]}.json"
+    playbook = tmp_path / f"play-{uuid.uuid4().hex[:8]}.yml"
+    plays = [
+        {
+            "hosts": "localhost",
+            "gather_facts": False,
+            "tasks": [
+                {"name": "Run the module", FQCN: args, "register": "r", "ignore_errors": True},
+                {
+                    "name": "Save the result",
+                    "ansible.builtin.copy": {"content": "{{ r | to_nice_json }}", "dest": str(out), "mode": "0600"},
+                    "check_mode": False,
+                    "diff": False,
+                    "no_log": True,
+                },
+            ],
+        }
+    ]
+    playbook.write_text(json.dumps(plays, indent=2))
+    argv = [
+        str(BIN / "ansible-playbook"),
+        "-i",
+        "localhost,",
+        "-c",
+        "local",
+        "-e",
+        f"ansible_python_interpreter={sys.executable}",
+        str(playbook),
+    ]
+    if check:
+        argv.append("--check")
+    if diff:
+        argv.append("--diff")
+    if verbosity:
+        argv.append("-" + "v" * verbosity)
+    proc = subprocess.run(
+        argv, cwd=REPO_ROOT, env=ansible_env(), capture_output=True, text=True, timeout=timeout, check=False
+    )
+    result = json.loads(out.read_text()) if out.exists() else None
+    return Run(proc.returncode, proc.stdout, proc.stderr, result, argv)
+
+
+def run_adhoc(module: str, args: dict[str, Any], timeout: float = 180) -> Run:
+    """``ansible localhost -m <module> -a '<json>'`` from the repository root; parses the printed result."""
+    argv = [
+        str(BIN / "ansible"),
+        "localhost",
+        "-i",
+        "localhost,",
+        "-c",
+        "local",
+        "-e",
+        f"ansible_python_interpreter={sys.executable}",
+        "-m",
+        module,
+        "-a",
+        json.dumps(args),
+    ]
+    proc = subprocess.run(
+        argv, cwd=REPO_ROOT, env=ansible_env(), capture_output=True, text=True, timeout=timeout, check=False
+    )
+    result = None
+    match = re.search(r"^localhost \| [A-Z]+!? => (\{.*\})\s*$", proc.stdout, re.S | re.M)
+    if match:
+        result = json.loads(match.group(1))
+    return Run(proc.returncode, proc.stdout, proc.stderr, result, argv)
+
+
+def ok(run: Run) -> dict[str, Any]:
+    """Assert the module succeeded; return its result."""
+    assert run.result is not None, run.describe()
+    assert not run.result.get("failed"), run.describe()
+    assert run.rc == 0, run.describe()
+    return run.result
+
+
+def failed(run: Run) -> dict[str, Any]:
+    """Assert the module failed cleanly (a message, no traceback); return its result."""
+    assert run.result is not None, run.describe()
+    assert run.result.get("failed") is True, run.describe()
+    assert run.result.get("msg"), run.describe()
+    assert "Traceback" not in run.result["msg"], run.describe()
+    assert "Traceback" not in run.output, run.describe()
+    # ansible-core 2.19 registers "(traceback unavailable)" for any fail_json without one.
+    assert run.result.get("exception") in (None, "(traceback unavailable)"), run.describe()
+    return run.result
+
+
+# --- the management API, read back independently -------------------------------------------------
+
+
+def quote(segment: str) -> str:
+    return urllib.parse.quote(segment, safe="")
+
+
+def api(
+    method: str, path: str, body: Any = None, auth: tuple[str, str] = ADMIN, timeout: float = 30
+) -> tuple[int, bytes]:
+    """One management API request; returns (status, body). HTTP errors are returned, not raised."""
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(f"{MGMT_URL}/api/{path}", data=data, method=method)
+    token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+    req.add_header("Authorization", f"Basic {token}")
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+def definitions_raw() -> bytes:
+    status, body = api("GET", "definitions")
+    assert status == 200, body
+    return body
+
+
+def definitions() -> dict[str, Any]:
+    return json.loads(definitions_raw())
+
+
+def vhost(name: str) -> dict[str, Any] | None:
+    status, body = api("GET", f"vhosts/{quote(name)}")
+    return json.loads(body) if status == 200 else None
+
+
+def user(name: str) -> dict[str, Any] | None:
+    status, body = api("GET", f"users/{quote(name)}")
+    return json.loads(body) if status == 200 else None
+
+
+def permission(user_name: str, vhost_name: str) -> dict[str, Any] | None:
+    status, body = api("GET", f"permissions/{quote(vhost_name)}/{quote(user_name)}")
+    return json.loads(body) if status == 200 else None
+
+
+def policy(vhost_name: str, name: str) -> dict[str, Any] | None:
+    status, body = api("GET", f"policies/{quote(vhost_name)}/{quote(name)}")
+    return json.loads(body) if status == 200 else None
+
+
+def tags(obj: dict[str, Any]) -> list[str]:
+    """User or vhost tags, which RabbitMQ 3.10 returns as a comma-separated string and 3.12+ as a list."""
+    value = obj.get("tags") or []
+    if isinstance(value, str):
+        value = [t for t in value.split(",") if t]
+    return sorted(value)
+
+
+def can_log_in(name: str, password: str) -> bool:
+    """True when ``GET /api/whoami`` answers 200 with these credentials (the user needs a management tag)."""
+    status, _ = api("GET", "whoami", auth=(name, password))
+    return status == 200
+
+
+# --- fixtures -----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def rabbitmq_broker() -> str:
+    """Start the loopback broker (idempotent); fail, never skip, when it cannot be reached."""
+    script = REPO_ROOT / "scripts" / "brokers" / "rabbitmq.sh"
+    proc = subprocess.run([str(script), "start"], capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, f"{script} start failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+    status, body = api("GET", "overview")
+    assert status == 200, f"management API at {MGMT_URL} answered {status}: {body[:200]!r}"
+    return MGMT_URL
+
+
+class Cleanup:
+    """Unique names for one test, and the objects to delete through the API afterwards."""
+
+    def __init__(self) -> None:
+        self.suffix = uuid.uuid4().hex[:10]
+        self.vhosts: list[str] = []
+        self.users: list[str] = []
+
+    def name(self, base: str) -> str:
+        return f"osa_test_{base}_{self.suffix}"
+
+    def vhost(self, name: str) -> str:
+        self.vhosts.append(name)
+        return name
+
+    def user(self, name: str) -> str:
+        self.users.append(name)
+        return name
+
+    def run(self) -> None:
+        # Deleting a vhost deletes its policies and permissions.
+        for name in self.users:
+            api("DELETE", f"users/{quote(name)}")
+        for name in self.vhosts:
+            api("DELETE", f"vhosts/{quote(name)}")
+
+
+@pytest.fixture
+def objects(rabbitmq_broker: str):
+    cleanup = Cleanup()
+    yield cleanup
+    cleanup.run()

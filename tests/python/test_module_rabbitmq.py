@@ -1,0 +1,407 @@
+"""The osa.hybrid_msg.osa_hybrid_msg module against the real loopback RabbitMQ, through ansible-playbook.
+
+Every test uses its own object names (uuid suffix), checks the broker through the management API with
+urllib rather than through the module, and deletes what it created. The broker is started by the
+``rabbitmq_broker`` fixture (ansible_helpers, via conftest.py); when it cannot be, the tests fail.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from ansible_helpers import (
+    CLOSED_URL,
+    MGMT_URL,
+    api,
+    can_log_in,
+    definitions,
+    definitions_raw,
+    failed,
+    ok,
+    permission,
+    policy,
+    quote,
+    run_adhoc,
+    run_module,
+    tags,
+    user,
+    vhost,
+)
+
+pytestmark = [pytest.mark.rabbitmq, pytest.mark.usefixtures("rabbitmq_broker")]
+
+ALL = {"configure": ".*", "write": ".*", "read": ".*"}
+
+
+def stack(objects, password="pw-initial-7f3a"):
+    """A vhost, a user with permissions on it (and the management tag, so it can log in), and a policy."""
+    vh = objects.vhost(objects.name("vh"))
+    us = objects.user(objects.name("user"))
+    args = {
+        "vhosts": [{"name": vh, "description": "Nova RPC"}],
+        "users": [{"name": us, "password": password, "tags": ["management"], "permissions": [{"vhost": vh, **ALL}]}],
+        "policies": [
+            {
+                "name": "ttl",
+                "vhost": vh,
+                "pattern": "^notifications\\.",
+                "priority": 1,
+                "definition": {"message-ttl": 60000},
+            }
+        ],
+    }
+    return vh, us, args
+
+
+def test_create_vhost_user_with_permissions_and_policy(tmp_path, objects):
+    vh, us, args = stack(objects)
+
+    result = ok(run_module(tmp_path, args))
+
+    assert result["changed"] is True
+    kinds = {(c["kind"], c["action"], c["status"]) for c in result["changes"]}
+    assert {("vhost", "create", "applied"), ("user", "create", "applied"), ("policy", "create", "applied")} <= kinds
+    assert any(c["kind"] == "permission" for c in result["changes"])
+    assert result["endpoint"].startswith(MGMT_URL)
+    assert vhost(vh)["description"] == "Nova RPC"
+    assert tags(user(us)) == ["management"]
+    perm = permission(us, vh)
+    assert (perm["configure"], perm["write"], perm["read"]) == (".*", ".*", ".*")
+    pol = policy(vh, "ttl")
+    assert pol["pattern"] == "^notifications\\."
+    assert pol["apply-to"] == "all"
+    assert pol["priority"] == 1
+    assert pol["definition"] == {"message-ttl": 60000}
+    assert can_log_in(us, "pw-initial-7f3a")
+
+
+def test_second_run_with_the_same_declaration_is_not_a_change(tmp_path, objects):
+    _, _, args = stack(objects)
+    ok(run_module(tmp_path, args))
+    before = definitions_raw()
+
+    result = ok(run_module(tmp_path, args))
+
+    assert result["changed"] is False, result["changes"]
+    assert result["changes"] == []
+    assert definitions_raw() == before
+
+
+def test_password_change_is_detected_and_applied(tmp_path, objects):
+    _, us, args = stack(objects, password="pw-old-1b2c")
+    ok(run_module(tmp_path, args))
+    args["users"][0]["password"] = "pw-new-3d4e"
+
+    result = ok(run_module(tmp_path, args))
+
+    assert result["changed"] is True
+    user_changes = [c for c in result["changes"] if c["kind"] == "user"]
+    assert [c["action"] for c in user_changes] == ["update"]
+    assert set(user_changes[0]["fields"]) == {"password"}
+    assert can_log_in(us, "pw-new-3d4e")
+    assert not can_log_in(us, "pw-old-1b2c")
+    assert ok(run_module(tmp_path, args))["changed"] is False
+
+
+def test_tags_only_change_keeps_the_password(tmp_path, objects):
+    _, us, args = stack(objects, password="pw-keep-5f6a")
+    ok(run_module(tmp_path, args))
+    # No password given: it is left alone while the tags change.
+    del args["users"][0]["password"]
+    args["users"][0]["tags"] = ["management", "monitoring"]
+
+    result = ok(run_module(tmp_path, args))
+
+    assert result["changed"] is True
+    assert [(c["kind"], set(c["fields"])) for c in result["changes"]] == [("user", {"tags"})]
+    assert tags(user(us)) == ["management", "monitoring"]
+    assert can_log_in(us, "pw-keep-5f6a")
+
+
+def test_permissions_only_change_keeps_the_password(tmp_path, objects):
+    vh, us, args = stack(objects, password="pw-keep-7b8c")
+    ok(run_module(tmp_path, args))
+    args["users"][0]["permissions"] = [{"vhost": vh, "configure": "^$", "write": ".*", "read": ".*"}]
+
+    result = ok(run_module(tmp_path, args))
+
+    assert result["changed"] is True
+    assert [(c["kind"], c["action"]) for c in result["changes"]] == [("permission", "update")]
+    assert permission(us, vh)["configure"] == "^$"
+    assert can_log_in(us, "pw-keep-7b8c")
+
+
+def test_check_mode_leaves_definitions_byte_identical_and_reports_the_plan(tmp_path, objects):
+    vh, us, args = stack(objects)
+    before = definitions_raw()
+
+    result = ok(run_module(tmp_path, args, check=True))
+
+    assert definitions_raw() == before
+    assert result["changed"] is True
+    assert result["changes"], result
+    assert {c["status"] for c in result["changes"]} == {"planned"}
+    assert {(c["kind"], c["action"]) for c in result["changes"]} >= {
+        ("vhost", "create"),
+        ("user", "create"),
+        ("permission", "create"),
+        ("policy", "create"),
+    }
+    assert vhost(vh) is None
+    assert user(us) is None
+    # The plan is what a real run then applies.
+    applied = ok(run_module(tmp_path, args))
+    strip = [{k: v for k, v in c.items() if k != "status"} for c in result["changes"]]
+    assert [{k: v for k, v in c.items() if k != "status"} for c in applied["changes"]] == strip
+
+
+def test_check_mode_on_a_converged_broker_is_not_a_change(tmp_path, objects):
+    _, _, args = stack(objects)
+    ok(run_module(tmp_path, args))
+
+    result = ok(run_module(tmp_path, args, check=True))
+
+    assert result["changed"] is False
+    assert result["changes"] == []
+
+
+def test_diff_shows_before_and_after_and_never_the_password(tmp_path, objects):
+    secret = "pw-Sup3rSecret-9d0e"
+    new_secret = "pw-Sup3rSecret-a1b2"
+    _, us, args = stack(objects, password=secret)
+
+    created = run_module(tmp_path, args, diff=True, verbosity=4)
+    result = ok(created)
+    assert set(result["diff"]) >= {"before", "after"}
+    assert result["diff"]["before"] != result["diff"]["after"]
+    assert secret not in created.output
+    assert secret not in json.dumps(result)
+
+    args["users"][0]["password"] = new_secret
+    changed = run_module(tmp_path, args, diff=True, verbosity=4)
+    result = ok(changed)
+    assert result["changed"] is True
+    assert set(result["diff"]) >= {"before", "after"}
+    for text in (changed.output, json.dumps(result)):
+        assert secret not in text
+        assert new_secret not in text
+    assert can_log_in(us, new_secret)
+
+
+def test_no_diff_key_without_diff_mode(tmp_path, objects):
+    _, _, args = stack(objects)
+
+    result = ok(run_module(tmp_path, args))
+
+    assert "diff" not in result
+
+
+def test_state_absent_deletes_and_a_second_absent_is_not_a_change(tmp_path, objects):
+    vh, us, args = stack(objects)
+    ok(run_module(tmp_path, args))
+    absent = {
+        "users": [{"name": us, "state": "absent"}],
+        "policies": [{"name": "ttl", "vhost": vh, "state": "absent"}],
+        "vhosts": [{"name": vh, "state": "absent"}],
+    }
+
+    result = ok(run_module(tmp_path, absent))
+
+    assert result["changed"] is True
+    assert {(c["kind"], c["action"]) for c in result["changes"]} >= {("user", "delete"), ("vhost", "delete")}
+    assert user(us) is None
+    assert vhost(vh) is None
+    again = ok(run_module(tmp_path, absent))
+    assert again["changed"] is False
+    assert again["changes"] == []
+
+
+def test_osa_vhost_list_form_replaces_the_slash_vhost(tmp_path, objects):
+    plain = objects.vhost(objects.name("nova"))
+    slashed = objects.vhost("/" + plain)
+    ok(run_module(tmp_path, {"vhosts": [{"name": slashed}]}))
+    assert vhost(slashed) is not None
+    declaration = {"vhosts": [{"name": slashed, "state": "absent"}, {"name": plain, "state": "present"}]}
+
+    result = ok(run_module(tmp_path, declaration))
+
+    assert result["changed"] is True
+    assert {(c["name"], c["action"]) for c in result["changes"]} == {(slashed, "delete"), (plain, "create")}
+    assert vhost(slashed) is None
+    assert vhost(plain) is not None
+    assert ok(run_module(tmp_path, declaration))["changed"] is False
+
+
+def test_vhost_with_slashes_in_its_name(tmp_path, objects):
+    name = objects.vhost("osa/test/" + objects.name("v") + "/")
+    us = objects.user(objects.name("slash_user"))
+    args = {
+        "vhosts": [{"name": name}],
+        "users": [{"name": us, "password": "pw-slash-c3d4", "permissions": [{"vhost": name, **ALL}]}],
+        "policies": [{"name": "p/1", "vhost": name, "pattern": ".*", "definition": {"max-length": 10}}],
+    }
+
+    ok(run_module(tmp_path, args))
+
+    status, body = api("GET", f"vhosts/{quote(name)}")
+    assert status == 200, body
+    assert json.loads(body)["name"] == name
+    assert permission(us, name) is not None
+    assert policy(name, "p/1")["definition"] == {"max-length": 10}
+    assert ok(run_module(tmp_path, args))["changed"] is False
+
+
+def test_first_url_on_a_closed_port_still_converges(tmp_path, objects):
+    vh = objects.vhost(objects.name("failover"))
+    args = {"rabbitmq": {"urls": [CLOSED_URL, MGMT_URL]}, "vhosts": [{"name": vh}]}
+
+    result = ok(run_module(tmp_path, args))
+
+    assert result["changed"] is True
+    assert result["endpoint"].startswith(MGMT_URL)
+    assert vhost(vh) is not None
+    assert ok(run_module(tmp_path, args))["changed"] is False
+
+
+def test_definitions_list_the_declared_objects(tmp_path, objects):
+    vh, us, args = stack(objects)
+
+    ok(run_module(tmp_path, args))
+
+    defs = definitions()
+    assert vh in {v["name"] for v in defs["vhosts"]}
+    assert us in {u["name"] for u in defs["users"]}
+    assert {"user": us, "vhost": vh, **ALL} in defs["permissions"]
+    assert any(p["vhost"] == vh and p["name"] == "ttl" for p in defs["policies"])
+
+
+# --- bad input: one clear message naming the field, no traceback --------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        pytest.param(
+            {"policies": [{"name": "p", "vhost": "v", "pattern": ".*", "priority": "high"}]},
+            ["priority", "int"],
+            id="wrong-type",
+        ),
+        pytest.param({"vhosts": [{"name": "v", "colour": "red"}]}, ["colour"], id="unknown-key"),
+        pytest.param({"vhosts": [{"name": ""}]}, ["vhosts[0].name", "empty"], id="empty-name"),
+        pytest.param(
+            {"policies": [{"name": "p", "vhost": "v", "pattern": "(unclosed", "definition": {"max-length": 1}}]},
+            ["policies[0].pattern", "(unclosed"],
+            id="invalid-regex-in-pattern",
+        ),
+        pytest.param(
+            {
+                "users": [
+                    {"name": "u", "permissions": [{"vhost": "/", "configure": "[a-", "write": ".*", "read": ".*"}]}
+                ]
+            },
+            ["users[0].permissions[0].configure"],
+            id="invalid-regex-in-permission",
+        ),
+        pytest.param(
+            {"policies": [{"name": "p", "vhost": "v", "pattern": ".*", "apply_to": "topics"}]},
+            ["apply_to", "topics"],
+            id="unknown-apply-to",
+        ),
+    ],
+)
+def test_bad_input_fails_with_a_message_naming_the_field(tmp_path, args, expected):
+    before = definitions_raw()
+
+    result = failed(run_module(tmp_path, args))
+
+    for fragment in expected:
+        assert fragment in result["msg"], result["msg"]
+    assert result.get("changed") is False
+    assert definitions_raw() == before
+
+
+def test_unreachable_broker_fails_clearly(tmp_path, objects):
+    args = {
+        "rabbitmq": {"urls": [CLOSED_URL, "http://127.0.0.1:2"], "timeout": 5},
+        "vhosts": [{"name": objects.vhost(objects.name("never"))}],
+    }
+
+    result = failed(run_module(tmp_path, args))
+
+    assert result["msg"].startswith("RabbitMQ is unreachable: ")
+    assert "127.0.0.1:1" in result["msg"]
+
+
+def test_bad_credentials_fail_clearly_without_the_password(tmp_path, objects):
+    args = {
+        "rabbitmq": {"username": "guest", "password": "pw-wrong-e5f6"},
+        "vhosts": [{"name": objects.vhost(objects.name("never"))}],
+    }
+
+    run = run_module(tmp_path, args)
+    result = failed(run)
+
+    assert result["msg"].startswith("RabbitMQ refused the credentials: ")
+    assert "401" in result["msg"]
+    assert "pw-wrong-e5f6" not in run.output
+
+
+def test_broker_rejection_shows_rabbitmqs_reason(tmp_path, objects):
+    vh = objects.vhost(objects.name("reject"))
+    ok(run_module(tmp_path, {"vhosts": [{"name": vh}]}))
+    args = {"policies": [{"name": "bad", "vhost": vh, "pattern": ".*", "definition": {"max-length": "not-a-number"}}]}
+
+    result = failed(run_module(tmp_path, args))
+
+    assert result["msg"].startswith("RabbitMQ rejected a change: ")
+    assert "'bad'" in result["msg"]
+    # RabbitMQ's own reason, e.g. 'Validation failed <<"not-a-number">> is not a valid maximum length'.
+    assert "not-a-number" in result["msg"]
+    assert result["changed"] is False
+    assert policy(vh, "bad") is None
+
+
+def test_rejection_after_applied_changes_reports_what_was_applied(tmp_path, objects):
+    vh = objects.vhost(objects.name("partial"))
+    args = {
+        "vhosts": [{"name": vh}],
+        "policies": [{"name": "bad", "vhost": vh, "pattern": ".*", "definition": {"max-length": "not-a-number"}}],
+    }
+
+    result = failed(run_module(tmp_path, args))
+
+    assert result["changed"] is True
+    statuses = {(c["kind"], c["status"]) for c in result["changes"]}
+    assert statuses == {("vhost", "applied"), ("policy", "failed")}
+    assert "not-a-number" in result["msg"]
+    assert vhost(vh) is not None
+    assert policy(vh, "bad") is None
+
+
+def test_permission_on_a_vhost_that_does_not_exist_is_a_plan_error(tmp_path, objects):
+    us = objects.user(objects.name("orphan"))
+    missing = objects.name("missing_vhost")
+    args = {"users": [{"name": us, "password": "pw-orphan-0a1b", "permissions": [{"vhost": missing, **ALL}]}]}
+
+    result = failed(run_module(tmp_path, args))
+
+    assert result["msg"].startswith("Cannot plan the changes: ")
+    assert "users[0].permissions[0].vhost" in result["msg"]
+    assert missing in result["msg"]
+    assert user(us) is None
+
+
+# --- the short module name from the repository root -------------------------------------------
+
+
+def test_short_module_name_works_ad_hoc_from_the_repository_root(objects):
+    vh = objects.vhost(objects.name("adhoc"))
+
+    run = run_adhoc("osa_hybrid_msg", {"vhosts": [{"name": vh, "description": "ad hoc"}]})
+
+    assert run.rc == 0, run.describe()
+    assert run.result is not None and run.result["changed"] is True, run.describe()
+    assert vhost(vh)["description"] == "ad hoc"
+    again = run_adhoc("osa_hybrid_msg", {"vhosts": [{"name": vh, "description": "ad hoc"}]})
+    assert again.rc == 0 and again.result["changed"] is False, again.describe()
