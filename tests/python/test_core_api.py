@@ -1,0 +1,157 @@
+"""The `osa_hybrid_msg._core` binding: exceptions, attributes, GIL release, fork safety, against the real broker."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import osa_hybrid_msg
+import pytest
+from osa_hybrid_msg import _core, exceptions
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CONN = {"urls": ["http://127.0.0.1:15672"], "username": "guest", "password": "guest", "timeout": 10}
+
+
+def apply(body: dict, **kwargs) -> dict:
+    return json.loads(_core.apply(json.dumps({"rabbitmq": CONN, **body}), **kwargs))
+
+
+def test_version_is_the_crate_version():
+    cargo = (REPO_ROOT / "Cargo.toml").read_text()
+    version = re.search(r'^version = "([^"]+)"', cargo, re.MULTILINE).group(1)
+    assert _core.__version__ == version
+    assert osa_hybrid_msg.__version__ == version
+
+
+def test_every_error_class_derives_from_the_base_and_is_re_exported():
+    names = [
+        "SpecError",
+        "PlanError",
+        "ConnectionConfigError",
+        "BrokerUnreachableError",
+        "AuthenticationError",
+        "BrokerApiError",
+        "BrokerTimeoutError",
+        "PartialApplyError",
+        "ForkError",
+        "InternalError",
+    ]
+    for name in names:
+        cls = getattr(_core, name)
+        assert issubclass(cls, _core.OsaHybridMsgError), name
+        assert getattr(exceptions, name) is cls, name
+    # No class shadows a builtin such as ConnectionError or TimeoutError.
+    assert not any(issubclass(getattr(_core, n), (ConnectionError, TimeoutError)) for n in names)
+
+
+def test_spec_error_carries_the_field_path():
+    bad = {"users": [{"name": "a"}, {"name": "b"}, {"name": "c", "permissions": [{"vhost": 1}]}]}
+    with pytest.raises(_core.SpecError) as info:
+        _core.apply(json.dumps(bad))
+    assert info.value.path == "users[2].permissions[0].vhost"
+    assert str(info.value).startswith("users[2].permissions[0].vhost: ")
+
+
+def test_a_request_without_objects_contacts_no_broker():
+    result = json.loads(_core.apply(json.dumps({"rabbitmq": {"urls": ["http://127.0.0.1:1"]}})))
+    assert result["changed"] is False
+    assert result["stats"]["reads"] == 0
+
+
+def test_gil_is_released_while_waiting_on_the_network():
+    # A listener that accepts and never answers: apply waits out its 1 s timeout.
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(4)
+    port = silent.getsockname()[1]
+    ticks = 0
+    done = threading.Event()
+    errors: list[BaseException] = []
+
+    def call():
+        try:
+            _core.apply(
+                json.dumps(
+                    {"rabbitmq": {"urls": [f"http://127.0.0.1:{port}"], "timeout": 1}, "vhosts": [{"name": "x"}]}
+                )
+            )
+        except BaseException as e:
+            errors.append(e)
+        finally:
+            done.set()
+
+    worker = threading.Thread(target=call)
+    started = time.monotonic()
+    worker.start()
+    while not done.is_set():
+        ticks += 1
+        time.sleep(0.001)
+    worker.join()
+    silent.close()
+    elapsed = time.monotonic() - started
+    # While connecting, a silent endpoint counts as unreachable, so the next URL would be tried.
+    assert isinstance(errors[0], _core.BrokerUnreachableError), errors
+    assert "timed out after 1s" in str(errors[0])
+    assert elapsed < 5
+    # With the GIL held for the whole second, this loop could not have run.
+    assert ticks > 100, ticks
+
+
+@pytest.mark.rabbitmq
+def test_partial_apply_error_lists_each_change_with_its_status(rabbitmq_broker):
+    vhost = f"py-partial-{uuid.uuid4().hex[:8]}"
+    body = {
+        "vhosts": [{"name": vhost}],
+        "policies": [{"name": "bad", "vhost": vhost, "pattern": ".*", "definition": {"max-length": "lots"}}],
+    }
+    try:
+        with pytest.raises(_core.PartialApplyError) as info:
+            apply(body)
+        result = json.loads(info.value.result)
+        assert [(c["kind"], c["status"]) for c in result["changes"]] == [("vhost", "applied"), ("policy", "failed")]
+        assert "is not a valid maximum length" in result["error"]
+        assert f"Applied: create vhost '{vhost}'" in str(info.value)
+    finally:
+        apply({"vhosts": [{"name": vhost, "state": "absent"}]})
+
+
+@pytest.mark.rabbitmq
+def test_broker_api_error_has_status_and_reason(rabbitmq_broker):
+    body = {"policies": [{"name": "bad", "vhost": "/", "pattern": ".*", "definition": {"max-length": "lots"}}]}
+    with pytest.raises(_core.BrokerApiError) as info:
+        apply(body)
+    assert info.value.status == 400
+    assert "is not a valid maximum length" in info.value.reason
+
+
+@pytest.mark.rabbitmq
+def test_authentication_error_never_shows_the_password(rabbitmq_broker):
+    with pytest.raises(_core.AuthenticationError) as info:
+        _core.apply(json.dumps({"rabbitmq": {**CONN, "password": "not-the-Password-42"}, "vhosts": [{"name": "x"}]}))
+    assert "not-the-Password-42" not in str(info.value)
+    assert "rabbitmq.username and rabbitmq.password" in str(info.value)
+
+
+@pytest.mark.rabbitmq
+def test_fork_after_the_runtime_started_raises_fork_error_in_the_child(rabbitmq_broker):
+    apply({"users": [{"name": "guest"}]})  # starts the runtime in this process
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child reports through its exit code
+        code = 3
+        try:
+            apply({"users": [{"name": "guest"}]})
+            code = 1
+        except _core.ForkError:
+            code = 0
+        except BaseException:
+            code = 2
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, "the forked child did not get ForkError"
