@@ -19,7 +19,7 @@ description:
   - The work is done by the compiled Python package C(osa-hybrid-msg), which must be installed for the
     Python that runs the module (C(ansible_python_interpreter)).
 author:
-  - OpenStack-Ansible contributors
+  - OpenStack-Ansible contributors (@openstack)
 requirements:
   - osa-hybrid-msg >= 0.1.0 (Python package, on the host that runs the module)
 extends_documentation_fragment:

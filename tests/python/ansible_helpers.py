@@ -233,8 +233,7 @@ def tags(obj: dict[str, Any]) -> list[str]:
 
 def can_log_in(name: str, password: str) -> bool:
     """True when ``GET /api/whoami`` answers 200 with these credentials (the user needs a management tag)."""
-    status, _ = api("GET", "whoami", auth=(name, password))
-    return status == 200
+    return api("GET", "whoami", auth=(name, password))[0] == 200
 
 
 # --- fixtures -----------------------------------------------------------------------------------

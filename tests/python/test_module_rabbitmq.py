@@ -77,7 +77,7 @@ def test_create_vhost_user_with_permissions_and_policy(tmp_path, objects):
 
 
 def test_second_run_with_the_same_declaration_is_not_a_change(tmp_path, objects):
-    _, _, args = stack(objects)
+    args = stack(objects)[2]
     ok(run_module(tmp_path, args))
     before = definitions_raw()
 
@@ -89,7 +89,7 @@ def test_second_run_with_the_same_declaration_is_not_a_change(tmp_path, objects)
 
 
 def test_password_change_is_detected_and_applied(tmp_path, objects):
-    _, us, args = stack(objects, password="pw-old-1b2c")
+    _vh, us, args = stack(objects, password="pw-old-1b2c")
     ok(run_module(tmp_path, args))
     args["users"][0]["password"] = "pw-new-3d4e"
 
@@ -105,7 +105,7 @@ def test_password_change_is_detected_and_applied(tmp_path, objects):
 
 
 def test_tags_only_change_keeps_the_password(tmp_path, objects):
-    _, us, args = stack(objects, password="pw-keep-5f6a")
+    _vh, us, args = stack(objects, password="pw-keep-5f6a")
     ok(run_module(tmp_path, args))
     # No password given: it is left alone while the tags change.
     del args["users"][0]["password"]
@@ -157,7 +157,7 @@ def test_check_mode_leaves_definitions_byte_identical_and_reports_the_plan(tmp_p
 
 
 def test_check_mode_on_a_converged_broker_is_not_a_change(tmp_path, objects):
-    _, _, args = stack(objects)
+    args = stack(objects)[2]
     ok(run_module(tmp_path, args))
 
     result = ok(run_module(tmp_path, args, check=True))
@@ -169,7 +169,7 @@ def test_check_mode_on_a_converged_broker_is_not_a_change(tmp_path, objects):
 def test_diff_shows_before_and_after_and_never_the_password(tmp_path, objects):
     secret = "pw-Sup3rSecret-9d0e"
     new_secret = "pw-Sup3rSecret-a1b2"
-    _, us, args = stack(objects, password=secret)
+    _vh, us, args = stack(objects, password=secret)
 
     created = run_module(tmp_path, args, diff=True, verbosity=4)
     result = ok(created)
@@ -190,7 +190,7 @@ def test_diff_shows_before_and_after_and_never_the_password(tmp_path, objects):
 
 
 def test_no_diff_key_without_diff_mode(tmp_path, objects):
-    _, _, args = stack(objects)
+    args = stack(objects)[2]
 
     result = ok(run_module(tmp_path, args))
 

@@ -369,7 +369,7 @@ def test_partial_apply_reports_changed_and_each_change_status(fake_core):
 
 
 def test_partial_apply_with_nothing_applied_is_not_a_change(fake_core):
-    fake_core.raises, _ = _partial_error(fake_core, ["failed", "not_applied"])
+    fake_core.raises, _changes = _partial_error(fake_core, ["failed", "not_applied"])
 
     result = run_fail({"vhosts": [{"name": "v0"}, {"name": "v1"}]})
 
