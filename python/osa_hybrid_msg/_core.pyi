@@ -1,5 +1,21 @@
 """Typed stub of the compiled ``osa_hybrid_msg._core`` (``docs/core-api.md``)."""
 
+__all__ = [
+    "AuthenticationError",
+    "BrokerApiError",
+    "BrokerTimeoutError",
+    "BrokerUnreachableError",
+    "ConnectionConfigError",
+    "ForkError",
+    "InternalError",
+    "OsaHybridMsgError",
+    "PartialApplyError",
+    "PlanError",
+    "SpecError",
+    "__version__",
+    "apply",
+]
+
 __version__: str
 
 def apply(request: str, check_mode: bool = False, diff: bool = False) -> str:
