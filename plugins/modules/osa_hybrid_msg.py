@@ -270,14 +270,13 @@ EXAMPLES = r"""
   diff: true
   register: plan
 
-- name: Set the connection options once for a play
-  hosts: rabbitmq_all[0]
+- name: Set the connection options once for several tasks
   module_defaults:
     group/osa.hybrid_msg.rabbitmq:
       rabbitmq:
         username: admin
         password: "{{ rabbitmq_admin_password }}"
-  tasks:
+  block:
     - name: Remove a user
       osa.hybrid_msg.osa_hybrid_msg:
         users:
@@ -344,12 +343,14 @@ changes:
       sample: applied
 diff:
   description:
-    - The declared objects before and after the run, with passwords left out.
+    - The declared objects before and after the run, keyed by kind and name (permissions by C(vhost/user)).
+    - A password shows only as C(<hidden>), or C(<hidden, changed>) when it changes.
   returned: when diff mode is enabled
   type: dict
   sample:
-    before: {"vhosts": {}}
-    after: {"vhosts": {"nova": {"description": "Nova RPC"}}}
+    before: {"vhosts": {"nova": null}, "users": {"nova": {"password": "<hidden>", "tags": []}}}
+    after: {"vhosts": {"nova": {"description": "Nova RPC", "tags": []}},
+            "users": {"nova": {"password": "<hidden, changed>", "tags": []}}}
 endpoint:
   description: The management API endpoint that answered.
   returned: success, and on a partial failure

@@ -100,6 +100,15 @@ def run_module(
         }
     ]
     playbook.write_text(json.dumps(plays, indent=2))
+    run = run_playbook(playbook, check=check, diff=diff, verbosity=verbosity, timeout=timeout)
+    run.result = json.loads(out.read_text()) if out.exists() else None
+    return run
+
+
+def run_playbook(
+    playbook: Path, *, check: bool = False, diff: bool = False, verbosity: int = 0, timeout: float = 180
+) -> Run:
+    """``ansible-playbook -i localhost, -c local`` from the repository root, with this Python as interpreter."""
     argv = [
         str(BIN / "ansible-playbook"),
         "-i",
@@ -119,8 +128,7 @@ def run_module(
     proc = subprocess.run(
         argv, cwd=REPO_ROOT, env=ansible_env(), capture_output=True, text=True, timeout=timeout, check=False
     )
-    result = json.loads(out.read_text()) if out.exists() else None
-    return Run(proc.returncode, proc.stdout, proc.stderr, result, argv)
+    return Run(proc.returncode, proc.stdout, proc.stderr, None, argv)
 
 
 def run_adhoc(module: str, args: dict[str, Any], timeout: float = 180) -> Run:

@@ -24,6 +24,7 @@ from ansible_helpers import (
     quote,
     run_adhoc,
     run_module,
+    run_playbook,
     tags,
     user,
     vhost,
@@ -405,3 +406,27 @@ def test_short_module_name_works_ad_hoc_from_the_repository_root(objects):
     assert vhost(vh)["description"] == "ad hoc"
     again = run_adhoc("osa_hybrid_msg", {"vhosts": [{"name": vh, "description": "ad hoc"}]})
     assert again.rc == 0 and again.result["changed"] is False, again.describe()
+
+
+def test_module_defaults_group_sets_the_connection_options(tmp_path, objects):
+    # group/osa.hybrid_msg.rabbitmq comes from meta/runtime.yml action_groups.
+    vh = objects.vhost(objects.name("group"))
+    playbook = tmp_path / "group.yml"
+    playbook.write_text(
+        json.dumps(
+            [
+                {
+                    "hosts": "localhost",
+                    "gather_facts": False,
+                    "module_defaults": {"group/osa.hybrid_msg.rabbitmq": {"rabbitmq": {"urls": [CLOSED_URL]}}},
+                    "tasks": [{"osa.hybrid_msg.osa_hybrid_msg": {"vhosts": [{"name": vh}]}}],
+                }
+            ]
+        )
+    )
+
+    run = run_playbook(playbook)
+
+    assert run.rc != 0, run.describe()
+    assert "127.0.0.1:1" in run.output
+    assert vhost(vh) is None
