@@ -21,9 +21,10 @@ lint_rust() {
 
 rust_tests() {
   if cargo nextest --version >/dev/null 2>&1; then
-    cargo nextest run --locked --no-fail-fast
-    # nextest does not run doctests.
+    # nextest does not run doctests. They go first, so that the Rust tests' closing line is nextest's
+    # count rather than a doctest run that may find nothing.
     cargo test --locked --doc
+    cargo nextest run --locked --no-fail-fast
   else
     cargo test --locked --no-fail-fast
   fi
