@@ -23,11 +23,11 @@ pub enum Error {
     ConnectionConfig { message: String },
 
     /// No endpoint answered; each attempt is listed with its cause.
-    #[error("no RabbitMQ management endpoint answered: {}; check that the management plugin is running and that `rabbitmq.urls` is right", attempts.join("; "))]
+    #[error("{}", unreachable_message(attempts))]
     Unreachable { attempts: Vec<String> },
 
     /// The endpoint refused the credentials, or the user lacks the tag the call needs.
-    #[error("{endpoint} refused {action} ({status}): {reason}; {hint}")]
+    #[error("{endpoint} refused {action}{}: {reason}; {hint}", status_text(*status))]
     Authentication {
         endpoint: String,
         action: String,
@@ -36,16 +36,20 @@ pub enum Error {
         hint: &'static str,
     },
 
-    /// The broker rejected a request. `reason` is the broker's own words.
-    #[error("RabbitMQ rejected {action} ({status}): {reason}")]
+    /// The broker rejected a request. `reason` is the broker's own words; `status` is the HTTP
+    /// status for RabbitMQ and 0 for Kafka, whose reasons carry their error code.
+    #[error("{broker} rejected {action}{}: {reason}", status_text(*status))]
     Api {
+        broker: &'static str,
         action: String,
         status: u16,
         reason: String,
     },
 
     /// A request took longer than the configured timeout.
-    #[error("{action} timed out after {seconds}s on {endpoint}; raise `rabbitmq.timeout` or check the broker's load")]
+    #[error(
+        "{action} timed out after {seconds}s on {endpoint}; raise the connection's `timeout` or check the broker's load"
+    )]
     Timeout {
         action: String,
         endpoint: String,
@@ -83,6 +87,29 @@ impl Error {
             path: path.to_string(),
             message: message.into(),
         }
+    }
+}
+
+fn status_text(status: u16) -> String {
+    if status > 0 {
+        format!(" ({status})")
+    } else {
+        String::new()
+    }
+}
+
+/// Attempts start with the endpoint; Kafka ones with "Kafka bootstrap servers".
+fn unreachable_message(attempts: &[String]) -> String {
+    if attempts.iter().all(|a| a.starts_with("Kafka ")) {
+        format!(
+            "no Kafka broker answered: {}; check that the broker runs and that `kafka.bootstrap_servers` is right",
+            attempts.join("; ")
+        )
+    } else {
+        format!(
+            "no RabbitMQ management endpoint answered: {}; check that the management plugin is running and that `rabbitmq.urls` is right",
+            attempts.join("; ")
+        )
     }
 }
 

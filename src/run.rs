@@ -1,13 +1,14 @@
-//! One module run: request → snapshot → plan → (apply) → result document.
+//! One module run: request → snapshots (RabbitMQ and Kafka side by side) → plan → (apply) → result.
 
 use std::time::Instant;
 
 use serde_json::{Value, json};
 
+use crate::backend::kafka_rd::RdKafka;
 use crate::backend::rabbit_http::HttpRabbit;
 use crate::error::{Error, Result};
-use crate::plan::{self, ChangeReport};
-use crate::spec::{RabbitConnection, Request};
+use crate::plan::{self, ChangeReport, Plan};
+use crate::spec::{KafkaConnection, RabbitConnection, Request};
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Options {
@@ -30,19 +31,48 @@ pub async fn run_json(text: &str, options: Options) -> Result<String> {
 
 pub async fn run(request: &Request, options: Options) -> Result<Value> {
     let started = Instant::now();
-    if !request.has_rabbitmq_objects() {
-        return Ok(json!({
-            "changed": false, "changes": [], "endpoint": null, "warnings": [],
-            "stats": {"reads": 0, "writes": 0, "read_ms": 0.0, "plan_ms": 0.0, "apply_ms": 0.0, "total_ms": ms(started)},
-        }));
-    }
-    let default_conn = RabbitConnection::default();
-    let conn = request.rabbitmq.as_ref().unwrap_or(&default_conn);
-    let (backend, snapshot) = HttpRabbit::connect(conn, !request.vhosts().is_empty()).await?;
+    let default_rabbit = RabbitConnection::default();
+    let default_kafka = KafkaConnection::default();
+    let rabbit_conn = request.rabbitmq.as_ref().unwrap_or(&default_rabbit);
+    let kafka_conn = request.kafka.as_ref().unwrap_or(&default_kafka);
+    let declared = request.kafka_topics();
+    // DescribeConfigs only for topics whose config is managed; the others need metadata alone.
+    let topic_names: Vec<String> = declared
+        .iter()
+        .filter(|(_, t)| t.config.is_some())
+        .map(|(_, t)| t.name.clone())
+        .collect();
+
+    // Both reads go out at once; a backend with nothing declared is never contacted.
+    let (rabbit, kafka) = futures::join!(
+        async {
+            if request.has_rabbitmq_objects() {
+                HttpRabbit::connect(rabbit_conn, !request.vhosts().is_empty())
+                    .await
+                    .map(Some)
+            } else {
+                Ok(None)
+            }
+        },
+        async {
+            if declared.is_empty() {
+                Ok(None)
+            } else {
+                RdKafka::connect(kafka_conn, topic_names.clone()).await.map(Some)
+            }
+        }
+    );
+    let (rabbit, kafka) = (rabbit?, kafka?);
     let read_ms = ms(started);
 
     let planned_at = Instant::now();
-    let plan = plan::plan(request, &snapshot)?;
+    let mut plan = Plan::default();
+    if let Some((_, snapshot)) = &rabbit {
+        plan.extend(plan::plan_rabbit(request, snapshot)?);
+    }
+    if let Some((_, snapshot)) = &kafka {
+        plan.extend(plan::plan_kafka(request, snapshot)?);
+    }
     let plan_ms = ms(planned_at);
     let changed = !plan.is_empty();
     let warnings = plan.warnings.clone();
@@ -52,18 +82,37 @@ pub async fn run(request: &Request, options: Options) -> Result<Value> {
     let report = if options.check_mode || !changed {
         ChangeReport { changes: plan.changes }
     } else {
-        crate::apply::apply(plan, &backend).await?
+        crate::apply::apply(plan, rabbit.as_ref().map(|(b, _)| b), kafka.as_ref().map(|(b, _)| b)).await?
     };
     let apply_ms = ms(applied_at);
 
+    let mut backends = serde_json::Map::new();
+    let (mut reads, mut writes) = (0, 0);
+    if let Some((b, snapshot)) = &rabbit {
+        reads += b.reads();
+        writes += b.writes();
+        backends.insert(
+            "rabbitmq".into(),
+            json!({"endpoint": b.endpoint(), "version": snapshot.version, "reads": b.reads(), "writes": b.writes()}),
+        );
+    }
+    if let Some((b, snapshot)) = &kafka {
+        reads += b.reads();
+        writes += b.writes();
+        backends.insert(
+            "kafka".into(),
+            json!({"bootstrap_servers": b.bootstrap(), "topics_seen": snapshot.topics.len(), "reads": b.reads(), "writes": b.writes()}),
+        );
+    }
     let mut result = json!({
         "changed": changed,
         "changes": report.changes,
-        "endpoint": backend.endpoint(),
-        "rabbitmq_version": snapshot.version,
+        "endpoint": rabbit.as_ref().map(|(b, _)| b.endpoint()),
+        "rabbitmq_version": rabbit.as_ref().and_then(|(_, s)| s.version.clone()),
+        "backends": backends,
         "warnings": warnings,
         "stats": {
-            "reads": backend.reads(), "writes": backend.writes(),
+            "reads": reads, "writes": writes,
             "read_ms": read_ms, "plan_ms": plan_ms, "apply_ms": apply_ms, "total_ms": ms(started),
         },
     });

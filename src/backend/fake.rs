@@ -3,7 +3,9 @@
 use std::sync::Mutex;
 
 use crate::error::{Error, Result};
-use crate::observed::{ObservedPermission, ObservedPolicy, ObservedUser, ObservedVhost, RabbitSnapshot};
+use crate::observed::{
+    KafkaSnapshot, ObservedPermission, ObservedPolicy, ObservedTopic, ObservedUser, ObservedVhost, RabbitSnapshot,
+};
 use crate::plan::{Op, PasswordWrite};
 
 #[derive(Default)]
@@ -43,6 +45,7 @@ impl super::RabbitAdmin for FakeRabbit {
             .any(|f| text.contains(f.as_str()))
         {
             return Err(Error::Api {
+                broker: "RabbitMQ",
                 action: format!("fake {text}"),
                 status: 400,
                 reason: "injected failure".into(),
@@ -147,7 +150,98 @@ impl super::RabbitAdmin for FakeRabbit {
             Op::DeletePolicy { vhost, name } => {
                 s.policies.remove(&(vhost, name));
             }
+            kafka => return Err(Error::Internal(format!("{kafka:?} sent to the RabbitMQ fake"))),
         }
         Ok(())
+    }
+}
+
+/// An in-memory Kafka for planner and applier unit tests: one node, no validation.
+#[derive(Default)]
+pub struct FakeKafka {
+    pub state: Mutex<KafkaSnapshot>,
+    /// Every executed batch, in order.
+    pub batches: Mutex<Vec<Vec<Op>>>,
+    /// Topics whose operations fail, as a broker would fail one topic of a batch.
+    pub fail_topics: Mutex<Vec<String>>,
+}
+
+impl FakeKafka {
+    pub fn new(state: KafkaSnapshot) -> Self {
+        FakeKafka {
+            state: Mutex::new(state),
+            ..Default::default()
+        }
+    }
+
+    pub fn snapshot_now(&self) -> KafkaSnapshot {
+        self.state.lock().expect("fake lock").clone()
+    }
+}
+
+impl super::KafkaAdmin for FakeKafka {
+    async fn snapshot(&self, _topics: &[String]) -> Result<KafkaSnapshot> {
+        Ok(self.snapshot_now())
+    }
+
+    async fn execute_batch(&self, ops: &[&Op]) -> Vec<Result<()>> {
+        self.batches
+            .lock()
+            .expect("fake lock")
+            .push(ops.iter().map(|op| (*op).clone()).collect());
+        let failing = self.fail_topics.lock().expect("fake lock").clone();
+        let mut s = self.state.lock().expect("fake lock");
+        ops.iter()
+            .map(|op| {
+                let name = match op {
+                    Op::CreateTopic { name, .. }
+                    | Op::CreatePartitions { name, .. }
+                    | Op::AlterTopicConfig { name, .. }
+                    | Op::DeleteTopic { name } => name.clone(),
+                    other => return Err(Error::Internal(format!("{other:?} sent to the Kafka fake"))),
+                };
+                if failing.contains(&name) {
+                    return Err(Error::Api {
+                        broker: "Kafka",
+                        action: format!("fake op on topic '{name}'"),
+                        status: 0,
+                        reason: "injected failure".into(),
+                    });
+                }
+                match (*op).clone() {
+                    Op::CreateTopic {
+                        name,
+                        partitions,
+                        replication_factor,
+                        config,
+                    } => {
+                        s.topics.entry(name).or_insert(ObservedTopic {
+                            partitions: if partitions < 0 { 3 } else { partitions },
+                            replication_factor: if replication_factor < 0 { 1 } else { replication_factor },
+                            config,
+                            sensitive: std::collections::BTreeSet::new(),
+                        });
+                    }
+                    Op::CreatePartitions { name, total } => {
+                        if let Some(t) = s.topics.get_mut(&name) {
+                            t.partitions = total;
+                        }
+                    }
+                    Op::AlterTopicConfig { name, set, delete } => {
+                        if let Some(t) = s.topics.get_mut(&name) {
+                            t.config.extend(set);
+                            for k in delete {
+                                t.config.remove(&k);
+                            }
+                        }
+                    }
+                    Op::DeleteTopic { name } => {
+                        s.topics.remove(&name);
+                    }
+                    _ => {}
+                }
+                Ok(())
+            })
+            .collect()
     }
 }

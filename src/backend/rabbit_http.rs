@@ -201,6 +201,7 @@ impl HttpRabbit {
             ClientError::NotFound => self.status_error(404, "not found".into(), action),
             ClientError::RequestError { error, .. } => self.transport_error(&error, action),
             other => Error::Api {
+                broker: "RabbitMQ",
                 action: action.to_owned(),
                 status: 0,
                 reason: other.to_string(),
@@ -225,6 +226,7 @@ impl HttpRabbit {
                 hint: "the management user needs the 'administrator' tag",
             },
             _ => Error::Api {
+                broker: "RabbitMQ",
                 action: action.to_owned(),
                 status,
                 reason,
@@ -245,6 +247,7 @@ impl HttpRabbit {
             }
         } else {
             Error::Api {
+                broker: "RabbitMQ",
                 action: action.to_owned(),
                 status: 0,
                 reason: chain(error),
@@ -469,6 +472,7 @@ impl super::RabbitAdmin for HttpRabbit {
                 )
                 .await
             }
+            kafka => Err(Error::Internal(format!("{kafka:?} sent to the RabbitMQ backend"))),
         }
     }
 }

@@ -1,9 +1,13 @@
 //! The desired state: what a run declares. Parsed with unknown keys rejected; every error names its field path.
 
 mod connection;
+mod kafka;
 mod rabbit;
 
 pub use connection::RabbitConnection;
+pub use kafka::{
+    KafkaConnection, NotificationsSpec, OSLO_PRIORITIES, SaslMechanism, SecurityProtocol, TopicSpec, check_topic_name,
+};
 pub use rabbit::{
     ApplyTo, HashingAlgorithm, PasswordSpec, PermissionSpec, PolicySpec, QueueType, State, TopicPermissionSpec,
     UpdatePassword, UserSpec, VhostSpec,
@@ -25,6 +29,12 @@ pub struct Request {
     pub users: Option<Vec<UserSpec>>,
     #[serde(default)]
     pub policies: Option<Vec<PolicySpec>>,
+    #[serde(default)]
+    pub kafka: Option<KafkaConnection>,
+    #[serde(default)]
+    pub topics: Option<Vec<TopicSpec>>,
+    #[serde(default)]
+    pub notifications: Option<NotificationsSpec>,
 }
 
 impl Request {
@@ -57,6 +67,29 @@ impl Request {
         !(self.vhosts().is_empty() && self.users().is_empty() && self.policies().is_empty())
     }
 
+    /// True when the request declares any Kafka topic.
+    pub fn has_kafka_objects(&self) -> bool {
+        !self.kafka_topics().is_empty()
+    }
+
+    /// Every declared topic with the request path that names it: `topics[i]`, then the
+    /// `notifications` expansion as `notifications(<name>)`.
+    pub fn kafka_topics(&self) -> Vec<(String, TopicSpec)> {
+        let explicit = self
+            .topics
+            .as_deref()
+            .unwrap_or_default()
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (format!("topics[{i}]"), t.clone()));
+        let expanded = self
+            .notifications
+            .iter()
+            .flat_map(NotificationsSpec::expand)
+            .map(|t| (format!("notifications({})", t.name), t));
+        explicit.chain(expanded).collect()
+    }
+
     /// Checks what serde cannot: empty names, regexes, duplicates, combinations of fields.
     pub fn validate(&self) -> Result<()> {
         if let Some(conn) = &self.rabbitmq {
@@ -65,6 +98,22 @@ impl Request {
         rabbit::validate_vhosts(self.vhosts())?;
         rabbit::validate_users(self.users())?;
         rabbit::validate_policies(self.policies())?;
+        if let Some(conn) = &self.kafka {
+            conn.validate("kafka")?;
+        }
+        kafka::validate_topics(self.topics.as_deref().unwrap_or_default())?;
+        if let Some(n) = &self.notifications {
+            kafka::validate_notifications(n)?;
+        }
+        let mut seen = std::collections::HashMap::new();
+        for (path, t) in self.kafka_topics() {
+            if let Some(first) = seen.insert(t.name.clone(), path.clone()) {
+                return Err(Error::spec(
+                    path,
+                    format!("topic '{}' is also declared at {first}; declare each once", t.name),
+                ));
+            }
+        }
         Ok(())
     }
 }

@@ -1,5 +1,7 @@
 //! Integration tests against the real loopback RabbitMQ that `scripts/brokers/rabbitmq.sh` starts.
-//! They fail (never skip) when the broker cannot be started.
+//! They fail (never skip) when the broker cannot be started. Kafka tests are in `kafka.rs`.
+
+mod kafka;
 
 use std::sync::Once;
 use std::time::{Duration, Instant};
@@ -9,9 +11,9 @@ use osa_hybrid_msg::run::{Options, run};
 use osa_hybrid_msg::spec::Request;
 use serde_json::{Value, json};
 
-const MGMT: &str = "http://127.0.0.1:15672";
+pub(crate) const MGMT: &str = "http://127.0.0.1:15672";
 
-fn ensure_broker() {
+pub(crate) fn ensure_broker() {
     static START: Once = Once::new();
     START.call_once(|| {
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/brokers/rabbitmq.sh");
@@ -25,12 +27,12 @@ fn ensure_broker() {
 }
 
 /// The tests share one broker and some compare whole snapshots, so they run one at a time.
-async fn serial() -> tokio::sync::MutexGuard<'static, ()> {
+pub(crate) async fn serial() -> tokio::sync::MutexGuard<'static, ()> {
     static LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
     LOCK.lock().await
 }
 
-fn unique(prefix: &str) -> String {
+pub(crate) fn unique(prefix: &str) -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()

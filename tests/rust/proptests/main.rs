@@ -2,10 +2,10 @@
 //! applying a plan and planning again gives an empty plan, and a plan never carries a password.
 
 use osa_hybrid_msg::apply::apply;
-use osa_hybrid_msg::backend::fake::FakeRabbit;
+use osa_hybrid_msg::backend::fake::{FakeKafka, FakeRabbit};
 use osa_hybrid_msg::observed::{ObservedPermission, ObservedPolicy, ObservedUser, ObservedVhost, RabbitSnapshot};
 use osa_hybrid_msg::password;
-use osa_hybrid_msg::plan::plan;
+use osa_hybrid_msg::plan::plan_rabbit as plan;
 use osa_hybrid_msg::spec::{HashingAlgorithm, Request};
 use proptest::prelude::*;
 use serde_json::{Value, json};
@@ -172,7 +172,7 @@ proptest! {
         // Requests that grant on a vhost that will not exist are refused at plan time; that is tested elsewhere.
         let Ok(first) = plan(&request, &start) else { return Ok(()) };
         let fake = FakeRabbit::new(start);
-        block_on(apply(first, &fake)).expect("the fake applies every op");
+        block_on(apply(first, Some(&fake), None::<&FakeKafka>)).expect("the fake applies every op");
         let second = plan(&request, &fake.snapshot_now()).expect("a converged state plans");
         prop_assert!(second.is_empty(), "second plan not empty: {:?}", second.changes.iter().map(ToString::to_string).collect::<Vec<_>>());
     }

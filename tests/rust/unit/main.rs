@@ -1,11 +1,13 @@
-//! Planner table tests, spec validation and applier tests on the in-memory fake. No broker needed.
+//! Planner table tests, spec validation and applier tests on the in-memory fakes. No broker needed.
+
+mod kafka;
 
 use osa_hybrid_msg::backend::RabbitAdmin;
-use osa_hybrid_msg::backend::fake::FakeRabbit;
+use osa_hybrid_msg::backend::fake::{FakeKafka, FakeRabbit};
 use osa_hybrid_msg::error::Error;
 use osa_hybrid_msg::observed::{ObservedPermission, ObservedPolicy, ObservedUser, ObservedVhost, RabbitSnapshot};
 use osa_hybrid_msg::password;
-use osa_hybrid_msg::plan::{Action, Kind, Op, PasswordWrite, Plan, Status, plan};
+use osa_hybrid_msg::plan::{Action, Kind, Op, PasswordWrite, Plan, Status, plan_rabbit as plan};
 use osa_hybrid_msg::spec::{HashingAlgorithm, Request};
 use serde_json::{Value, json};
 
@@ -496,7 +498,7 @@ fn spec_errors_name_the_field_path() {
         ),
         (json!({"rabbitmq": {"urls": ["ftp://x"]}}), "rabbitmq.urls[0]"),
         (json!({"rabbitmq": {"timeout": -1}}), "rabbitmq.timeout"),
-        (json!({"kafka": {}}), "kafka"),
+        (json!({"kafka": {}, "brokers": 1}), "brokers"),
     ];
     for (input, want) in cases {
         let (path, message) = spec_error(&input);
@@ -555,7 +557,7 @@ fn diff_shows_before_and_after_of_changed_fields() {
     assert_eq!(d["before"]["vhosts"]["w"], Value::Null);
 }
 
-fn block_on<F: std::future::Future>(f: F) -> F::Output {
+pub(crate) fn block_on<F: std::future::Future>(f: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -568,7 +570,7 @@ fn applying_then_planning_again_is_empty() {
     let fake = FakeRabbit::new(snapshot("3.10.8"));
     let req = request(&nova_topology());
     let p = plan(&req, &fake.snapshot_now()).unwrap();
-    let report = block_on(osa_hybrid_msg::apply::apply(p, &fake)).unwrap();
+    let report = block_on(osa_hybrid_msg::apply::apply(p, Some(&fake), None::<&FakeKafka>)).unwrap();
     assert!(report.changes.iter().all(|c| c.status == Status::Applied));
     let again = plan(&req, &block_on(fake.snapshot(true)).unwrap()).unwrap();
     assert!(again.is_empty(), "{:?}", summary(&again));
@@ -579,7 +581,7 @@ fn a_failure_stops_later_stages_and_reports_each_change() {
     let fake = FakeRabbit::new(snapshot("3.10.8"));
     fake.fail_on.lock().unwrap().push("PutPermission".into());
     let p = plan(&request(&nova_topology()), &fake.snapshot_now()).unwrap();
-    let err = block_on(osa_hybrid_msg::apply::apply(p, &fake)).unwrap_err();
+    let err = block_on(osa_hybrid_msg::apply::apply(p, Some(&fake), None::<&FakeKafka>)).unwrap_err();
     let Error::PartialApply { report, cause } = &err else {
         panic!("expected PartialApply, got {err:?}")
     };
@@ -622,7 +624,7 @@ fn a_failure_before_anything_applied_is_the_plain_cause() {
     let fake = FakeRabbit::new(snapshot("3.10.8"));
     fake.fail_on.lock().unwrap().push("PutVhost".into());
     let p = plan(&request(&nova_topology()), &fake.snapshot_now()).unwrap();
-    let err = block_on(osa_hybrid_msg::apply::apply(p, &fake)).unwrap_err();
+    let err = block_on(osa_hybrid_msg::apply::apply(p, Some(&fake), None::<&FakeKafka>)).unwrap_err();
     assert!(matches!(err, Error::Api { .. }), "{err:?}");
 }
 

@@ -1,264 +1,18 @@
-//! The planner: desired × observed → an ordered list of changes. Pure: no I/O, no clock, no randomness.
-//! Check mode returns this plan as it is; apply executes it (`src/apply.rs`).
+//! RabbitMQ planning: vhosts, users, permissions, topic permissions, policies.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::fmt;
 
-use serde::Serialize;
 use serde_json::{Map, Value, json};
 
+use super::{
+    Action, Change, FieldChange, HIDDEN, HIDDEN_CHANGED, Kind, Op, PasswordWrite, Plan, Secret, Status, field,
+};
 use crate::error::{Error, Result};
 use crate::observed::{ObservedPermission, ObservedPolicy, ObservedUser, RabbitSnapshot, normalize_definition};
 use crate::spec::{
     ApplyTo, HashingAlgorithm, PasswordSpec, PermissionSpec, Request, State, TopicPermissionSpec, UpdatePassword,
     UserSpec,
 };
-
-pub const HIDDEN: &str = "<hidden>";
-pub const HIDDEN_CHANGED: &str = "<hidden, changed>";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Kind {
-    Vhost,
-    User,
-    Permission,
-    TopicPermission,
-    Policy,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Action {
-    Create,
-    Update,
-    Delete,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    Planned,
-    Applied,
-    Failed,
-    NotApplied,
-}
-
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Planned => "planned",
-            Status::Applied => "applied",
-            Status::Failed => "failed",
-            Status::NotApplied => "not_applied",
-        }
-    }
-}
-
-/// A secret that only the backend may read: its `Debug` never shows the value.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(HIDDEN)
-    }
-}
-
-/// How a user write sets the password.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PasswordWrite {
-    /// Resend the stored hash, because a user PUT replaces the whole user (rabbitmq-management#141).
-    Keep { hash: Secret, algorithm: Option<String> },
-    /// Hash this password (the backend salts it) with this algorithm.
-    Plain {
-        password: Secret,
-        algorithm: HashingAlgorithm,
-    },
-    /// Store this hash as given.
-    Hash { hash: Secret, algorithm: HashingAlgorithm },
-    /// No password: password login disabled (RabbitMQ's empty `password_hash`).
-    Disabled,
-}
-
-/// What the backend executes. One operation, one idempotent request.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Op {
-    PutVhost {
-        name: String,
-        description: String,
-        tags: Vec<String>,
-        default_queue_type: Option<String>,
-    },
-    DeleteVhost {
-        name: String,
-    },
-    PutUser {
-        name: String,
-        password: PasswordWrite,
-        tags: Vec<String>,
-    },
-    DeleteUser {
-        name: String,
-    },
-    PutPermission {
-        user: String,
-        vhost: String,
-        configure: String,
-        write: String,
-        read: String,
-    },
-    DeletePermission {
-        user: String,
-        vhost: String,
-    },
-    /// `clear_first`: the API can only delete all of a user's topic permissions on a vhost at once.
-    PutTopicPermissions {
-        user: String,
-        vhost: String,
-        entries: BTreeMap<String, (String, String)>,
-        clear_first: bool,
-    },
-    DeleteTopicPermissions {
-        user: String,
-        vhost: String,
-    },
-    PutPolicy {
-        vhost: String,
-        name: String,
-        pattern: String,
-        apply_to: String,
-        priority: i64,
-        definition: Map<String, Value>,
-    },
-    DeletePolicy {
-        vhost: String,
-        name: String,
-    },
-}
-
-impl Op {
-    /// Changes run in stages: a stage starts when the one before it has finished. Within a stage, concurrently.
-    /// Creates go parents first (vhost, user, grants, policies); deletes go children first.
-    pub fn stage(&self) -> u8 {
-        match self {
-            Op::PutVhost { .. } => 0,
-            Op::PutUser { .. } => 1,
-            Op::PutPermission { .. } | Op::PutTopicPermissions { .. } => 2,
-            Op::PutPolicy { .. } => 3,
-            Op::DeletePolicy { .. } | Op::DeletePermission { .. } | Op::DeleteTopicPermissions { .. } => 4,
-            Op::DeleteUser { .. } => 5,
-            Op::DeleteVhost { .. } => 6,
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct FieldChange {
-    pub before: Value,
-    pub after: Value,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Change {
-    pub backend: &'static str,
-    pub kind: Kind,
-    pub name: String,
-    pub vhost: Option<String>,
-    pub action: Action,
-    pub fields: BTreeMap<String, FieldChange>,
-    pub status: Status,
-    #[serde(skip)]
-    pub op: Op,
-}
-
-impl fmt::Display for Change {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let action = match self.action {
-            Action::Create => "create",
-            Action::Update => "update",
-            Action::Delete => "delete",
-        };
-        match (self.kind, &self.vhost) {
-            (Kind::Vhost, _) => write!(f, "{action} vhost '{}'", self.name),
-            (Kind::User, _) => write!(f, "{action} user '{}'", self.name),
-            (Kind::Permission, Some(v)) => write!(f, "{action} permissions of user '{}' on vhost '{v}'", self.name),
-            (Kind::TopicPermission, Some(v)) => {
-                write!(f, "{action} topic permissions of user '{}' on vhost '{v}'", self.name)
-            }
-            (Kind::Policy, Some(v)) => write!(f, "{action} policy '{}' on vhost '{v}'", self.name),
-            (kind, _) => write!(f, "{action} {kind:?} '{}'", self.name),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct Plan {
-    pub changes: Vec<Change>,
-    pub warnings: Vec<String>,
-}
-
-impl Plan {
-    pub fn is_empty(&self) -> bool {
-        self.changes.is_empty()
-    }
-
-    /// `before` and `after` documents for Ansible's `--diff`, built from the changed fields only.
-    pub fn diff(&self) -> Value {
-        let mut before = Map::new();
-        let mut after = Map::new();
-        for c in &self.changes {
-            let section = match c.kind {
-                Kind::Vhost => "vhosts",
-                Kind::User => "users",
-                Kind::Permission => "permissions",
-                Kind::TopicPermission => "topic_permissions",
-                Kind::Policy => "policies",
-            };
-            let key = match &c.vhost {
-                Some(v) => format!("{v}/{}", c.name),
-                None => c.name.clone(),
-            };
-            let side = |pick: fn(&FieldChange) -> &Value| -> Value {
-                Value::Object(c.fields.iter().map(|(k, fc)| (k.clone(), pick(fc).clone())).collect())
-            };
-            let (b, a) = match c.action {
-                Action::Create => (Value::Null, side(|fc| &fc.after)),
-                Action::Delete => (side(|fc| &fc.before), Value::Null),
-                Action::Update => (side(|fc| &fc.before), side(|fc| &fc.after)),
-            };
-            for (doc, value) in [(&mut before, b), (&mut after, a)] {
-                if let Value::Object(m) = doc.entry(section).or_insert_with(|| Value::Object(Map::new())) {
-                    m.insert(key.clone(), value);
-                }
-            }
-        }
-        json!({"before": before, "after": after})
-    }
-}
-
-/// The plan with each change's final status, as returned to Python.
-#[derive(Debug, Clone, Serialize)]
-pub struct ChangeReport {
-    pub changes: Vec<Change>,
-}
-
-fn field(before: impl Into<Value>, after: impl Into<Value>) -> FieldChange {
-    FieldChange {
-        before: before.into(),
-        after: after.into(),
-    }
-}
 
 fn sorted(tags: &[String]) -> Vec<String> {
     let set: BTreeSet<&String> = tags.iter().collect();
@@ -301,7 +55,7 @@ fn version_at_least(snapshot: &RabbitSnapshot, want: (u32, u32, u32)) -> Option<
     snapshot.version_tuple().map(|v| v >= want)
 }
 
-/// Builds the plan. Errors name the request field that cannot be planned.
+/// Plans the RabbitMQ objects. Errors name the request field that cannot be planned.
 pub fn plan(request: &Request, observed: &RabbitSnapshot) -> Result<Plan> {
     let mut plan = Plan::default();
     let fate = VhostFate {
@@ -345,6 +99,7 @@ fn plan_vhosts(request: &Request, observed: &RabbitSnapshot, plan: &mut Plan) ->
                     action: Action::Create,
                     fields,
                     status: Status::Planned,
+                    error: None,
                     op: Op::PutVhost {
                         name: v.name.clone(),
                         description,
@@ -398,6 +153,7 @@ fn plan_vhosts(request: &Request, observed: &RabbitSnapshot, plan: &mut Plan) ->
                         action: Action::Update,
                         fields,
                         status: Status::Planned,
+                        error: None,
                         op: Op::PutVhost {
                             name: v.name.clone(),
                             description,
@@ -425,6 +181,7 @@ fn plan_vhosts(request: &Request, observed: &RabbitSnapshot, plan: &mut Plan) ->
                     action: Action::Delete,
                     fields,
                     status: Status::Planned,
+                    error: None,
                     op: Op::DeleteVhost { name: v.name.clone() },
                 });
             }
@@ -515,6 +272,7 @@ fn plan_users(request: &Request, observed: &RabbitSnapshot, fate: &VhostFate<'_>
                     action: Action::Delete,
                     fields,
                     status: Status::Planned,
+                    error: None,
                     op: Op::DeleteUser { name: u.name.clone() },
                 });
             }
@@ -552,6 +310,7 @@ fn plan_users(request: &Request, observed: &RabbitSnapshot, fate: &VhostFate<'_>
                 },
                 fields,
                 status: Status::Planned,
+                error: None,
                 op: Op::PutUser {
                     name: u.name.clone(),
                     password: password.unwrap_or(PasswordWrite::Disabled),
@@ -616,6 +375,7 @@ fn plan_permissions(
             action: if cur.is_some() { Action::Update } else { Action::Create },
             fields,
             status: Status::Planned,
+            error: None,
             op: Op::PutPermission {
                 user: u.name.clone(),
                 vhost: p.vhost.clone(),
@@ -645,6 +405,7 @@ fn plan_permissions(
                 action: Action::Delete,
                 fields,
                 status: Status::Planned,
+                error: None,
                 op: Op::DeletePermission {
                     user: u.name.clone(),
                     vhost: vhost.clone(),
@@ -696,6 +457,7 @@ fn plan_topic_permissions(
             action: if cur.is_empty() { Action::Create } else { Action::Update },
             fields,
             status: Status::Planned,
+            error: None,
             op: Op::PutTopicPermissions {
                 user: u.name.clone(),
                 vhost: (*vhost).to_owned(),
@@ -722,6 +484,7 @@ fn plan_topic_permissions(
                 action: Action::Delete,
                 fields,
                 status: Status::Planned,
+                error: None,
                 op: Op::DeleteTopicPermissions {
                     user: u.name.clone(),
                     vhost: vhost.clone(),
@@ -764,6 +527,7 @@ fn plan_policies(request: &Request, observed: &RabbitSnapshot, fate: &VhostFate<
                     action: Action::Delete,
                     fields: policy_fields(Some(cur), None),
                     status: Status::Planned,
+                    error: None,
                     op: Op::DeletePolicy {
                         vhost: p.vhost.clone(),
                         name: p.name.clone(),
@@ -821,6 +585,7 @@ fn plan_policies(request: &Request, observed: &RabbitSnapshot, fate: &VhostFate<
             },
             fields: policy_fields(current, Some(&want)),
             status: Status::Planned,
+            error: None,
             op: Op::PutPolicy {
                 vhost: p.vhost.clone(),
                 name: p.name.clone(),

@@ -1,0 +1,542 @@
+//! The Kafka backend on rdkafka's admin client (librdkafka 2.12.1, bundled). Reads: one metadata
+//! request, one batched DescribeConfigs. Writes: one batched request per kind of change.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rdkafka::admin::{
+    AdminClient, AdminOptions, ConfigSource, NewPartitions, NewTopic, ResourceSpecifier, TopicReplication,
+};
+use rdkafka::client::ClientContext;
+use rdkafka::config::{ClientConfig, FromClientConfigAndContext, RDKafkaLogLevel};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+
+use super::kafka_alter::{TopicAlteration, incremental_alter};
+use crate::error::{Error, Result};
+use crate::observed::{KafkaSnapshot, ObservedTopic};
+use crate::plan::Op;
+use crate::spec::KafkaConnection;
+
+/// Keeps librdkafka's error reports (e.g. "Connect to ipv4#127.0.0.1:1 failed: Connection refused")
+/// so that a failure can name its cause; nothing is printed.
+#[derive(Default)]
+pub struct Context {
+    errors: Mutex<Vec<String>>,
+}
+
+impl Context {
+    fn note(&self, text: String) {
+        if let Ok(mut e) = self.errors.lock()
+            && e.len() < 20
+            && !e.contains(&text)
+        {
+            e.push(text);
+        }
+    }
+
+    fn recent(&self) -> String {
+        self.errors
+            .lock()
+            .map(|e| e.iter().rev().take(3).cloned().collect::<Vec<_>>().join("; "))
+            .unwrap_or_default()
+    }
+}
+
+impl ClientContext for Context {
+    fn log(&self, level: RDKafkaLogLevel, _facility: &str, message: &str) {
+        if matches!(
+            level,
+            RDKafkaLogLevel::Emerg | RDKafkaLogLevel::Alert | RDKafkaLogLevel::Critical | RDKafkaLogLevel::Error
+        ) {
+            self.note(message.to_owned());
+        }
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        self.note(format!("{error}: {reason}"));
+    }
+}
+
+pub struct RdKafka {
+    admin: Arc<AdminClient<Context>>,
+    bootstrap: String,
+    timeout: Duration,
+    reads: AtomicUsize,
+    writes: AtomicUsize,
+}
+
+/// The one client configuration builder of the Kafka backend.
+pub fn client_config(conn: &KafkaConnection) -> ClientConfig {
+    let timeout_ms = (conn.timeout_seconds() * 1000.0).round().to_string();
+    let mut cfg = ClientConfig::new();
+    cfg.set("bootstrap.servers", conn.bootstrap().join(","))
+        .set("security.protocol", conn.protocol().as_str())
+        .set("socket.timeout.ms", &timeout_ms)
+        .set("socket.connection.setup.timeout.ms", &timeout_ms)
+        // librdkafka's own logging goes to the context above, never to stderr.
+        .set_log_level(RDKafkaLogLevel::Error);
+    if let Some(m) = conn.sasl_mechanism {
+        cfg.set("sasl.mechanism", m.as_str());
+    }
+    if let Some(u) = &conn.sasl_username {
+        cfg.set("sasl.username", u);
+    }
+    if let Some(p) = &conn.sasl_password {
+        cfg.set("sasl.password", p);
+    }
+    for (key, value) in [
+        ("ssl.ca.location", &conn.ssl_cafile),
+        ("ssl.certificate.location", &conn.ssl_certfile),
+        ("ssl.key.location", &conn.ssl_keyfile),
+    ] {
+        if let Some(v) = value {
+            cfg.set(key, v);
+        }
+    }
+    cfg
+}
+
+/// Builds the request and operation timeouts every admin call carries.
+fn options(timeout: Duration) -> AdminOptions {
+    AdminOptions::new()
+        .request_timeout(Some(timeout))
+        .operation_timeout(Some(timeout))
+}
+
+/// Apache Kafka lists every topic-level key (25 or more since 0.11) and tags overrides
+/// `DynamicTopic`; tansu 0.6.0 lists only the keys set on the topic, each tagged `Default`. A short
+/// listing without any `DynamicTopic` entry is such a sparse one, and then every entry is an override.
+const SPARSE_LISTING: usize = 15;
+
+/// The entries set on the topic itself, and the names of those whose values are hidden.
+fn overrides(entries: &[rdkafka::admin::ConfigEntry]) -> (BTreeMap<String, String>, Vec<String>) {
+    let sparse =
+        entries.len() < SPARSE_LISTING && !entries.iter().any(|e| matches!(e.source, ConfigSource::DynamicTopic));
+    let mut config = BTreeMap::new();
+    let mut sensitive = Vec::new();
+    for e in entries {
+        let set_on_topic =
+            matches!(e.source, ConfigSource::DynamicTopic) || (sparse && matches!(e.source, ConfigSource::Default));
+        if !set_on_topic {
+            continue;
+        }
+        match (&e.value, e.is_sensitive) {
+            (_, true) | (None, _) => sensitive.push(e.name.clone()),
+            (Some(v), false) => {
+                config.insert(e.name.clone(), v.clone());
+            }
+        }
+    }
+    (config, sensitive)
+}
+
+fn code_text(code: RDKafkaErrorCode) -> String {
+    format!("{code} ({code:?})")
+}
+
+impl RdKafka {
+    /// Creates the client and reads the snapshot for `topics`. Unreachable bootstrap servers are
+    /// named with librdkafka's reason.
+    pub async fn connect(conn: &KafkaConnection, topics: Vec<String>) -> Result<(Self, KafkaSnapshot)> {
+        let cfg = client_config(conn);
+        let admin =
+            AdminClient::from_config_and_context(&cfg, Context::default()).map_err(|e| Error::ConnectionConfig {
+                message: format!(
+                    "kafka: cannot create the admin client: {e}; check the kafka ssl_* and sasl_* options"
+                ),
+            })?;
+        let backend = RdKafka {
+            admin: Arc::new(admin),
+            bootstrap: conn.bootstrap().join(","),
+            timeout: Duration::from_secs_f64(conn.timeout_seconds()),
+            reads: AtomicUsize::new(0),
+            writes: AtomicUsize::new(0),
+        };
+        let snapshot = super::KafkaAdmin::snapshot(&backend, &topics).await?;
+        Ok((backend, snapshot))
+    }
+
+    pub fn bootstrap(&self) -> &str {
+        &self.bootstrap
+    }
+
+    pub fn reads(&self) -> usize {
+        self.reads.load(Ordering::Relaxed)
+    }
+
+    pub fn writes(&self) -> usize {
+        self.writes.load(Ordering::Relaxed)
+    }
+
+    fn kafka_error(&self, e: &KafkaError, action: &str) -> Error {
+        let code = e.rdkafka_error_code();
+        let detail = self.admin.inner().context().recent();
+        let with_detail = |base: String| {
+            if detail.is_empty() {
+                base
+            } else {
+                format!("{base}; librdkafka: {detail}")
+            }
+        };
+        match code {
+            Some(
+                RDKafkaErrorCode::BrokerTransportFailure
+                | RDKafkaErrorCode::AllBrokersDown
+                | RDKafkaErrorCode::Resolve
+                | RDKafkaErrorCode::OperationTimedOut
+                | RDKafkaErrorCode::RequestTimedOut,
+            ) => Error::Unreachable {
+                attempts: vec![with_detail(format!(
+                    "Kafka bootstrap servers {}: {action}: {e}",
+                    self.bootstrap
+                ))],
+            },
+            Some(
+                RDKafkaErrorCode::Authentication
+                | RDKafkaErrorCode::SaslAuthenticationFailed
+                | RDKafkaErrorCode::TopicAuthorizationFailed
+                | RDKafkaErrorCode::ClusterAuthorizationFailed,
+            ) => Error::Authentication {
+                endpoint: self.bootstrap.clone(),
+                action: action.to_owned(),
+                status: 0,
+                reason: with_detail(e.to_string()),
+                hint: "check kafka.sasl_username, kafka.sasl_password, kafka.sasl_mechanism and the broker's ACLs",
+            },
+            _ => Error::Api {
+                broker: "Kafka",
+                action: action.to_owned(),
+                status: 0,
+                reason: with_detail(e.to_string()),
+            },
+        }
+    }
+
+    fn blocking_timeout(&self) -> Duration {
+        self.timeout + Duration::from_secs(2)
+    }
+}
+
+impl super::KafkaAdmin for RdKafka {
+    async fn snapshot(&self, topics: &[String]) -> Result<KafkaSnapshot> {
+        let admin = Arc::clone(&self.admin);
+        let timeout = self.timeout;
+        self.reads.fetch_add(1, Ordering::Relaxed);
+        let metadata = tokio::time::timeout(
+            self.blocking_timeout(),
+            tokio::task::spawn_blocking(move || admin.inner().fetch_metadata(None, timeout)),
+        )
+        .await
+        .map_err(|_| Error::Unreachable {
+            attempts: vec![format!(
+                "Kafka bootstrap servers {}: no metadata within {}s",
+                self.bootstrap,
+                timeout.as_secs_f64()
+            )],
+        })?
+        .map_err(|e| Error::Internal(format!("metadata task failed: {e}")))?
+        .map_err(|e| self.kafka_error(&e, "read metadata"))?;
+
+        let mut snapshot = KafkaSnapshot::default();
+        for t in metadata.topics() {
+            if t.error().is_some() {
+                continue;
+            }
+            let replication_factor = t.partitions().iter().map(|p| p.replicas().len()).min().unwrap_or(0);
+            snapshot.topics.insert(
+                t.name().to_owned(),
+                ObservedTopic {
+                    partitions: i32::try_from(t.partitions().len()).unwrap_or(i32::MAX),
+                    replication_factor: i32::try_from(replication_factor).unwrap_or(i32::MAX),
+                    ..Default::default()
+                },
+            );
+        }
+        let existing: Vec<&String> = topics.iter().filter(|t| snapshot.topics.contains_key(*t)).collect();
+        if existing.is_empty() {
+            return Ok(snapshot);
+        }
+        let specifiers: Vec<ResourceSpecifier<'_>> = existing.iter().map(|t| ResourceSpecifier::Topic(t)).collect();
+        self.reads.fetch_add(1, Ordering::Relaxed);
+        let described = tokio::time::timeout(
+            self.blocking_timeout(),
+            self.admin.describe_configs(&specifiers, &options(timeout)),
+        )
+        .await
+        .map_err(|_| Error::Timeout {
+            action: "DescribeConfigs".into(),
+            endpoint: self.bootstrap.clone(),
+            seconds: timeout.as_secs_f64(),
+        })?
+        .map_err(|e| self.kafka_error(&e, "describe topic configs"))?;
+        for (name, result) in existing.iter().zip(described) {
+            let resource = result.map_err(|code| Error::Api {
+                broker: "Kafka",
+                action: format!("describe config of topic '{name}'"),
+                status: 0,
+                reason: code_text(code),
+            })?;
+            let (config, sensitive) = overrides(&resource.entries);
+            if let Some(t) = snapshot.topics.get_mut(*name) {
+                t.config = config;
+                t.sensitive = sensitive.into_iter().collect();
+            }
+        }
+        Ok(snapshot)
+    }
+
+    #[allow(clippy::too_many_lines)]
+    async fn execute_batch(&self, ops: &[&Op]) -> Vec<Result<()>> {
+        self.writes.fetch_add(1, Ordering::Relaxed);
+        let admin_options = options(self.timeout);
+        // A request that failed as a whole fails each of its operations with the same reason.
+        let fail_all = |e: Error| -> Vec<Result<()>> {
+            let reason = match &e {
+                Error::Api { reason, .. } => reason.clone(),
+                other => other.to_string(),
+            };
+            ops.iter()
+                .map(|op| {
+                    Err(Error::Api {
+                        broker: "Kafka",
+                        action: describe(op),
+                        status: 0,
+                        reason: reason.clone(),
+                    })
+                })
+                .collect()
+        };
+        let names: Vec<&str> = ops
+            .iter()
+            .map(|op| match op {
+                Op::CreateTopic { name, .. }
+                | Op::CreatePartitions { name, .. }
+                | Op::AlterTopicConfig { name, .. }
+                | Op::DeleteTopic { name } => name.as_str(),
+                _ => "",
+            })
+            .collect();
+        // Per-topic outcomes keyed by name; the batch answers in its own order.
+        let outcomes: std::result::Result<HashMap<String, std::result::Result<(), String>>, Error> = match ops.first() {
+            Some(Op::CreateTopic { .. }) => {
+                let topics: Vec<NewTopic<'_>> = ops
+                    .iter()
+                    .filter_map(|op| match op {
+                        Op::CreateTopic {
+                            name,
+                            partitions,
+                            replication_factor,
+                            config,
+                        } => {
+                            let mut t = NewTopic::new(name, *partitions, TopicReplication::Fixed(*replication_factor));
+                            for (k, v) in config {
+                                t = t.set(k, v);
+                            }
+                            Some(t)
+                        }
+                        _ => None,
+                    })
+                    .collect();
+                match tokio::time::timeout(
+                    self.blocking_timeout(),
+                    self.admin.create_topics(&topics, &admin_options),
+                )
+                .await
+                {
+                    Err(_) => Err(self.timeout_error("CreateTopics")),
+                    Ok(Err(e)) => Err(self.kafka_error(&e, "create topics")),
+                    Ok(Ok(results)) => Ok(results
+                        .into_iter()
+                        .map(|r| match r {
+                            Ok(name) | Err((name, RDKafkaErrorCode::TopicAlreadyExists)) => (name, Ok(())),
+                            Err((name, code)) => (name, Err(code_text(code))),
+                        })
+                        .collect()),
+                }
+            }
+            Some(Op::CreatePartitions { .. }) => {
+                let parts: Vec<NewPartitions<'_>> = ops
+                    .iter()
+                    .filter_map(|op| match op {
+                        Op::CreatePartitions { name, total } => {
+                            Some(NewPartitions::new(name, usize::try_from(*total).unwrap_or_default()))
+                        }
+                        _ => None,
+                    })
+                    .collect();
+                match tokio::time::timeout(
+                    self.blocking_timeout(),
+                    self.admin.create_partitions(&parts, &admin_options),
+                )
+                .await
+                {
+                    Err(_) => Err(self.timeout_error("CreatePartitions")),
+                    Ok(Err(e)) => Err(self.kafka_error(&e, "create partitions")),
+                    Ok(Ok(results)) => Ok(results
+                        .into_iter()
+                        .map(|r| match r {
+                            Ok(name) => (name, Ok(())),
+                            Err((name, code)) => (name, Err(code_text(code))),
+                        })
+                        .collect()),
+                }
+            }
+            Some(Op::AlterTopicConfig { .. }) => {
+                let alterations: Vec<TopicAlteration> = ops
+                    .iter()
+                    .filter_map(|op| match op {
+                        Op::AlterTopicConfig { name, set, delete } => Some(TopicAlteration {
+                            topic: name.clone(),
+                            set: set.clone(),
+                            delete: delete.clone(),
+                        }),
+                        _ => None,
+                    })
+                    .collect();
+                let admin = Arc::clone(&self.admin);
+                let timeout = self.timeout;
+                let task = tokio::task::spawn_blocking(move || {
+                    let results = incremental_alter(&admin, &alterations, timeout);
+                    results.map(|r| {
+                        alterations
+                            .into_iter()
+                            .map(|a| a.topic)
+                            .zip(r)
+                            .collect::<HashMap<_, _>>()
+                    })
+                });
+                match tokio::time::timeout(self.blocking_timeout(), task).await {
+                    Err(_) => Err(self.timeout_error("IncrementalAlterConfigs")),
+                    Ok(Err(e)) => Err(Error::Internal(format!("IncrementalAlterConfigs task failed: {e}"))),
+                    Ok(Ok(Err(text))) => Err(Error::Api {
+                        broker: "Kafka",
+                        action: "alter topic configs".into(),
+                        status: 0,
+                        reason: text,
+                    }),
+                    Ok(Ok(Ok(map))) => Ok(map),
+                }
+            }
+            Some(Op::DeleteTopic { .. }) => {
+                match tokio::time::timeout(
+                    self.blocking_timeout(),
+                    self.admin.delete_topics(&names, &admin_options),
+                )
+                .await
+                {
+                    Err(_) => Err(self.timeout_error("DeleteTopics")),
+                    Ok(Err(e)) => Err(self.kafka_error(&e, "delete topics")),
+                    Ok(Ok(results)) => Ok(results
+                        .into_iter()
+                        .map(|r| match r {
+                            Ok(name) | Err((name, RDKafkaErrorCode::UnknownTopicOrPartition)) => (name, Ok(())),
+                            Err((name, code)) => (name, Err(code_text(code))),
+                        })
+                        .collect()),
+                }
+            }
+            _ => Err(Error::Internal(
+                "a non-Kafka operation reached the Kafka backend".into(),
+            )),
+        };
+        let mut outcomes = match outcomes {
+            Ok(map) => map,
+            Err(e) => return fail_all(e),
+        };
+        ops.iter()
+            .zip(names)
+            .map(|(op, name)| {
+                let action = describe(op);
+                match outcomes.remove(name) {
+                    Some(Ok(())) => Ok(()),
+                    Some(Err(reason)) => Err(Error::Api {
+                        broker: "Kafka",
+                        action,
+                        status: 0,
+                        reason,
+                    }),
+                    None => Err(Error::Api {
+                        broker: "Kafka",
+                        action,
+                        status: 0,
+                        reason: "the broker returned no result for it".into(),
+                    }),
+                }
+            })
+            .collect()
+    }
+}
+
+impl RdKafka {
+    fn timeout_error(&self, request: &str) -> Error {
+        Error::Timeout {
+            action: request.to_owned(),
+            endpoint: self.bootstrap.clone(),
+            seconds: self.timeout.as_secs_f64(),
+        }
+    }
+}
+
+fn describe(op: &Op) -> String {
+    match op {
+        Op::CreateTopic { name, .. } => format!("create topic '{name}'"),
+        Op::CreatePartitions { name, total } => format!("grow topic '{name}' to {total} partitions"),
+        Op::AlterTopicConfig { name, .. } => format!("alter config of topic '{name}'"),
+        Op::DeleteTopic { name } => format!("delete topic '{name}'"),
+        other => format!("{other:?}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rdkafka::admin::{ConfigEntry, ConfigSource};
+
+    use super::overrides;
+
+    fn entry(name: &str, value: &str, source: ConfigSource) -> ConfigEntry {
+        let is_default = matches!(source, ConfigSource::Default);
+        ConfigEntry {
+            name: name.into(),
+            value: Some(value.into()),
+            source,
+            is_read_only: false,
+            is_default,
+            is_sensitive: false,
+        }
+    }
+
+    #[test]
+    fn kafka_style_listing_counts_only_dynamic_topic_entries() {
+        // Apache Kafka lists every key; only DynamicTopic ones are set on the topic.
+        let mut entries: Vec<ConfigEntry> = (0..30)
+            .map(|i| entry(&format!("key.{i}"), "d", ConfigSource::Default))
+            .collect();
+        entries.push(entry("retention.ms", "5", ConfigSource::DynamicTopic));
+        entries.push(entry("min.insync.replicas", "2", ConfigSource::StaticBroker));
+        let (config, sensitive) = overrides(&entries);
+        assert_eq!(
+            config.into_iter().collect::<Vec<_>>(),
+            [("retention.ms".to_owned(), "5".to_owned())]
+        );
+        assert!(sensitive.is_empty());
+    }
+
+    #[test]
+    fn tansu_style_sparse_listing_is_all_overrides() {
+        let entries = vec![
+            entry("retention.ms", "5", ConfigSource::Default),
+            entry("cleanup.policy", "compact", ConfigSource::Default),
+        ];
+        let (config, _) = overrides(&entries);
+        assert_eq!(config.len(), 2);
+        let broker_defaults: Vec<ConfigEntry> = (0..30)
+            .map(|i| entry(&format!("k{i}"), "d", ConfigSource::Default))
+            .collect();
+        assert!(
+            overrides(&broker_defaults).0.is_empty(),
+            "broker defaults never read as set"
+        );
+    }
+}
