@@ -20,12 +20,17 @@ as_root() {
 }
 
 debian_deps() {
-  # command -> Debian package. gcc/g++/make/pkg-config build C code in -sys crates; curl is used by
-  # scripts/brokers/*.sh; shellcheck is run by ansible-test sanity on scripts/.
+  # command -> Debian package. gcc/g++/make/pkg-config build the C code of -sys crates (the bundled
+  # librdkafka among them); curl is used by scripts/brokers/*.sh; shellcheck by ansible-test sanity.
   local -A pkg=([gcc]=gcc [g++]=g++ [make]=make [curl]=curl [pkg-config]=pkg-config [git]=git [shellcheck]=shellcheck)
-  local missing=() cmd
+  # Headers with no command to look for: OpenSSL and zlib for rdkafka's ssl and libz features.
+  local headers=(libssl-dev zlib1g-dev)
+  local missing=() cmd p
   for cmd in "${!pkg[@]}"; do
     command -v "$cmd" >/dev/null 2>&1 || missing+=("${pkg[$cmd]}")
+  done
+  for p in "${headers[@]}"; do
+    [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" = "install ok installed" ] || missing+=("$p")
   done
   if [ "${#missing[@]}" -gt 0 ]; then
     log "apt-get install ${missing[*]}"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The whole test suite, as CI runs it (.ci/run): setup, RabbitMQ, Rust lint and tests, the extension,
-# Python lint and tests, ansible-test sanity. Every section runs even after a failure; the exit code is
-# non-zero if any failed. Needs root (or passwordless sudo) for apt-get and rabbitmq-server.
+# The whole test suite, as CI runs it (.ci/run): setup, the loopback brokers (RabbitMQ, tansu), Rust lint
+# and tests, the extension, Python lint and tests, ansible-test sanity. Every section runs even after a
+# failure; the exit code is non-zero if any failed. Needs root (or passwordless sudo) for apt-get and
+# rabbitmq-server.
 #   scripts/test.sh                 everything
 #   scripts/test.sh SECTION...      only those (the Makefile's targets): lint-rust test-rust build-dev
 #                                   lint-python test-python sanity
@@ -64,7 +65,12 @@ pytest_suites() {
 # A section, by the name the Makefile uses.
 section() {
   case "$1" in
-    rabbitmq) run_section "RabbitMQ: scripts/brokers/rabbitmq.sh start" scripts/brokers/rabbitmq.sh start ;;
+    brokers)
+      run_section "RabbitMQ: scripts/brokers/rabbitmq.sh start" scripts/brokers/rabbitmq.sh start
+      if [ -x scripts/brokers/tansu.sh ]; then
+        run_section "Kafka (tansu): scripts/brokers/tansu.sh start" scripts/brokers/tansu.sh start
+      fi
+      ;;
     lint-rust) lint_rust ;;
     test-rust) run_section "Rust tests" rust_tests ;;
     # The extension into the venv: maturin develop, same dev profile and target dir as cargo test.
@@ -79,12 +85,12 @@ section() {
 if [ "$#" -gt 0 ]; then
   sections=("$@")
   # What the requested sections need first: brokers for tests, the built module for Python checks.
-  case " $* " in *" test-"*) sections=(rabbitmq "${sections[@]}") ;; esac
+  case " $* " in *" test-"*) sections=(brokers "${sections[@]}") ;; esac
   case " $* " in *" lint-python "* | *" test-python "*)
     case " $* " in *" build-dev "*) ;; *) sections=(build-dev "${sections[@]}") ;; esac ;;
   esac
 else
-  sections=(rabbitmq lint-rust test-rust build-dev lint-python test-python)
+  sections=(brokers lint-rust test-rust build-dev lint-python test-python)
   [ "${OSA_SKIP_SANITY:-0}" = 1 ] || sections+=(sanity)
 fi
 
