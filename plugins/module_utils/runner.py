@@ -31,16 +31,29 @@ USER_KEYS = (
 PERMISSION_KEYS = ("vhost", "configure", "write", "read")
 TOPIC_PERMISSION_KEYS = ("vhost", "exchange", "write", "read")
 POLICY_KEYS = ("name", "vhost", "pattern", "apply_to", "priority", "definition", "state")
+KAFKA_KEYS = (
+    "bootstrap_servers",
+    "security_protocol",
+    "sasl_mechanism",
+    "sasl_username",
+    "sasl_password",
+    "ssl_cafile",
+    "ssl_certfile",
+    "ssl_keyfile",
+    "timeout",
+)
+TOPIC_KEYS = ("name", "partitions", "replication_factor", "config", "state")
+NOTIFICATION_KEYS = ("topics", "priorities", "partitions", "replication_factor", "config", "state")
 
 # Exception class name in _core -> what failed, as the first words of the message.
 ERROR_PREFIXES = (
     ("SpecError", "Invalid request"),
     ("PlanError", "Cannot plan the changes"),
-    ("ConnectionConfigError", "Unusable RabbitMQ connection options"),
-    ("BrokerUnreachableError", "RabbitMQ is unreachable"),
-    ("AuthenticationError", "RabbitMQ refused the credentials"),
-    ("BrokerApiError", "RabbitMQ rejected a change"),
-    ("BrokerTimeoutError", "RabbitMQ timed out"),
+    ("ConnectionConfigError", "Unusable connection options"),
+    ("BrokerUnreachableError", "Broker unreachable"),
+    ("AuthenticationError", "Broker refused the credentials"),
+    ("BrokerApiError", "Broker rejected a change"),
+    ("BrokerTimeoutError", "Broker timed out"),
     ("ForkError", "Cannot use the osa_hybrid_msg runtime in this process"),
     ("InternalError", "Internal error in osa_hybrid_msg"),
 )
@@ -73,6 +86,9 @@ def build_request(params):
         "vhosts": _pick_list(params.get("vhosts"), VHOST_KEYS),
         "users": users,
         "policies": _pick_list(params.get("policies"), POLICY_KEYS),
+        "kafka": _pick(params.get("kafka"), KAFKA_KEYS),
+        "topics": _pick_list(params.get("topics"), TOPIC_KEYS),
+        "notifications": _pick(params.get("notifications"), NOTIFICATION_KEYS),
     }
 
 
@@ -81,6 +97,7 @@ def secret_values(params):
     secrets = []
     rabbitmq = params.get("rabbitmq") or {}
     secrets.append(rabbitmq.get("password"))
+    secrets.append((params.get("kafka") or {}).get("sasl_password"))
     for user in params.get("users") or []:
         secrets.extend((user.get("password"), user.get("password_hash")))
     return [s for s in secrets if isinstance(s, str) and s]
@@ -121,7 +138,7 @@ def run_module(module):
         partial = _partial_result(exc)
         changes = partial.get("changes") or []
         extra = {"changed": _applied(changes), "changes": changes}
-        for key in ("endpoint", "stats"):
+        for key in ("endpoint", "backends", "stats"):
             if key in partial:
                 extra[key] = partial[key]
         if diff and "diff" in partial:
@@ -142,6 +159,7 @@ def run_module(module):
         "changed": bool(result.get("changed")),
         "changes": result.get("changes") or [],
         "endpoint": result.get("endpoint"),
+        "backends": result.get("backends") or {},
         "stats": result.get("stats") or {},
     }
     if diff:

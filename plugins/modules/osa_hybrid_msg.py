@@ -7,10 +7,14 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 ---
 module: osa_hybrid_msg
-short_description: Declare RabbitMQ vhosts, users, permissions and policies idempotently
+short_description: Declare RabbitMQ vhosts, users, permissions, policies and Kafka topics idempotently
 version_added: 0.1.0
 description:
-  - Reconciles RabbitMQ objects for OpenStack RPC messaging through the management HTTP API, in one call.
+  - Reconciles the messaging objects of an OpenStack hybrid deployment in one call, RPC on RabbitMQ and
+    notifications on Kafka. RabbitMQ objects go through the management HTTP API; Kafka topics through
+    the admin API (librdkafka).
+  - Each broker is read once per run (RabbitMQ C(GET /api/definitions), Kafka one metadata request and one
+    batched DescribeConfigs); a run that changes nothing writes nothing.
   - Reads what the broker has, plans the changes that make it match the declaration, then applies them.
     Check mode returns the same plan without applying it.
   - An option that is not set is left alone on the broker; one that is set is enforced exactly.
@@ -24,6 +28,7 @@ requirements:
   - osa-hybrid-msg >= 0.1.0 (Python package, on the host that runs the module)
 extends_documentation_fragment:
   - osa.hybrid_msg.rabbitmq
+  - osa.hybrid_msg.kafka
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
 attributes:
@@ -222,6 +227,80 @@ options:
         type: str
         choices: [present, absent]
         default: present
+  topics:
+    description:
+      - Kafka topics to declare.
+      - Partitions only grow; a decrease is refused before anything is written, naming both counts.
+      - A replication factor change is refused, since it needs a partition reassignment; the topic is
+        never deleted and re-created.
+      - Internal topics (names starting with C(__), C(_schemas), C(_confluent*)) are refused.
+    type: list
+    elements: dict
+    suboptions:
+      name:
+        description:
+          - Topic name, 1 to 249 characters of letters, digits, C(.), C(_) and C(-).
+        type: str
+        required: true
+      partitions:
+        description:
+          - Partition count. When unset, the broker default on create, and left alone after.
+        type: int
+      replication_factor:
+        description:
+          - Replication factor. When unset, the broker default on create, and left alone after.
+        type: int
+      config:
+        description:
+          - Topic config overrides to enforce, such as C(retention.ms). Values are compared in the broker's
+            string form, and only against overrides set on the topic, so broker defaults never show as drift.
+          - Only the keys given are changed (IncrementalAlterConfigs); other overrides keep their values.
+          - A null value removes that override.
+        type: dict
+      state:
+        description:
+          - Whether the topic should exist.
+        type: str
+        choices: [present, absent]
+        default: present
+  notifications:
+    description:
+      - Shorthand for the topics oslo.messaging's notifier and listeners use, C(<topic>.<priority>) for each
+        topic and priority, never with a vhost suffix.
+      - oslo.messaging listeners never create topics, so these must exist before any service listens.
+    type: dict
+    suboptions:
+      topics:
+        description:
+          - The C([oslo_messaging_notifications] topics) of the services.
+        type: list
+        elements: str
+        default: [notifications]
+      priorities:
+        description:
+          - Notification priorities to create topics for.
+        type: list
+        elements: str
+        choices: [audit, debug, info, warn, error, critical, sample]
+        default: [audit, debug, info, warn, error, critical, sample]
+      partitions:
+        description:
+          - Partition count of each topic, as in O(topics[].partitions).
+        type: int
+      replication_factor:
+        description:
+          - Replication factor of each topic, as in O(topics[].replication_factor).
+        type: int
+      config:
+        description:
+          - Config overrides of each topic, as in O(topics[].config).
+        type: dict
+      state:
+        description:
+          - Whether the topics should exist.
+        type: str
+        choices: [present, absent]
+        default: present
 seealso:
   - name: RabbitMQ management HTTP API
     description: The API this module uses.
@@ -259,6 +338,28 @@ EXAMPLES = r"""
         priority: 0
         definition:
           queue-version: 2
+
+- name: Hybrid messaging in one task, RPC on RabbitMQ and notifications on Kafka
+  osa.hybrid_msg.osa_hybrid_msg:
+    rabbitmq:
+      urls: ["http://172.29.236.101:15672", "http://172.29.236.102:15672"]
+      username: admin
+      password: "{{ rabbitmq_admin_password }}"
+    vhosts:
+      - name: nova
+    users:
+      - name: nova
+        password: "{{ nova_oslomsg_rpc_password }}"
+        permissions:
+          - {vhost: nova, configure: ".*", write: ".*", read: ".*"}
+    kafka:
+      bootstrap_servers: ["172.29.236.111:9092", "172.29.236.112:9092"]
+    notifications:
+      topics: [notifications, notifications_designate]
+      partitions: 3
+      replication_factor: 3
+      config:
+        retention.ms: 604800000
 
 - name: Show what would change, without changing anything
   osa.hybrid_msg.osa_hybrid_msg:
@@ -305,12 +406,12 @@ changes:
       status: applied
   contains:
     backend:
-      description: The broker the change is for.
+      description: The broker the change is for, V(rabbitmq) or V(kafka).
       returned: always
       type: str
       sample: rabbitmq
     kind:
-      description: The kind of object.
+      description: The kind of object, V(vhost), V(user), V(permission), V(topic_permission), V(policy) or V(topic).
       returned: always
       type: str
       sample: permission
@@ -341,6 +442,11 @@ changes:
       returned: always
       type: str
       sample: applied
+    error:
+      description: Why the change failed, in the broker's words.
+      returned: when status is V(failed)
+      type: str
+      sample: "Kafka rejected create topic 'x': Broker: Invalid config (InvalidConfig)"
 diff:
   description:
     - The declared objects before and after the run, keyed by kind and name (permissions by C(vhost/user)).
@@ -351,8 +457,15 @@ diff:
     before: {"vhosts": {"nova": null}, "users": {"nova": {"password": "<hidden>", "tags": []}}}
     after: {"vhosts": {"nova": {"description": "Nova RPC", "tags": []}},
             "users": {"nova": {"password": "<hidden, changed>", "tags": []}}}
+backends:
+  description: Per broker contacted, where and how often it was read and written.
+  returned: success, and on a partial failure
+  type: dict
+  sample:
+    rabbitmq: {"endpoint": "http://127.0.0.1:15672/api", "version": "3.10.8", "reads": 2, "writes": 0}
+    kafka: {"bootstrap_servers": "127.0.0.1:9092", "topics_seen": 14, "reads": 2, "writes": 0}
 endpoint:
-  description: The management API endpoint that answered.
+  description: The RabbitMQ management API endpoint that answered; null when RabbitMQ was not contacted.
   returned: success, and on a partial failure
   type: str
   sample: http://127.0.0.1:15672/api
@@ -364,10 +477,15 @@ stats:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.osa.hybrid_msg.plugins.module_utils.args import rabbitmq_connection_argspec
+from ansible_collections.osa.hybrid_msg.plugins.module_utils.args import (
+    kafka_connection_argspec,
+    rabbitmq_connection_argspec,
+)
 from ansible_collections.osa.hybrid_msg.plugins.module_utils.runner import run_module
 
 STATE = dict(type="str", choices=["present", "absent"], default="present")
+# oslo.messaging's notification priorities (notify/dispatcher.py).
+PRIORITIES = ("audit", "debug", "info", "warn", "error", "critical", "sample")
 
 
 def argument_spec():
@@ -438,6 +556,29 @@ def argument_spec():
                 state=dict(STATE),
             ),
             required_if=[["state", "present", ["pattern"]]],
+        ),
+        kafka=kafka_connection_argspec(),
+        topics=dict(
+            type="list",
+            elements="dict",
+            options=dict(
+                name=dict(type="str", required=True),
+                partitions=dict(type="int"),
+                replication_factor=dict(type="int"),
+                config=dict(type="dict"),
+                state=dict(STATE),
+            ),
+        ),
+        notifications=dict(
+            type="dict",
+            options=dict(
+                topics=dict(type="list", elements="str", default=["notifications"]),
+                priorities=dict(type="list", elements="str", choices=list(PRIORITIES), default=list(PRIORITIES)),
+                partitions=dict(type="int"),
+                replication_factor=dict(type="int"),
+                config=dict(type="dict"),
+                state=dict(STATE),
+            ),
         ),
     )
 

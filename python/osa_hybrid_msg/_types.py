@@ -18,6 +18,8 @@ __all__ = [
     "Diff",
     "FieldChange",
     "HashingAlgorithm",
+    "KafkaConnection",
+    "NotificationsSpec",
     "PartialApplyResult",
     "PermissionSpec",
     "PolicySpec",
@@ -27,6 +29,7 @@ __all__ = [
     "State",
     "Stats",
     "TopicPermissionSpec",
+    "TopicSpec",
     "UpdatePassword",
     "UserSpec",
     "VhostSpec",
@@ -38,7 +41,10 @@ HashingAlgorithm = Literal["rabbit_password_hashing_sha256", "rabbit_password_ha
 UpdatePassword = Literal["always", "on_create"]
 ApplyTo = Literal["all", "queues", "exchanges", "classic_queues", "quorum_queues", "streams"]
 
-ChangeKind = Literal["vhost", "user", "permission", "topic_permission", "policy"]
+ChangeKind = Literal["vhost", "user", "permission", "topic_permission", "policy", "topic"]
+SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
+Priority = Literal["audit", "debug", "info", "warn", "error", "critical", "sample"]
 ChangeAction = Literal["create", "update", "delete"]
 ChangeStatus = Literal["planned", "applied", "failed", "not_applied"]
 
@@ -101,6 +107,35 @@ class PolicySpec(TypedDict):
     state: NotRequired[State | None]
 
 
+class KafkaConnection(TypedDict):
+    bootstrap_servers: NotRequired[list[str] | None]
+    security_protocol: NotRequired[SecurityProtocol | None]
+    sasl_mechanism: NotRequired[SaslMechanism | None]
+    sasl_username: NotRequired[str | None]
+    sasl_password: NotRequired[str | None]
+    ssl_cafile: NotRequired[str | None]
+    ssl_certfile: NotRequired[str | None]
+    ssl_keyfile: NotRequired[str | None]
+    timeout: NotRequired[float | None]
+
+
+class TopicSpec(TypedDict):
+    name: str
+    partitions: NotRequired[int | None]
+    replication_factor: NotRequired[int | None]
+    config: NotRequired[dict[str, str | int | float | bool | None] | None]
+    state: NotRequired[State | None]
+
+
+class NotificationsSpec(TypedDict):
+    topics: NotRequired[list[str] | None]
+    priorities: NotRequired[list[Priority] | None]
+    partitions: NotRequired[int | None]
+    replication_factor: NotRequired[int | None]
+    config: NotRequired[dict[str, str | int | float | bool | None] | None]
+    state: NotRequired[State | None]
+
+
 class Request(TypedDict):
     """The ``request`` argument of ``apply``, serialised with ``json.dumps``."""
 
@@ -108,6 +143,9 @@ class Request(TypedDict):
     vhosts: NotRequired[list[VhostSpec] | None]
     users: NotRequired[list[UserSpec] | None]
     policies: NotRequired[list[PolicySpec] | None]
+    kafka: NotRequired[KafkaConnection | None]
+    topics: NotRequired[list[TopicSpec] | None]
+    notifications: NotRequired[NotificationsSpec | None]
 
 
 class FieldChange(TypedDict):
@@ -118,13 +156,14 @@ class FieldChange(TypedDict):
 
 
 class Change(TypedDict):
-    backend: Literal["rabbitmq"]
+    backend: Literal["rabbitmq", "kafka"]
     kind: ChangeKind
     name: str
     vhost: str | None
     action: ChangeAction
     fields: dict[str, FieldChange]
     status: ChangeStatus
+    error: NotRequired[str]
 
 
 class Diff(TypedDict):
@@ -148,6 +187,8 @@ class ApplyResult(TypedDict):
     changes: list[Change]
     diff: NotRequired[Diff]
     endpoint: str | None
+    rabbitmq_version: str | None
+    backends: dict[str, dict[str, Any]]
     stats: Stats
     warnings: list[str]
 

@@ -94,7 +94,8 @@ pub fn to_pyerr(py: Python<'_>, e: Error) -> PyErr {
         ),
         Error::Timeout { .. } => (BrokerTimeoutError::new_err(message), vec![]),
         Error::PartialApply { report, cause } => {
-            let result = json!({"changed": true, "changes": report.changes, "error": cause.to_string()}).to_string();
+            let applied = report.changes.iter().any(|c| c.status == crate::plan::Status::Applied);
+            let result = json!({"changed": applied, "changes": report.changes, "error": cause.to_string()}).to_string();
             (
                 PartialApplyError::new_err(message),
                 vec![("result", result.into_py_any(py).unwrap_or_else(|_| py.None()))],

@@ -212,7 +212,61 @@ def test_request_has_every_documented_key_with_defaults_and_without_aliases(fake
                 "state": "present",
             }
         ],
+        "kafka": {
+            "bootstrap_servers": ["127.0.0.1:9092"],
+            "security_protocol": "PLAINTEXT",
+            "sasl_mechanism": None,
+            "sasl_username": None,
+            "sasl_password": None,
+            "ssl_cafile": None,
+            "ssl_certfile": None,
+            "ssl_keyfile": None,
+            "timeout": 30.0,
+        },
+        "topics": None,
+        "notifications": None,
     }
+
+
+def test_kafka_topics_and_notifications_are_forwarded_with_defaults(fake_core):
+    run_ok(
+        {
+            "kafka": {
+                "bootstrap_servers": ["[fd00::5]:9092"],
+                "security_protocol": "SASL_SSL",
+                "sasl_mechanism": "SCRAM-SHA-512",
+                "sasl_username": "nova",
+                "sasl_password": "k4fka",
+            },
+            "topics": [{"name": "t", "partitions": 3, "config": {"retention.ms": 1000, "x": None}}],
+            "notifications": {"topics": ["notifications", "notifications_designate"]},
+        }
+    )
+    request = fake_core.calls[0]["request"]
+    assert request["kafka"]["sasl_password"] == "k4fka"
+    assert request["topics"] == [
+        {
+            "name": "t",
+            "partitions": 3,
+            "replication_factor": None,
+            "config": {"retention.ms": 1000, "x": None},
+            "state": "present",
+        }
+    ]
+    assert request["notifications"] == {
+        "topics": ["notifications", "notifications_designate"],
+        "priorities": ["audit", "debug", "info", "warn", "error", "critical", "sample"],
+        "partitions": None,
+        "replication_factor": None,
+        "config": None,
+        "state": "present",
+    }
+
+
+def test_unknown_notification_priority_is_refused_by_the_argspec(fake_core):
+    result = run_fail({"notifications": {"priorities": ["info", "verbose"]}})
+    assert "verbose" in result["msg"]
+    assert not fake_core.calls
 
 
 def test_unset_sections_are_null_and_connection_defaults_apply(fake_core):
@@ -308,11 +362,11 @@ def test_passwords_are_added_to_no_log_values(fake_core, monkeypatch):
     [
         ("SpecError", "users[0].permissions[0].configure: '(' is not a valid regular expression", "Invalid request: "),
         ("PlanError", "users[0].permissions[0].vhost: vhost nova does not exist", "Cannot plan the changes: "),
-        ("ConnectionConfigError", "rabbitmq.ca_cert: cannot read /nope", "Unusable RabbitMQ connection options: "),
-        ("BrokerUnreachableError", "no RabbitMQ management endpoint answered", "RabbitMQ is unreachable: "),
-        ("AuthenticationError", "http://127.0.0.1:15672/api refused GET /api/whoami (401)", "RabbitMQ refused the "),
-        ("BrokerApiError", "RabbitMQ rejected PUT policy CQv2 (400): max-length not an integer", "RabbitMQ rejected a"),
-        ("BrokerTimeoutError", "GET /api/definitions timed out after 30s", "RabbitMQ timed out: "),
+        ("ConnectionConfigError", "rabbitmq.ca_cert: cannot read /nope", "Unusable connection options: "),
+        ("BrokerUnreachableError", "no RabbitMQ management endpoint answered", "Broker unreachable: "),
+        ("AuthenticationError", "http://127.0.0.1:15672/api refused GET /api/whoami (401)", "Broker refused the "),
+        ("BrokerApiError", "RabbitMQ rejected PUT policy CQv2 (400): max-length not an integer", "Broker rejected a"),
+        ("BrokerTimeoutError", "GET /api/definitions timed out after 30s", "Broker timed out: "),
         ("ForkError", "the osa_hybrid_msg runtime was started in process 1", "Cannot use the osa_hybrid_msg runtime"),
         ("InternalError", "internal error in osa_hybrid_msg: boom; please report it", "Internal error in "),
         ("OsaHybridMsgError", "something new", "osa_hybrid_msg failed: "),

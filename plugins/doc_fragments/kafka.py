@@ -1,0 +1,61 @@
+# Copyright: OpenStack-Ansible contributors
+# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+"""Documentation of the Kafka admin connection options, shared by modules."""
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    # Modules run on the target and cannot see the controller's environment, so no env/ini sources here.
+    DOCUMENTATION = r"""
+options:
+  kafka:
+    description:
+      - How to reach the Kafka brokers for the admin requests (librdkafka).
+      - Only used when O(topics) or O(notifications) is set.
+    type: dict
+    suboptions:
+      bootstrap_servers:
+        description:
+          - Brokers to bootstrap from, as C(HOST:PORT); IPv6 hosts in brackets, e.g. C([fd00::5]:9092).
+        type: list
+        elements: str
+        default: ['127.0.0.1:9092']
+      security_protocol:
+        description:
+          - How to talk to the brokers.
+        type: str
+        choices: [PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL]
+        default: PLAINTEXT
+      sasl_mechanism:
+        description:
+          - SASL mechanism, with O(kafka.security_protocol=SASL_PLAINTEXT) or O(kafka.security_protocol=SASL_SSL).
+        type: str
+        choices: [PLAIN, SCRAM-SHA-256, SCRAM-SHA-512]
+      sasl_username:
+        description:
+          - SASL user.
+        type: str
+      sasl_password:
+        description:
+          - Password of O(kafka.sasl_username).
+        type: str
+      ssl_cafile:
+        description:
+          - PEM file with the CA certificates that sign the brokers' certificates.
+        type: path
+      ssl_certfile:
+        description:
+          - PEM client certificate, for brokers that require TLS client authentication.
+          - Requires O(kafka.ssl_keyfile).
+        type: path
+      ssl_keyfile:
+        description:
+          - PEM private key of O(kafka.ssl_certfile).
+        type: path
+      timeout:
+        description:
+          - Seconds the metadata read and each admin request may take.
+        type: float
+        default: 30
+"""
