@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Readiness check and smoke test for the loopback Kafka-protocol broker (scripts/brokers/tansu.sh).
 
     kafka_check.py [--bootstrap HOST:PORT]            exit 0 when a metadata request succeeds, else 1
@@ -185,7 +184,7 @@ def smoke(bootstrap: str, timeout: float, group_timeout: float, session_timeout_
 
 def main() -> int:
     port = os.environ.get("OSA_KAFKA_PORT", "9092")
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     p.add_argument("--bootstrap", default=f"127.0.0.1:{port}", help="default 127.0.0.1:$OSA_KAFKA_PORT (9092)")
     p.add_argument("--timeout", type=float, default=5.0, help="per-request timeout, seconds (default 5)")
     p.add_argument("--smoke", action="store_true", help="run the topic/produce/consume smoke test")

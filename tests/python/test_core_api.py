@@ -153,5 +153,5 @@ def test_fork_after_the_runtime_started_raises_fork_error_in_the_child(rabbitmq_
         except BaseException:
             code = 2
         os._exit(code)
-    _, status = os.waitpid(pid, 0)
+    _pid, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0, "the forked child did not get ForkError"

@@ -330,7 +330,7 @@ def test_unreachable_broker_fails_clearly(tmp_path, objects):
 
     result = failed(run_module(tmp_path, args))
 
-    assert result["msg"].startswith("RabbitMQ is unreachable: ")
+    assert result["msg"].startswith("Broker unreachable: ")
     assert "127.0.0.1:1" in result["msg"]
 
 
@@ -343,7 +343,7 @@ def test_bad_credentials_fail_clearly_without_the_password(tmp_path, objects):
     run = run_module(tmp_path, args)
     result = failed(run)
 
-    assert result["msg"].startswith("RabbitMQ refused the credentials: ")
+    assert result["msg"].startswith("Broker refused the credentials: ")
     assert "401" in result["msg"]
     assert "pw-wrong-e5f6" not in run.output
 
@@ -355,7 +355,7 @@ def test_broker_rejection_shows_rabbitmqs_reason(tmp_path, objects):
 
     result = failed(run_module(tmp_path, args))
 
-    assert result["msg"].startswith("RabbitMQ rejected a change: ")
+    assert result["msg"].startswith("Broker rejected a change: ")
     assert "'bad'" in result["msg"]
     # RabbitMQ's own reason, e.g. 'Validation failed <<"not-a-number">> is not a valid maximum length'.
     assert "not-a-number" in result["msg"]
