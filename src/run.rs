@@ -119,5 +119,8 @@ pub async fn run(request: &Request, options: Options) -> Result<Value> {
     if let Some(d) = diff {
         result["diff"] = d;
     }
+    if let Some((b, _)) = kafka {
+        b.close_in_background();
+    }
     Ok(result)
 }
