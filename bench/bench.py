@@ -1,0 +1,976 @@
+# Copyright: OpenStack-Ansible contributors
+# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+"""Benchmark harness: the OpenStack-Ansible messaging topology for N services, ours against the peers.
+
+Per service: a vhost, a user with ``.* .* .*`` on it, two policies (OSA's CQv2 and a notification length
+cap) and two Kafka notification topics. Everything is named ``oshbench_*`` (RabbitMQ) or ``oshbench.*``
+(Kafka) and removed at the start and end. Timed, in one run on one machine:
+
+- ours: one ``ansible-playbook`` task with osa.hybrid_msg.osa_hybrid_msg, cold, warm (must be unchanged)
+  and cleanup; the module's own ``stats.total_ms``; and ``_core.apply`` in a fresh process for the
+  RabbitMQ side alone and the Kafka side alone;
+- community.rabbitmq (from the pinned ``ansible`` package in .cache/bench/peer-venv), mq_setup style: one
+  task per object type looped over the services, in rabbitmqctl mode and in HTTP-API mode (opt-in);
+- the lower bound: one keep-alive ``GET /api/definitions`` and one Kafka metadata + DescribeConfigs round
+  trip on a connected client; a raw sequential keep-alive HTTP client doing the cold converge; a
+  per-topic confluent-kafka AdminClient loop for the Kafka side; Ansible's one-task no-op playbooks.
+
+Writes a Markdown report (bench/RESULTS.md by default) and the raw samples as JSON. See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import http.client
+import json
+import os
+import platform
+import re
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import confluent_kafka
+from confluent_kafka import KafkaError, KafkaException, TopicCollection
+from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, NewTopic
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = ROOT / "bench"
+VENV_BIN = Path(sys.executable).parent
+PEER_VENV = ROOT / ".cache" / "bench" / "peer-venv"
+PEER_ANSIBLE = "ansible==12.3.0"  # ansible-core 2.19.x, community.rabbitmq 1.6.0 (OSA's mq_setup pin)
+
+PREFIX = "oshbench_"
+TOPIC_PREFIX = "oshbench."
+MGMT_HOST, MGMT_PORT = "127.0.0.1", 15672
+MGMT_URL = f"http://{MGMT_HOST}:{MGMT_PORT}"
+BOOTSTRAP = "127.0.0.1:9092"
+ADMIN = ("guest", "guest")
+RABBIT_NODE = "rabbit@localhost"  # scripts/brokers/rabbitmq.sh sets NODENAME
+
+# The policies of demo/vars/topology.yml: OSA's CQv2 default, and a cap on notification queues.
+POLICIES = [
+    {"name": "CQv2", "pattern": ".*", "apply_to": "all", "priority": 0, "definition": {"queue-version": 2}},
+    {
+        "name": "notifications-length",
+        "pattern": r"^notifications\.",
+        "apply_to": "queues",
+        "priority": 1,
+        "definition": {"max-length": 100000, "overflow": "drop-head"},
+    },
+]
+TOPIC_SUFFIXES = ("notifications.info", "notifications.error")
+TOPIC_CONFIG = {"retention.ms": "604800000"}
+PHASES = ("cold", "warm", "cleanup")
+
+
+def log(msg: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def median(values: list[float]) -> float | None:
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+# --- topology ------------------------------------------------------------------------------------------
+
+
+def services(n: int) -> list[str]:
+    return [f"{PREFIX}s{i:04d}" for i in range(1, n + 1)]
+
+
+def topics(svcs: list[str], tag: str) -> list[str]:
+    """Two notification topics per service; ``tag`` keeps each measurement's names apart, because a
+    deleted Kafka topic may not be re-creatable at once."""
+    return [f"{TOPIC_PREFIX}{tag}.{svc[len(PREFIX) :]}.{suffix}" for svc in svcs for suffix in TOPIC_SUFFIXES]
+
+
+def module_args(
+    svcs: list[str], passwords: dict[str, str], topic_names: list[str] | None, state: str, rabbit: bool = True
+) -> dict[str, Any]:
+    """The module's (and _core's) arguments for the topology; ``state=absent`` removes it."""
+    args: dict[str, Any] = {}
+    present = state == "present"
+    if rabbit:
+        args["rabbitmq"] = {"urls": [MGMT_URL], "username": ADMIN[0], "password": ADMIN[1], "timeout": 120}
+        args["vhosts"] = [{"name": s, "state": state} for s in svcs]
+        if present:
+            args["users"] = [
+                {
+                    "name": s,
+                    "password": passwords[s],
+                    "update_password": "always",
+                    "permissions": [{"vhost": s, "configure": ".*", "write": ".*", "read": ".*"}],
+                }
+                for s in svcs
+            ]
+            args["policies"] = [dict(p, vhost=s) for s in svcs for p in POLICIES]
+        else:
+            # Deleting a vhost deletes its policies and permissions.
+            args["users"] = [{"name": s, "state": "absent"} for s in svcs]
+    if topic_names is not None:
+        args["kafka"] = {"bootstrap_servers": [BOOTSTRAP], "timeout": 120}
+        if present:
+            args["topics"] = [
+                {"name": t, "partitions": 1, "replication_factor": 1, "config": dict(TOPIC_CONFIG)} for t in topic_names
+            ]
+        else:
+            args["topics"] = [{"name": t, "state": "absent"} for t in topic_names]
+    return args
+
+
+def core_request(args: dict[str, Any]) -> dict[str, Any]:
+    """The module's request for ``_core.apply``: every documented key present (runner.build_request)."""
+    req: dict[str, Any] = {
+        k: None for k in ("rabbitmq", "vhosts", "users", "policies", "kafka", "topics", "notifications")
+    }
+    if "rabbitmq" in args:
+        req["rabbitmq"] = dict(args["rabbitmq"], ca_cert=None, client_cert=None, client_key=None, validate_certs=True)
+        req["vhosts"] = [
+            dict({"description": None, "tags": None, "default_queue_type": None}, **v) for v in args["vhosts"]
+        ]
+        req["users"] = [
+            dict(
+                {
+                    "password": None,
+                    "password_hash": None,
+                    "hashing_algorithm": None,
+                    "tags": None,
+                    "update_password": "always",
+                    "state": "present",
+                    "permissions": None,
+                    "topic_permissions": None,
+                    "purge_permissions": True,
+                },
+                **u,
+            )
+            for u in args["users"]
+        ]
+        req["policies"] = [dict(p, state="present") for p in args.get("policies", [])]
+    if "kafka" in args:
+        req["kafka"] = dict(
+            args["kafka"],
+            security_protocol="PLAINTEXT",
+            sasl_mechanism=None,
+            sasl_username=None,
+            sasl_password=None,
+            ssl_cafile=None,
+            ssl_certfile=None,
+            ssl_keyfile=None,
+        )
+        req["topics"] = [
+            dict({"partitions": None, "replication_factor": None, "config": None, "state": "present"}, **t)
+            for t in args["topics"]
+        ]
+    return req
+
+
+# --- the management API, raw ---------------------------------------------------------------------------
+
+
+class Mgmt:
+    """A sequential keep-alive HTTP/1.1 client for the management API (http.client, one connection)."""
+
+    def __init__(self) -> None:
+        self.auth = "Basic " + base64.b64encode(f"{ADMIN[0]}:{ADMIN[1]}".encode()).decode()
+        self.conn = http.client.HTTPConnection(MGMT_HOST, MGMT_PORT, timeout=120)
+        self.requests = 0
+
+    def request(self, method: str, path: str, body: Any = None) -> tuple[int, bytes]:
+        data = None if body is None else json.dumps(body).encode()
+        headers = {"Authorization": self.auth}
+        if data is not None:
+            headers["Content-Type"] = "application/json"
+        for attempt in (1, 2):
+            try:
+                self.conn.request(method, "/api/" + path, body=data, headers=headers)
+                resp = self.conn.getresponse()
+                payload = resp.read()
+                self.requests += 1
+                return resp.status, payload
+            except (http.client.HTTPException, OSError):
+                self.conn.close()
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def ok(self, method: str, path: str, body: Any = None) -> bytes:
+        status, payload = self.request(method, path, body)
+        if status >= 300 and not (method == "DELETE" and status == 404):
+            raise RuntimeError(f"{method} /api/{path} answered {status}: {payload[:300]!r}")
+        return payload
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def q(segment: str) -> str:
+    return urllib.parse.quote(segment, safe="")
+
+
+def preclean() -> None:
+    """Remove every oshbench_ vhost and user, and every oshbench. topic (leftovers of an earlier run)."""
+    api = Mgmt()
+    try:
+        for kind in ("users", "vhosts"):
+            names = [o["name"] for o in json.loads(api.ok("GET", f"{kind}?columns=name"))]
+            for name in names:
+                if name.startswith(PREFIX):
+                    api.ok("DELETE", f"{kind}/{q(name)}")
+    finally:
+        api.close()
+    admin = AdminClient({"bootstrap.servers": BOOTSTRAP})
+    doomed = [t for t in admin.list_topics(timeout=30).topics if t.startswith(TOPIC_PREFIX)]
+    for i in range(0, len(doomed), 500):
+        for future in admin.delete_topics(doomed[i : i + 500], operation_timeout=60).values():
+            try:
+                future.result()
+            except KafkaException as exc:  # a topic already gone is fine here
+                log(f"preclean: delete topic: {exc}")
+
+
+def raw_converge(svcs: list[str], passwords: dict[str, str]) -> dict[str, Any]:
+    """The raw reference: one keep-alive connection, GET /api/definitions, then each object's PUT in turn."""
+    t0 = time.perf_counter()
+    api = Mgmt()
+    defs = json.loads(api.ok("GET", "definitions"))
+    have_vhosts = {v["name"] for v in defs.get("vhosts", [])}
+    for s in svcs:
+        if s not in have_vhosts:
+            api.ok("PUT", f"vhosts/{q(s)}", {})
+        api.ok("PUT", f"users/{q(s)}", {"password": passwords[s], "tags": ""})
+        api.ok("PUT", f"permissions/{q(s)}/{q(s)}", {"configure": ".*", "write": ".*", "read": ".*"})
+        for p in POLICIES:
+            body = {
+                "pattern": p["pattern"],
+                "definition": p["definition"],
+                "priority": p["priority"],
+                "apply-to": p["apply_to"],
+            }
+            api.ok("PUT", f"policies/{q(s)}/{q(p['name'])}", body)
+    api.close()
+    return {"ms": (time.perf_counter() - t0) * 1000, "requests": api.requests}
+
+
+def raw_cleanup(svcs: list[str]) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    api = Mgmt()
+    for s in svcs:
+        api.ok("DELETE", f"users/{q(s)}")
+        api.ok("DELETE", f"vhosts/{q(s)}")
+    api.close()
+    return {"ms": (time.perf_counter() - t0) * 1000, "requests": api.requests}
+
+
+# --- lower bound ---------------------------------------------------------------------------------------
+
+
+def lower_bound(topic_names: list[str], samples: int) -> dict[str, Any]:
+    """Keep-alive GET /api/definitions, and metadata + one DescribeConfigs for ``topic_names`` on a connected
+    AdminClient; the median of ``samples`` each. Also the same with a fresh connection / client."""
+    api = Mgmt()
+    api.ok("GET", "overview")  # connect
+    get_ms, parse_ms, size = [], [], 0
+    for _ in range(samples):
+        t0 = time.perf_counter()
+        body = api.ok("GET", "definitions")
+        t1 = time.perf_counter()
+        json.loads(body)
+        t2 = time.perf_counter()
+        get_ms.append((t1 - t0) * 1000)
+        parse_ms.append((t2 - t1) * 1000)
+        size = len(body)
+    api.close()
+    fresh_get = []
+    for _ in range(samples):
+        t0 = time.perf_counter()
+        api = Mgmt()
+        api.ok("GET", "definitions")
+        api.close()
+        fresh_get.append((time.perf_counter() - t0) * 1000)
+
+    resources = [ConfigResource(ConfigResource.Type.TOPIC, t) for t in topic_names]
+
+    def kafka_round(admin: Any) -> float:
+        t0 = time.perf_counter()
+        admin.list_topics(timeout=60)
+        if resources:
+            for future in admin.describe_configs(resources, request_timeout=60).values():
+                future.result()
+        return (time.perf_counter() - t0) * 1000
+
+    admin = AdminClient({"bootstrap.servers": BOOTSTRAP})
+    admin.list_topics(timeout=60)  # connect and learn the cluster
+    kafka_ms = [kafka_round(admin) for _ in range(samples)]
+    fresh_kafka = []
+    for _ in range(samples):
+        t0 = time.perf_counter()
+        fresh = AdminClient({"bootstrap.servers": BOOTSTRAP})
+        kafka_round(fresh)
+        fresh_kafka.append((time.perf_counter() - t0) * 1000)
+        del fresh
+    out = {
+        "definitions_bytes": size,
+        "get_ms": median(get_ms),
+        "parse_ms": median(parse_ms),
+        "kafka_ms": median(kafka_ms),
+        "fresh_get_ms": median(fresh_get),
+        "fresh_kafka_ms": median(fresh_kafka),
+    }
+    out["total_ms"] = out["get_ms"] + out["kafka_ms"]
+    out["fresh_total_ms"] = out["fresh_get_ms"] + out["fresh_kafka_ms"]
+    return out
+
+
+# --- Kafka peer: a plain per-topic AdminClient loop ----------------------------------------------------
+
+
+def kafka_loop(topic_names: list[str], state: str) -> dict[str, Any]:
+    """What a per-object Kafka tool does: for each topic a metadata request, then DescribeConfigs, and a
+    CreateTopics / IncrementalAlterConfigs / DeleteTopics for that topic alone, waiting for each."""
+    t0 = time.perf_counter()
+    admin = AdminClient({"bootstrap.servers": BOOTSTRAP})
+    writes = 0
+    for name in topic_names:
+        # DescribeTopics sends a metadata request that never auto-creates (a topic-scoped list_topics would,
+        # on tansu).
+        try:
+            admin.describe_topics(TopicCollection([name]), request_timeout=60)[name].result()
+            exists = True
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.UNKNOWN_TOPIC_OR_PART:
+                raise
+            exists = False
+        if state == "absent":
+            if exists:
+                admin.delete_topics([name], operation_timeout=60)[name].result()
+                writes += 1
+            continue
+        if not exists:
+            admin.create_topics([NewTopic(name, 1, 1, config=dict(TOPIC_CONFIG))], operation_timeout=60)[name].result()
+            writes += 1
+            continue
+        res = ConfigResource(ConfigResource.Type.TOPIC, name)
+        entries = admin.describe_configs([res], request_timeout=60)[res].result()
+        if any(entries.get(k) is None or entries[k].value != v for k, v in TOPIC_CONFIG.items()):
+            ops = [ConfigEntry(k, v, incremental_operation=AlterConfigOpType.SET) for k, v in TOPIC_CONFIG.items()]
+            alter = ConfigResource(ConfigResource.Type.TOPIC, name, incremental_configs=ops)
+            next(iter(admin.incremental_alter_configs([alter]).values())).result()
+            writes += 1
+    return {"ms": (time.perf_counter() - t0) * 1000, "writes": writes, "changed": writes > 0}
+
+
+# --- ansible-playbook ----------------------------------------------------------------------------------
+
+
+def ansible_env(record: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
+    env.update(
+        ANSIBLE_NOCOLOR="1",
+        ANSIBLE_FORCE_COLOR="0",
+        ANSIBLE_LOCALHOST_WARNING="false",
+        ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
+        ANSIBLE_RETRY_FILES_ENABLED="false",
+        ANSIBLE_CALLBACK_PLUGINS=str(BENCH / "callback_plugins"),
+        ANSIBLE_CALLBACKS_ENABLED="bench_record",
+        OSA_BENCH_RECORD=str(record),
+        PYTHONWARNINGS="ignore",
+    )
+    return env
+
+
+class Runner:
+    def __init__(self, work: Path) -> None:
+        self.work = work
+        self.count = 0
+
+    def playbook(self, tasks: list[dict[str, Any]], *, peer: bool = False, timeout: float = 3600) -> dict[str, Any]:
+        """Run one play on localhost (local connection); return wall ms, rc and the recorded task results."""
+        self.count += 1
+        path = self.work / f"play-{self.count:03d}.json"
+        record = self.work / f"record-{self.count:03d}.jsonl"
+        path.write_text(json.dumps([{"hosts": "localhost", "gather_facts": False, "tasks": tasks}]))
+        path.chmod(0o600)
+        bin_dir = PEER_VENV / "bin" if peer else VENV_BIN
+        argv = [
+            str(bin_dir / "ansible-playbook"),
+            "-i",
+            "localhost,",
+            "-c",
+            "local",
+            "-e",
+            f"ansible_python_interpreter={bin_dir / 'python'}",
+            str(path),
+        ]
+        t0 = time.perf_counter()
+        try:
+            proc = subprocess.run(
+                argv, cwd=ROOT, env=ansible_env(record), capture_output=True, text=True, timeout=timeout, check=False
+            )
+        except subprocess.TimeoutExpired:
+            return {"ms": None, "rc": None, "timeout": True, "tasks": []}
+        wall = (time.perf_counter() - t0) * 1000
+        tasks_done = []
+        if record.exists():
+            tasks_done = [json.loads(line) for line in record.read_text().splitlines() if line.strip()]
+            record.unlink()
+        path.unlink()
+        out = {"ms": wall, "rc": proc.returncode, "tasks": tasks_done}
+        if proc.returncode != 0:
+            out["output_tail"] = (proc.stdout + proc.stderr)[-3000:]
+        return out
+
+
+def ours_task(args: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{"name": "osa_hybrid_msg", "osa.hybrid_msg.osa_hybrid_msg": args}]
+
+
+def module_result(run: dict[str, Any]) -> dict[str, Any]:
+    if run.get("rc") != 0 or not run["tasks"] or "result" not in run["tasks"][-1]:
+        raise RuntimeError(f"the module task failed: {json.dumps(run)[:3000]}")
+    return run["tasks"][-1]["result"]
+
+
+def peer_tasks(mode: str, svcs: list[str], passwords: dict[str, str], state: str) -> list[dict[str, Any]]:
+    """mq_setup's tasks (openstack-ansible-plugins roles/mq_setup), one per object type, looped over services."""
+    if mode == "ctl":
+        conn: dict[str, Any] = {"node": RABBIT_NODE}
+    else:
+        conn = {
+            "login_protocol": "http",
+            "login_host": MGMT_HOST,
+            "login_port": str(MGMT_PORT),
+            "login_user": ADMIN[0],
+            "login_password": ADMIN[1],
+        }
+    if state == "absent":
+        return [
+            {
+                "name": "Remove users",
+                "community.rabbitmq.rabbitmq_user": dict(conn, user="{{ item }}", state="absent"),
+                "loop": svcs,
+            },
+            {
+                "name": "Remove vhosts",
+                "community.rabbitmq.rabbitmq_vhost": dict(conn, name="{{ item }}", state="absent"),
+                "loop": svcs,
+            },
+        ]
+    return [
+        {
+            "name": "Ensure vhosts",
+            "community.rabbitmq.rabbitmq_vhost": dict(conn, name="{{ item }}", state="present"),
+            "loop": svcs,
+        },
+        {
+            "name": "Ensure policies",
+            "community.rabbitmq.rabbitmq_policy": dict(
+                conn,
+                name="{{ item.1.name }}",
+                vhost="{{ item.0 }}",
+                pattern="{{ item.1.pattern }}",
+                tags="{{ item.1.definition }}",
+                priority="{{ item.1.priority }}",
+                apply_to="{{ item.1.apply_to }}",
+                state="present",
+            ),
+            "loop": [[s, p] for s in svcs for p in POLICIES],
+        },
+        {
+            "name": "Ensure users",
+            "community.rabbitmq.rabbitmq_user": dict(
+                conn,
+                user="{{ item.0 }}",
+                password="{{ item.1 }}",
+                update_password="always",
+                vhost="{{ item.0 }}",
+                configure_priv=".*",
+                read_priv=".*",
+                write_priv=".*",
+                state="present",
+            ),
+            "loop": [[s, passwords[s]] for s in svcs],
+            "no_log": True,
+        },
+    ]
+
+
+# --- measurements ---------------------------------------------------------------------------------------
+
+
+def core_call(args: dict[str, Any]) -> dict[str, Any]:
+    """``_core.apply`` in a fresh process (bench/core_call.py)."""
+    proc = subprocess.run(
+        [sys.executable, str(BENCH / "core_call.py")],
+        input=json.dumps(core_request(args)),
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"core_call failed: {proc.stderr[-3000:]}")
+    return json.loads(proc.stdout)
+
+
+def expect(cond: bool, what: str) -> None:
+    if not cond:
+        raise RuntimeError(what)
+
+
+def measure_ours(runner: Runner, n: int, runs: int, with_lower_bound: bool, lb_samples: int) -> dict[str, Any]:
+    svcs = services(n)
+    passwords = {s: secrets.token_hex(16) for s in svcs}
+    out: dict[str, Any] = {"n": n, "playbook": {p: [] for p in PHASES}, "module": {p: [] for p in PHASES}}
+    out["core_rabbitmq"] = {p: [] for p in PHASES}
+    out["core_kafka"] = {p: [] for p in PHASES}
+    out["raw"] = {"cold": [], "warm": [], "cleanup": []}
+    out["kafka_loop"] = {p: [] for p in PHASES}
+    out["lower_bound"] = []
+    out["changes"] = {}
+    out["rw"] = {}
+    for r in range(1, runs + 1):
+        log(f"ours N={n} run {r}/{runs}: ansible-playbook")
+        preclean()
+        names = topics(svcs, f"m{r}")
+        present = module_args(svcs, passwords, names, "present")
+        absent = module_args(svcs, passwords, names, "absent")
+        for phase, args in (("cold", present), ("warm", present)):
+            run = runner.playbook(ours_task(args))
+            res = module_result(run)
+            if phase == "cold":
+                expect(res["changed"] is True, f"N={n}: cold run reported changed={res['changed']}")
+            else:
+                expect(res["changed"] is False, f"N={n}: warm run reported changed={res['changed']} (must be false)")
+            out["playbook"][phase].append(run["ms"])
+            out["module"][phase].append(res["stats"]["total_ms"])
+            out["changes"][phase] = res["changes"]
+            out["rw"][phase] = {
+                k: {"reads": v.get("reads"), "writes": v.get("writes")} for k, v in res["backends"].items()
+            }
+            out.setdefault("stats", {}).setdefault(phase, []).append(res["stats"])
+        if with_lower_bound:
+            log(f"ours N={n} run {r}: lower bound")
+            out["lower_bound"].append(lower_bound(names, lb_samples))
+        run = runner.playbook(ours_task(absent))
+        res = module_result(run)
+        expect(res["changed"] is True, f"N={n}: cleanup reported changed={res['changed']}")
+        out["playbook"]["cleanup"].append(run["ms"])
+        out["module"]["cleanup"].append(res["stats"]["total_ms"])
+        out["changes"]["cleanup"] = res["changes"]
+        out.setdefault("stats", {}).setdefault("cleanup", []).append(res["stats"])
+
+        log(f"ours N={n} run {r}: _core.apply, RabbitMQ only and Kafka only")
+        rabbit_present = module_args(svcs, passwords, None, "present")
+        rabbit_absent = module_args(svcs, passwords, None, "absent")
+        knames = topics(svcs, f"c{r}")
+        kafka_present = module_args(svcs, passwords, knames, "present", rabbit=False)
+        kafka_absent = module_args(svcs, passwords, knames, "absent", rabbit=False)
+        for key, pres, absn in (
+            ("core_rabbitmq", rabbit_present, rabbit_absent),
+            ("core_kafka", kafka_present, kafka_absent),
+        ):
+            for phase, args in (("cold", pres), ("warm", pres), ("cleanup", absn)):
+                res = core_call(args)
+                expect(res["changed"] is (phase != "warm"), f"N={n} {key} {phase}: changed={res['changed']}")
+                out[key][phase].append(
+                    {
+                        "apply_ms": res["apply_ms"],
+                        "total_ms": res["stats"].get("total_ms"),
+                        "import_ms": res["import_ms"],
+                    }
+                )
+
+        log(f"ours N={n} run {r}: raw keep-alive client and the per-topic Kafka loop")
+        raw = raw_converge(svcs, passwords)
+        out["raw"]["cold"].append(raw["ms"])
+        out["raw_requests"] = raw["requests"]
+        t0 = time.perf_counter()
+        api = Mgmt()
+        json.loads(api.ok("GET", "definitions"))
+        api.close()
+        out["raw"]["warm"].append((time.perf_counter() - t0) * 1000)
+        out["raw"]["cleanup"].append(raw_cleanup(svcs)["ms"])
+        lnames = topics(svcs, f"l{r}")
+        for phase, state in (("cold", "present"), ("warm", "present"), ("cleanup", "absent")):
+            res = kafka_loop(lnames, state)
+            expect(res["changed"] is (phase != "warm"), f"N={n} kafka loop {phase}: changed={res['changed']}")
+            out["kafka_loop"][phase].append(res["ms"])
+    preclean()
+    return out
+
+
+def measure_floor(runner: Runner, runs: int) -> dict[str, Any]:
+    out: dict[str, list[float]] = {"ping": [], "debug": []}
+    for _ in range(runs):
+        for key, task in (
+            ("ping", {"name": "ping", "ansible.builtin.ping": {}}),
+            ("debug", {"name": "debug", "ansible.builtin.debug": {"msg": "no-op"}}),
+        ):
+            run = runner.playbook([task])
+            expect(run["rc"] == 0, f"floor playbook {key} failed: {run.get('output_tail')}")
+            out[key].append(run["ms"])
+    return out
+
+
+def measure_peer(runner: Runner, mode: str, n: int, runs: int, timeout: float) -> dict[str, Any]:
+    svcs = services(n)
+    passwords = {s: secrets.token_hex(16) for s in svcs}
+    out: dict[str, Any] = {"mode": mode, "n": n, "ms": {p: [] for p in PHASES}, "changed": {}, "failed": []}
+    for r in range(1, runs + 1):
+        preclean()
+        for phase, state in (("cold", "present"), ("warm", "present"), ("cleanup", "absent")):
+            log(f"community.rabbitmq {mode} N={n} run {r}/{runs}: {phase}")
+            run = runner.playbook(peer_tasks(mode, svcs, passwords, state), peer=True, timeout=timeout)
+            if run.get("timeout"):
+                out["failed"].append(f"{phase}: timed out after {timeout:.0f} s")
+                out["ms"][phase].append(None)
+                continue
+            if run["rc"] != 0:
+                out["failed"].append(f"{phase}: rc={run['rc']}: {run.get('output_tail', '')[-1500:]}")
+            out["ms"][phase].append(run["ms"])
+            out["changed"][phase] = {t["task"]: t["changed"] for t in run["tasks"]}
+    preclean()
+    return out
+
+
+# --- report ---------------------------------------------------------------------------------------------
+
+
+def fmt_ms(ms: float | None) -> str:
+    if ms is None:
+        return "-"
+    if ms >= 10000:
+        return f"{ms / 1000:.1f} s"
+    if ms >= 1000:
+        return f"{ms / 1000:.2f} s"
+    if ms >= 10:
+        return f"{ms:.0f} ms"
+    return f"{ms:.1f} ms"
+
+
+def fmt_ratio(a: float | None, b: float | None) -> str:
+    if a is None or b is None or b == 0:
+        return "-"
+    r = a / b
+    return f"{r:.0f}x" if r >= 20 else f"{r:.2f}x"
+
+
+def spread(values: list[float | None]) -> str:
+    vals = [v for v in values if v is not None]
+    if len(vals) < 2:
+        return ""
+    return f" ({fmt_ms(min(vals))}-{fmt_ms(max(vals))})"
+
+
+def versions() -> dict[str, str]:
+    def cmd(argv: list[str]) -> str:
+        try:
+            return subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False).stdout.strip()
+        except OSError:
+            return "?"
+
+    out = {"python": platform.python_version()}
+    out["ansible-core (ours, floor)"] = (
+        cmd([str(VENV_BIN / "ansible"), "--version"]).splitlines()[0] if (VENV_BIN / "ansible").exists() else "?"
+    )
+    try:
+        from osa_hybrid_msg import _core  # noqa: PLC0415 - reported as missing, not fatal, here
+
+        out["osa-hybrid-msg"] = getattr(_core, "__version__", "?")
+    except ImportError:
+        out["osa-hybrid-msg"] = "not importable"
+    out["confluent-kafka / librdkafka"] = f"{confluent_kafka.version()[0]} / {confluent_kafka.libversion()[0]}"
+    api = Mgmt()
+    try:
+        overview = json.loads(api.ok("GET", "overview"))
+        out["RabbitMQ"] = f"{overview.get('rabbitmq_version')} (Erlang {overview.get('erlang_version')})"
+    finally:
+        api.close()
+    out["Kafka broker"] = "tansu 0.6.0 (memory storage), per scripts/brokers/tansu.sh"
+    if (PEER_VENV / "bin" / "ansible").exists():
+        core = cmd([str(PEER_VENV / "bin" / "ansible"), "--version"]).splitlines()[0]
+        manifest = PEER_VENV / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages"
+        manifest = manifest / "ansible_collections" / "community" / "rabbitmq" / "MANIFEST.json"
+        crmq = json.loads(manifest.read_text())["collection_info"]["version"] if manifest.exists() else "?"
+        out["peer"] = f"{PEER_ANSIBLE} ({core}), community.rabbitmq {crmq}"
+    return out
+
+
+def machine() -> dict[str, str]:
+    mem_kb = 0
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemTotal:"):
+            mem_kb = int(line.split()[1])
+    cpu = "?"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    return {
+        "cores": str(os.cpu_count()),
+        "cpu": cpu,
+        "ram": f"{mem_kb / 1024 / 1024:.1f} GiB",
+        "os": platform.platform(),
+        "load (1/5/15 min) at start": load,
+    }
+
+
+def peer_time(data: dict[str, Any], mode: str, n: int, phase: str, floor: float | None) -> tuple[float | None, str]:
+    """Median for (mode, n, phase): measured, or extrapolated from the largest measured N of that mode."""
+    peers = data.get("peers", {}).get(mode, {})
+    if str(n) in peers:
+        return median(peers[str(n)]["ms"][phase]), ""
+    measured = sorted(int(k) for k in peers)
+    if not measured or floor is None:
+        return None, ""
+    m = measured[-1]
+    t = median(peers[str(m)]["ms"][phase])
+    if t is None:
+        return None, ""
+    # Linear in the number of services above Ansible's fixed start-up cost (the ping floor).
+    return floor + (t - floor) * n / m, f"extrapolated from N={m}"
+
+
+TARGETS = {
+    "warm_floor": 1.3,
+    "warm_lower_bound": 1.5,
+    "cold_vs_ctl": 50.0,
+}
+
+
+def write_report(data: dict[str, Any], path: Path) -> None:
+    floor = median(data["floor"]["ping"])
+    floor_debug = median(data["floor"]["debug"])
+    lines: list[str] = []
+    add = lines.append
+    add("# Benchmark results")
+    add("")
+    add(f"Generated by `{data['command']}` on {data['started']} (UTC), {data['elapsed_s']:.0f} s in all.")
+    add("Times are medians of the runs listed; the range (min-max) follows in brackets when there were several.")
+    add("")
+    add("## Machine and versions")
+    add("")
+    for k, v in data["machine"].items():
+        add(f"- {k}: {v}")
+    for k, v in data["versions"].items():
+        add(f"- {k}: {v}")
+    add(f"- runs: {data['runs']} per measurement (community.rabbitmq: {data['peer_runs']})")
+    if data.get("notes"):
+        add("")
+        for note in data["notes"]:
+            add(f"> {note}")
+    add("")
+    add("## Topology")
+    add("")
+    add(
+        "Per service: a vhost, a user with `.* .* .*` on it (password `update_password: always`), two policies "
+        "(`CQv2` `.*` priority 0 `queue-version: 2`; `notifications-length` `^notifications\\.` queues priority 1 "
+        "`max-length: 100000`, `overflow: drop-head`) and two Kafka topics (`….notifications.info`, `….error`; "
+        "1 partition, `retention.ms` set). Objects per N: 5N RabbitMQ writes (vhost, user, permission, 2 policies), "
+        "2N topics."
+    )
+    add("")
+    add(
+        "Ansible floor (one-task playbook, same ansible-playbook and flags): "
+        f"`ansible.builtin.ping` {fmt_ms(floor)}{spread(data['floor']['ping'])}, "
+        f"`ansible.builtin.debug` {fmt_ms(floor_debug)}{spread(data['floor']['debug'])}."
+    )
+    add("")
+    for entry in data["ours"]:
+        n = entry["n"]
+        lb = entry["lower_bound"]
+        lb_total = median([x["total_ms"] for x in lb]) if lb else None
+        lb_fresh = median([x["fresh_total_ms"] for x in lb]) if lb else None
+        add(f"## N = {n}")
+        add("")
+        add("| what | cold | warm | cleanup |")
+        add("|---|---|---|---|")
+
+        def row(label: str, series: dict[str, list[Any]], note: str = "") -> None:
+            cells = [fmt_ms(median(series[p])) + spread(series[p]) if series.get(p) else "-" for p in PHASES]
+            add(f"| {label}{note} | " + " | ".join(cells) + " |")
+
+        row("**ours**: `ansible-playbook`, one task (wall)", entry["playbook"])
+        row("**ours**: module-internal `stats.total_ms`", entry["module"])
+        row(
+            "ours: `_core.apply`, RabbitMQ only (fresh process)",
+            {p: [x["apply_ms"] for x in entry["core_rabbitmq"][p]] for p in PHASES},
+        )
+        row(
+            "ours: `_core.apply`, Kafka only (fresh process)",
+            {p: [x["apply_ms"] for x in entry["core_kafka"][p]] for p in PHASES},
+        )
+        for mode, label in (("ctl", "rabbitmqctl mode"), ("http", "HTTP-API mode")):
+            cells = []
+            any_cell = False
+            for p in PHASES:
+                t, how = peer_time(data, mode, n, p, floor)
+                if t is not None:
+                    any_cell = True
+                    runs = data.get("peers", {}).get(mode, {}).get(str(n), {}).get("ms", {}).get(p, [])
+                    cells.append(fmt_ms(t) + (spread(runs) if not how else f" *({how})*"))
+                else:
+                    cells.append("-")
+            if any_cell:
+                add(f"| community.rabbitmq, {label} (mq_setup style, 3 tasks) | " + " | ".join(cells) + " |")
+        row("raw sequential keep-alive HTTP client (RabbitMQ only)", entry["raw"])
+        row("per-topic confluent-kafka AdminClient loop (Kafka only)", entry["kafka_loop"])
+        if lb:
+            add(
+                f"| lower bound: keep-alive `GET /api/definitions` ({lb[-1]['definitions_bytes'] // 1024} KiB) | | "
+                f"{fmt_ms(median([x['get_ms'] for x in lb]))} | |"
+            )
+            add(
+                f"| lower bound: Kafka metadata + DescribeConfigs ({2 * n} topics), connected client | | "
+                f"{fmt_ms(median([x['kafka_ms'] for x in lb]))} | |"
+            )
+            add(
+                "| **lower bound, sum** (same with fresh connection and client) | | "
+                f"**{fmt_ms(lb_total)}** ({fmt_ms(lb_fresh)}) | |"
+            )
+        add("")
+        add(
+            f"Changes reported by the module: cold {entry['changes'].get('cold')}, "
+            f"warm {entry['changes'].get('warm')}, cleanup {entry['changes'].get('cleanup')}; "
+            f"backend reads/writes cold {json.dumps(entry['rw'].get('cold'))}, "
+            f"warm {json.dumps(entry['rw'].get('warm'))}. The raw client made {entry.get('raw_requests')} requests."
+        )
+        add("")
+        add("| ratio | cold | warm | cleanup | target |")
+        add("|---|---|---|---|---|")
+        pb = {p: median(entry["playbook"][p]) for p in PHASES}
+        mod = {p: median(entry["module"][p]) for p in PHASES}
+        for mode, label in (("ctl", "rabbitmqctl"), ("http", "HTTP-API")):
+            ts = {p: peer_time(data, mode, n, p, floor) for p in PHASES}
+            if any(t for t, _ in ts.values()):
+                how = next((h for _, h in ts.values() if h), "")
+                target = "cold >= 50x, warm >= 60x (N=16)" if mode == "ctl" else ""
+                add(
+                    f"| community.rabbitmq {label} / ours (playbook wall){' *' + how + '*' if how else ''} | "
+                    + " | ".join(fmt_ratio(ts[p][0], pb[p]) for p in PHASES)
+                    + f" | {target} |"
+                )
+        add(
+            "| ours warm playbook / Ansible floor (ping; debug) | | "
+            f"{fmt_ratio(pb['warm'], floor)}; {fmt_ratio(pb['warm'], floor_debug)} | | <= 1.3x (N=16) |"
+        )
+        if lb_total:
+            add(
+                f"| ours module-internal warm / lower bound (keep-alive; fresh connections) | | "
+                f"{fmt_ratio(mod['warm'], lb_total)}; {fmt_ratio(mod['warm'], lb_fresh)} | | <= 1.5x (N=16) |"
+            )
+        core_r = {p: median([x["apply_ms"] for x in entry["core_rabbitmq"][p]]) for p in PHASES}
+        core_k = {p: median([x["apply_ms"] for x in entry["core_kafka"][p]]) for p in PHASES}
+        raw = {p: median(entry["raw"][p]) for p in PHASES}
+        loop = {p: median(entry["kafka_loop"][p]) for p in PHASES}
+        add(
+            "| raw keep-alive client / ours `_core.apply` RabbitMQ only | "
+            + " | ".join(fmt_ratio(raw[p], core_r[p]) for p in PHASES)
+            + " | cold >= 1x |"
+        )
+        add(
+            "| per-topic AdminClient loop / ours `_core.apply` Kafka only | "
+            + " | ".join(fmt_ratio(loop[p], core_k[p]) for p in PHASES)
+            + " | |"
+        )
+        add("")
+    if data.get("peers"):
+        add("## community.rabbitmq runs")
+        add("")
+        for mode, by_n in data["peers"].items():
+            for n, entry in by_n.items():
+                changed = entry.get("changed", {})
+                add(
+                    f"- {mode}, N={n}: tasks changed per phase {json.dumps(changed)}"
+                    + (f"; failures: {entry['failed']}" if entry["failed"] else "")
+                )
+        add("")
+    path.write_text("\n".join(lines) + "\n")
+
+
+# --- main -----------------------------------------------------------------------------------------------
+
+
+def parse_ns(text: str) -> list[int]:
+    return [int(x) for x in re.split(r"[,\s]+", text.strip()) if x]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", default="16,256", help="service counts for ours, the references and the peers")
+    parser.add_argument("--n-ours", default="1000", help="extra service counts for ours only ('' for none)")
+    parser.add_argument("--runs", type=int, default=3, help="runs per measurement (medians are reported)")
+    parser.add_argument("--peers", default="", help="community.rabbitmq modes to run: ctl,http (empty: none)")
+    parser.add_argument("--peer-runs", type=int, default=1, help="runs per community.rabbitmq measurement")
+    parser.add_argument(
+        "--peer-max-n",
+        type=int,
+        default=16,
+        help="largest N the peers are run at; larger N are extrapolated linearly from it (0: run every N)",
+    )
+    parser.add_argument("--peer-timeout", type=float, default=3600, help="seconds per community.rabbitmq playbook")
+    parser.add_argument("--lb-samples", type=int, default=5, help="samples per lower-bound measurement")
+    parser.add_argument("--out", default=str(BENCH / "RESULTS.md"), help="Markdown report")
+    parser.add_argument("--json", default=None, help="raw samples (default: the report's name with .json)")
+    parser.add_argument("--note", action="append", default=[], help="a line to quote in the report")
+    args = parser.parse_args(argv)
+
+    started = time.time()
+    ns = parse_ns(args.n)
+    ns_ours = [n for n in parse_ns(args.n_ours) if n not in ns]
+    modes = [m for m in re.split(r"[,\s]+", args.peers) if m]
+    for m in modes:
+        if m not in ("ctl", "http"):
+            parser.error(f"--peers: unknown mode {m!r} (ctl, http)")
+    if modes and not (PEER_VENV / "bin" / "ansible-playbook").exists():
+        parser.error(f"--peers needs {PEER_VENV} (bench/run.sh --peers ... creates it)")
+
+    data: dict[str, Any] = {
+        "command": " ".join(["bench/run.sh"] + (sys.argv[1:] if argv is None else argv)),
+        "started": datetime.now(UTC).strftime("%Y-%m-%d %H:%M"),
+        "machine": machine(),
+        "versions": versions(),
+        "runs": args.runs,
+        "peer_runs": args.peer_runs if modes else "not run",
+        "notes": list(args.note),
+        "ours": [],
+        "peers": {},
+    }
+    with tempfile.TemporaryDirectory(prefix="oshbench-") as tmp:
+        runner = Runner(Path(tmp))
+        preclean()
+        log("Ansible floor: one-task ping and debug playbooks")
+        data["floor"] = measure_floor(runner, max(args.runs, 3))
+        for n in ns + ns_ours:
+            data["ours"].append(measure_ours(runner, n, args.runs, with_lower_bound=True, lb_samples=args.lb_samples))
+        for mode in modes:
+            data["peers"][mode] = {}
+            for n in ns:
+                if args.peer_max_n and n > args.peer_max_n:
+                    continue
+                data["peers"][mode][str(n)] = measure_peer(runner, mode, n, args.peer_runs, args.peer_timeout)
+        log("Ansible floor again (load may have changed)")
+        again = measure_floor(runner, max(args.runs, 3))
+        for k in again:
+            data["floor"][k] += again[k]
+    data["elapsed_s"] = time.time() - started
+    out = Path(args.out)
+    write_report(data, out)
+    Path(args.json or out.with_suffix(".json")).write_text(json.dumps(data, indent=1, default=str) + "\n")
+    log(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# The benchmark: ours against community.rabbitmq and the lower bounds, on the loopback brokers.
+#   bench/run.sh [--quick] [--no-peers] [bench.py options: --n 16,256 --n-ours 1000 --runs 3 ...]
+# --quick: N=2, one run, no peers (what tests/python/test_bench_smoke.py runs). --no-peers: skip
+# community.rabbitmq. Otherwise the peers run in both modes, from the pinned `ansible` package in
+# .cache/bench/peer-venv (created on first use; never the project's .venv). Writes bench/RESULTS.md
+# and bench/RESULTS.json unless --out is given. bench/README.md explains every row.
+set -euo pipefail
+# shellcheck source=scripts/_common.sh disable=SC1091
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/_common.sh"
+cd "$ROOT"
+
+PEER_VENV="$ROOT/.cache/bench/peer-venv"
+PEER_ANSIBLE="ansible==12.3.0"
+
+peers=1
+args=()
+for arg in "$@"; do
+  case "$arg" in
+    --quick)
+      peers=0
+      args+=(--n 2 --n-ours "" --runs 1)
+      ;;
+    --no-peers) peers=0 ;;
+    *) args+=("$arg") ;;
+  esac
+done
+# An explicit --peers wins over the default.
+for arg in "${args[@]}"; do
+  case "$arg" in --peers | --peers=*) peers=0 ;; esac
+done
+
+scripts/brokers/rabbitmq.sh start
+scripts/brokers/tansu.sh start
+if ! "$PY" -c 'from osa_hybrid_msg import _core' 2>/dev/null; then
+  echo "bench/run.sh: osa_hybrid_msg._core is not importable from $PY; run scripts/setup.sh first" >&2
+  exit 1
+fi
+
+if [ "$peers" -eq 1 ]; then
+  if [ ! -x "$PEER_VENV/bin/ansible-playbook" ]; then
+    echo "bench/run.sh: installing $PEER_ANSIBLE (community.rabbitmq) into $PEER_VENV" >&2
+    "$PY" -m venv "$PEER_VENV"
+    "$PEER_VENV/bin/pip" install -q "$PEER_ANSIBLE" requests
+  fi
+  args=(--peers "ctl,http" "${args[@]}")
+fi
+
+exec "$PY" bench/bench.py "${args[@]}"

@@ -1,0 +1,55 @@
+"""The benchmark harness (bench/) runs end to end on a tiny topology; no timing is asserted.
+
+``bench/run.sh --quick`` converges N=2 services with the module (cold, warm, cleanup), measures the lower
+bound, the raw client, the per-topic Kafka loop and Ansible's one-task floor, and writes the report. The
+community.rabbitmq peers are opt-in and not run here. The harness itself fails if the warm run changed
+anything; the report's JSON must also say so.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+from ansible_helpers import REPO_ROOT, ansible_env
+
+pytestmark = pytest.mark.usefixtures("rabbitmq_broker")
+
+
+@pytest.mark.timeout(600)
+def test_bench_quick_run_writes_the_table_and_warm_is_unchanged(tmp_path):
+    out = tmp_path / "RESULTS.md"
+    proc = subprocess.run(
+        [str(REPO_ROOT / "bench" / "run.sh"), "--quick", "--out", str(out)],
+        cwd=REPO_ROOT,
+        env=ansible_env(),
+        capture_output=True,
+        text=True,
+        timeout=580,
+        check=False,
+    )
+    assert proc.returncode == 0, f"stdout:\n{proc.stdout[-4000:]}\nstderr:\n{proc.stderr[-4000:]}"
+
+    report = out.read_text()
+    for row in (
+        "## N = 2",
+        "| **ours**: `ansible-playbook`, one task (wall) |",
+        "| **ours**: module-internal `stats.total_ms` |",
+        "| **lower bound, sum**",
+        "| raw sequential keep-alive HTTP client (RabbitMQ only) |",
+        "| per-topic confluent-kafka AdminClient loop (Kafka only) |",
+        "| ours warm playbook / Ansible floor (ping; debug) |",
+        "| ours module-internal warm / lower bound",
+    ):
+        assert row in report, f"{row!r} missing from the report:\n{report}"
+    assert "community.rabbitmq" not in report.split("## N = 2", 1)[1]
+
+    data = json.loads(out.with_suffix(".json").read_text())
+    (ours,) = data["ours"]
+    assert ours["n"] == 2
+    assert ours["changes"]["warm"] == 0
+    assert ours["rw"]["warm"]["rabbitmq"]["writes"] == 0
+    assert ours["rw"]["warm"]["kafka"]["writes"] == 0
+    assert ours["changes"]["cold"] > 0 and ours["changes"]["cleanup"] > 0
+    assert len(ours["playbook"]["warm"]) == 1 and ours["lower_bound"]
