@@ -182,7 +182,7 @@ def test_build_hosts_kafka_only_sets_no_rabbitmq_globals():
 
 
 def test_build_hosts_same_host_in_both_groups():
-    hosts, _ = build_hosts(
+    hosts, _all_vars = build_hosts(
         config(
             rabbitmq=[{"name": "mq1", "address": "10.0.0.1"}],
             kafka=[{"name": "mq1", "address": "10.0.0.1"}],

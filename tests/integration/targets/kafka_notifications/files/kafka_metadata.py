@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Print the broker's topics whose names start with a prefix, as JSON: {name: {partitions, config}}.
 
 An independent read for molecule's verify steps: confluent-kafka's AdminClient, not the module.
