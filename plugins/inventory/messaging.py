@@ -52,6 +52,8 @@ options:
       - The Kafka brokers, one host each.
       - Each entry has C(name) (required), C(address) (required), and optionally C(port) (default C(9092)) and
         C(vars) (more host variables).
+      - When every broker has the same port, it is also set as the variable C(kafka_port) on the group C(all),
+        which the C(osa.hybrid_msg.oslomsg) lookup reads, unless O(vars) sets it.
     type: list
     elements: dict
     default: []
@@ -113,6 +115,8 @@ kafka:
 rabbitmq_use_ssl: false
 vars:
   oslomsg_rabbit_quorum_queues: true
+  # Without a ceilometer_all group, the lookup configures no notifications unless told to.
+  oslomsg_notify_configure: true
 # Constructed options work too, e.g. to reach the nodes over SSH at their management address:
 compose:
   ansible_host: management_address
@@ -295,6 +299,10 @@ def build_hosts(config):
         ports = {v["rabbitmq_port"] for v in rabbit}
         if len(ports) == 1:
             all_vars.setdefault("rabbitmq_port", ports.pop())
+    # The lookup's kafka_port option reads the variable kafka_port: one port for all brokers, as for RabbitMQ.
+    kafka_ports = {v["kafka_port"] for _n, o, _g, v, _k in hosts if o == "kafka_group"}
+    if len(kafka_ports) == 1:
+        all_vars.setdefault("kafka_port", kafka_ports.pop())
     return [(n, o, g, v) for n, o, g, v, _k in hosts], all_vars
 
 

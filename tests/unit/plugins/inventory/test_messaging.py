@@ -95,6 +95,8 @@ def test_hybrid_sample_groups_and_hostvars():
     # Group all's variables reach every host, including those outside rabbitmq_all.
     assert hv["kafka2"]["rabbitmq_use_ssl"] is True
     assert hv["kafka2"]["rabbitmq_port"] == 5671
+    # The brokers disagree on the port, so there is no cluster-wide kafka_port.
+    assert "kafka_port" not in hv["rabbit1"]
 
 
 def test_loopback_sample_renamed_groups_vars_and_constructed():
@@ -178,7 +180,7 @@ def test_build_hosts_kafka_only_sets_no_rabbitmq_globals():
         "kafka_port": 9094,
         "kafka_bootstrap_server": "[fd00::11]:9094",
     }
-    assert all_vars == {}
+    assert all_vars == {"kafka_port": 9094}
 
 
 def test_build_hosts_same_host_in_both_groups():
