@@ -8,6 +8,7 @@ pub mod apply;
 pub mod backend;
 pub mod error;
 pub mod observed;
+pub mod oslomsg;
 pub mod password;
 pub mod plan;
 pub mod run;

@@ -25,7 +25,7 @@ pub fn apply(py: Python<'_>, request: String, check_mode: bool, diff: bool) -> P
     outcome.map_err(|e| super::errors::to_pyerr(py, e))
 }
 
-fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
+pub(super) fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
     panic
         .downcast_ref::<&str>()
         .map(|s| (*s).to_owned())

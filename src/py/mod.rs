@@ -2,6 +2,7 @@
 
 mod api;
 mod errors;
+mod oslomsg;
 
 use pyo3::prelude::*;
 
@@ -9,6 +10,8 @@ use pyo3::prelude::*;
 mod _core {
     #[pymodule_export]
     use super::api::apply;
+    #[pymodule_export]
+    use super::oslomsg::oslomsg_vars;
     #[pymodule_export]
     use super::errors::{
         AuthenticationError, BrokerApiError, BrokerTimeoutError, BrokerUnreachableError, ConnectionConfigError,
