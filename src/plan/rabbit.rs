@@ -22,7 +22,7 @@ fn sorted(tags: &[String]) -> Vec<String> {
 /// Where each vhost will stand once the plan is applied, and which request entry says so.
 struct VhostFate<'a> {
     observed: &'a RabbitSnapshot,
-    declared: HashMap<&'a str, (State, usize)>,
+    declared: HashMap<&'a str, (State, String)>,
 }
 
 impl VhostFate<'_> {
@@ -44,7 +44,7 @@ impl VhostFate<'_> {
             return Ok(());
         }
         let reason = match self.declared.get(vhost) {
-            Some((State::Absent, i)) => format!("vhost '{vhost}' is declared absent at vhosts[{i}]"),
+            Some((State::Absent, i)) => format!("vhost '{vhost}' is declared absent at {i}"),
             _ => format!("vhost '{vhost}' does not exist and is not declared; add it to vhosts or fix the name"),
         };
         Err(Error::plan(path, reason))
@@ -64,7 +64,7 @@ pub fn plan(request: &Request, observed: &RabbitSnapshot) -> Result<Plan> {
             .vhosts()
             .iter()
             .enumerate()
-            .map(|(i, v)| (v.name.as_str(), (v.state(), i)))
+            .map(|(i, v)| (v.name.as_str(), (v.state(), request.vhost_path(i))))
             .collect(),
     };
     plan_vhosts(request, observed, &mut plan)?;
@@ -137,7 +137,8 @@ fn plan_vhosts(request: &Request, observed: &RabbitSnapshot, plan: &mut Plan) ->
                         dqt = Some(q.as_str().to_owned());
                     } else {
                         plan.warnings.push(format!(
-                            "vhosts[{i}].default_queue_type: RabbitMQ {} ignores changes to the default queue type of an existing vhost (fixed in 3.11.17); vhost '{}' keeps {}. Recreate the vhost or upgrade",
+                            "{}.default_queue_type: RabbitMQ {} ignores changes to the default queue type of an existing vhost (fixed in 3.11.17); vhost '{}' keeps {}. Recreate the vhost or upgrade",
+                            request.vhost_path(i),
                             observed.version.as_deref().unwrap_or("?"),
                             v.name,
                             cur.default_queue_type.as_deref().unwrap_or("none"),
@@ -166,7 +167,7 @@ fn plan_vhosts(request: &Request, observed: &RabbitSnapshot, plan: &mut Plan) ->
             (State::Absent, Some(cur)) => {
                 if v.name == "/" {
                     return Err(Error::plan(
-                        format!("vhosts[{i}].state"),
+                        format!("{}.state", request.vhost_path(i)),
                         "refusing to delete the default vhost '/'; remove this entry",
                     ));
                 }
@@ -320,10 +321,10 @@ fn plan_users(request: &Request, observed: &RabbitSnapshot, fate: &VhostFate<'_>
         }
 
         if let Some(perms) = &u.permissions {
-            plan_permissions(i, u, perms, current, observed, fate, plan)?;
+            plan_permissions(&request.user_path(i), u, perms, current, observed, fate, plan)?;
         }
         if let Some(tperms) = &u.topic_permissions {
-            plan_topic_permissions(i, u, tperms, current, observed, fate, plan)?;
+            plan_topic_permissions(&request.user_path(i), u, tperms, current, observed, fate, plan)?;
         }
     }
     Ok(())
@@ -331,7 +332,7 @@ fn plan_users(request: &Request, observed: &RabbitSnapshot, fate: &VhostFate<'_>
 
 /// Grants on the vhosts the user lists; with `purge_permissions`, revokes the others.
 fn plan_permissions(
-    i: usize,
+    user_path: &str,
     u: &UserSpec,
     perms: &[PermissionSpec],
     current: Option<&ObservedUser>,
@@ -341,7 +342,7 @@ fn plan_permissions(
 ) -> Result<()> {
     let mut listed = BTreeSet::new();
     for (j, p) in perms.iter().enumerate() {
-        fate.require(&format!("users[{i}].permissions[{j}].vhost"), &p.vhost)?;
+        fate.require(&format!("{user_path}.permissions[{j}].vhost"), &p.vhost)?;
         listed.insert(p.vhost.as_str());
         let want = ObservedPermission {
             configure: p.configure.clone(),
@@ -418,7 +419,7 @@ fn plan_permissions(
 
 /// Topic permissions per vhost; the API deletes them per (user, vhost) only.
 fn plan_topic_permissions(
-    i: usize,
+    user_path: &str,
     u: &UserSpec,
     tperms: &[TopicPermissionSpec],
     current: Option<&ObservedUser>,
@@ -428,7 +429,7 @@ fn plan_topic_permissions(
 ) -> Result<()> {
     let mut want: BTreeMap<&str, BTreeMap<String, (String, String)>> = BTreeMap::new();
     for (j, p) in tperms.iter().enumerate() {
-        fate.require(&format!("users[{i}].topic_permissions[{j}].vhost"), &p.vhost)?;
+        fate.require(&format!("{user_path}.topic_permissions[{j}].vhost"), &p.vhost)?;
         want.entry(p.vhost.as_str())
             .or_default()
             .insert(p.exchange.clone(), (p.write.clone(), p.read.clone()));
@@ -536,7 +537,7 @@ fn plan_policies(request: &Request, observed: &RabbitSnapshot, fate: &VhostFate<
             }
             continue;
         }
-        fate.require(&format!("policies[{i}].vhost"), &p.vhost)?;
+        fate.require(&format!("{}.vhost", request.policy_path(i)), &p.vhost)?;
         let apply_to = p.apply_to.unwrap_or_default();
         if matches!(
             apply_to,
@@ -544,7 +545,7 @@ fn plan_policies(request: &Request, observed: &RabbitSnapshot, fate: &VhostFate<
         ) && supports_queue_type_targets == Some(false)
         {
             return Err(Error::plan(
-                format!("policies[{i}].apply_to"),
+                format!("{}.apply_to", request.policy_path(i)),
                 format!(
                     "'{}' needs RabbitMQ 3.12 or later and this broker is {}; use 'queues'",
                     apply_to.as_str(),
@@ -555,13 +556,14 @@ fn plan_policies(request: &Request, observed: &RabbitSnapshot, fate: &VhostFate<
         let definition = normalize_definition(p.definition.as_ref().unwrap_or(&Map::new()));
         if is_4x && let Some(k) = definition.keys().find(|k| k.starts_with("ha-")) {
             return Err(Error::plan(
-                format!("policies[{i}].definition.{k}"),
+                format!("{}.definition.{k}", request.policy_path(i)),
                 "classic queue mirroring was removed in RabbitMQ 4.0; drop the ha-* keys (use quorum queues)",
             ));
         }
         if is_4x && definition.contains_key("queue-version") {
             plan.warnings.push(format!(
-                "policies[{i}].definition.queue-version: RabbitMQ 4.x has only classic queue version 2; the key has no effect"
+                "{}.definition.queue-version: RabbitMQ 4.x has only classic queue version 2; the key has no effect",
+                request.policy_path(i)
             ));
         }
         let want = ObservedPolicy {

@@ -3,6 +3,7 @@
 mod connection;
 mod kafka;
 mod rabbit;
+mod services;
 
 pub use connection::RabbitConnection;
 pub use kafka::{
@@ -12,6 +13,7 @@ pub use rabbit::{
     ApplyTo, HashingAlgorithm, PasswordSpec, PermissionSpec, PolicySpec, QueueType, State, TopicPermissionSpec,
     UpdatePassword, UserSpec, VhostSpec,
 };
+pub use services::{BusSpec, ServicePolicy, ServiceSpec, Transport};
 
 use serde::Deserialize;
 
@@ -35,19 +37,106 @@ pub struct Request {
     pub topics: Option<Vec<TopicSpec>>,
     #[serde(default)]
     pub notifications: Option<NotificationsSpec>,
+    /// Per-service shorthand, expanded by `from_json` into the lists above (`spec/services.rs`).
+    #[serde(default)]
+    pub services: Option<Vec<ServiceSpec>>,
+    #[serde(skip)]
+    origins: Origins,
+}
+
+/// The request path of every vhost, user and policy (`vhosts[2]`, or `services[1].rpc.vhost[0]` for one
+/// the shorthand produced), and the topics the shorthand produced.
+#[derive(Debug, Default)]
+struct Origins {
+    vhosts: Vec<String>,
+    users: Vec<String>,
+    policies: Vec<String>,
+    topics: Vec<(String, TopicSpec)>,
+}
+
+fn origin(paths: &[String], kind: &str, i: usize) -> String {
+    paths.get(i).cloned().unwrap_or_else(|| format!("{kind}[{i}]"))
 }
 
 impl Request {
     /// Parses and validates a request. The error path is the JSON path of the offending field.
     pub fn from_json(text: &str) -> Result<Self> {
         let de = &mut serde_json::Deserializer::from_str(text);
-        let request: Request = serde_path_to_error::deserialize(de).map_err(|e| {
+        let mut request: Request = serde_path_to_error::deserialize(de).map_err(|e| {
             let path = e.path().to_string();
             let path = if path == "." { "request".to_owned() } else { path };
             Error::spec(path, clean_serde_message(&e.into_inner().to_string()))
         })?;
         request.validate()?;
+        request.expand_services()?;
         Ok(request)
+    }
+
+    /// The request path of `vhosts()[i]`, for error messages.
+    pub fn vhost_path(&self, i: usize) -> String {
+        origin(&self.origins.vhosts, "vhosts", i)
+    }
+
+    /// The request path of `users()[i]`.
+    pub fn user_path(&self, i: usize) -> String {
+        origin(&self.origins.users, "users", i)
+    }
+
+    /// The request path of `policies()[i]`.
+    pub fn policy_path(&self, i: usize) -> String {
+        origin(&self.origins.policies, "policies", i)
+    }
+
+    /// Appends what `services` declares to the vhost, user, policy and topic lists. An object also
+    /// declared explicitly is refused, naming both places.
+    fn expand_services(&mut self) -> Result<()> {
+        let Some(services) = &self.services else {
+            return Ok(());
+        };
+        let expanded = services::expand(services)?;
+        let clash = |path: &str, what: String, at: String| {
+            Error::spec(path, format!("{what} is also declared at {at}; declare it in one place"))
+        };
+        for (path, v) in &expanded.vhosts {
+            if let Some(i) = self.vhosts().iter().position(|x| x.name == v.name) {
+                return Err(clash(path, format!("vhost '{}'", v.name), format!("vhosts[{i}]")));
+            }
+        }
+        for (path, u) in &expanded.users {
+            if let Some(i) = self.users().iter().position(|x| x.name == u.name) {
+                return Err(clash(path, format!("user '{}'", u.name), format!("users[{i}]")));
+            }
+        }
+        for (path, p) in &expanded.policies {
+            if let Some(i) = self.policies().iter().position(|x| x.name == p.name && x.vhost == p.vhost) {
+                let what = format!("policy '{}' on vhost '{}'", p.name, p.vhost);
+                return Err(clash(path, what, format!("policies[{i}]")));
+            }
+        }
+        let declared = self.kafka_topics();
+        for (path, t) in &expanded.topics {
+            if let Some((at, _)) = declared.iter().find(|(_, x)| x.name == t.name) {
+                return Err(clash(path, format!("topic '{}'", t.name), at.clone()));
+            }
+        }
+        let own = |n: usize, kind: &str| (0..n).map(|i| format!("{kind}[{i}]")).collect::<Vec<_>>();
+        self.origins.vhosts = own(self.vhosts().len(), "vhosts");
+        self.origins.users = own(self.users().len(), "users");
+        self.origins.policies = own(self.policies().len(), "policies");
+        for (path, v) in expanded.vhosts {
+            self.origins.vhosts.push(path);
+            self.vhosts.get_or_insert_with(Vec::new).push(v);
+        }
+        for (path, u) in expanded.users {
+            self.origins.users.push(path);
+            self.users.get_or_insert_with(Vec::new).push(u);
+        }
+        for (path, p) in expanded.policies {
+            self.origins.policies.push(path);
+            self.policies.get_or_insert_with(Vec::new).push(p);
+        }
+        self.origins.topics = expanded.topics;
+        Ok(())
     }
 
     pub fn vhosts(&self) -> &[VhostSpec] {
@@ -87,7 +176,8 @@ impl Request {
             .iter()
             .flat_map(NotificationsSpec::expand)
             .map(|t| (format!("notifications({})", t.name), t));
-        explicit.chain(expanded).collect()
+        let services = self.origins.topics.iter().cloned();
+        explicit.chain(expanded).chain(services).collect()
     }
 
     /// Checks what serde cannot: empty names, regexes, duplicates, combinations of fields.

@@ -1,0 +1,543 @@
+//! The `services:` shorthand: per OpenStack service, what OSA's `mq_setup` role declares for a rabbit
+//! bus (the vhost list with states, the user with `.* .* .*` on each present vhost, the policies on each
+//! present vhost), and for a kafka notify bus the `<topic>.<priority>` topics mq_setup never made.
+//!
+//! Entries have the shape the `oslomsg` lookup emits, so its list can be passed verbatim: `name`, `rpc`,
+//! `notify`, plus informational keys (`<name>_oslomsg_*`, the transport URLs and the option dicts) that
+//! are checked against `rpc`/`notify` and otherwise ignored.
+
+use std::collections::HashMap;
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::kafka::{OSLO_PRIORITIES, TopicSpec, check_topic_name};
+use super::rabbit::{ApplyTo, PermissionSpec, PolicySpec, State, UpdatePassword, UserSpec, VhostSpec, check_regex};
+use crate::error::{Error, Result};
+use crate::oslomsg::{check_rabbit_credential, check_vhost_name, parse_vhost_list};
+
+/// Keys of a lookup entry that describe the service for its config files; the module ignores them.
+const INFORMATIONAL_KEYS: [&str; 4] = [
+    "rpc_transport_url",
+    "notify_transport_url",
+    "oslo_messaging_rabbit",
+    "oslo_messaging_kafka",
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    Rabbit,
+    Kafka,
+    None,
+}
+
+impl Transport {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transport::Rabbit => "rabbit",
+            Transport::Kafka => "kafka",
+            Transport::None => "none",
+        }
+    }
+}
+
+#[derive(Clone, Deserialize)]
+pub struct ServiceSpec {
+    pub name: String,
+    #[serde(default)]
+    pub rpc: Option<BusSpec>,
+    #[serde(default)]
+    pub notify: Option<BusSpec>,
+    /// The lookup's informational keys; anything else is refused in `expand`.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+// Hand-written: `extra` carries `<name>_oslomsg_*_password`.
+impl std::fmt::Debug for ServiceSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServiceSpec")
+            .field("name", &self.name)
+            .field("rpc", &self.rpc)
+            .field("notify", &self.notify)
+            .field("extra", &self.extra.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// One bus of a service. For kafka, `vhost`, `policies` and the credentials are not used.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BusSpec {
+    pub transport: Transport,
+    /// False: declare nothing for this bus (OSA's `<svc>_oslomsg_notify_configure`). Default true.
+    #[serde(default)]
+    pub configure: Option<bool>,
+    /// Default: the service name.
+    #[serde(default)]
+    pub userid: Option<String>,
+    #[serde(default)]
+    pub password: Option<String>,
+    /// A vhost name, or OSA's list of `{name, state}`.
+    #[serde(default)]
+    pub vhost: Option<Value>,
+    /// Declared on every present vhost; the first policy of each name wins (service's before global).
+    #[serde(default)]
+    pub policies: Option<Vec<ServicePolicy>>,
+    /// Kafka: `[oslo_messaging_notifications] topics`, default `[notifications]`.
+    #[serde(default)]
+    pub topics: Option<Vec<String>>,
+    /// Kafka: default all seven oslo.messaging priorities.
+    #[serde(default)]
+    pub priorities: Option<Vec<String>>,
+    #[serde(default)]
+    pub partitions: Option<i32>,
+    #[serde(default)]
+    pub replication_factor: Option<i32>,
+    #[serde(default)]
+    pub config: Option<Map<String, Value>>,
+}
+
+impl std::fmt::Debug for BusSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BusSpec")
+            .field("transport", &self.transport)
+            .field("configure", &self.configure)
+            .field("userid", &self.userid)
+            .field("password", &self.password.as_ref().map(|_| "<hidden>"))
+            .field("vhost", &self.vhost)
+            .field("policies", &self.policies)
+            .field("topics", &self.topics)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A policy as OSA writes it (`tags` for the definition), without a vhost.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServicePolicy {
+    pub name: String,
+    #[serde(default)]
+    pub pattern: Option<String>,
+    #[serde(default)]
+    pub apply_to: Option<ApplyTo>,
+    #[serde(default)]
+    pub priority: Option<i64>,
+    #[serde(default, alias = "tags")]
+    pub definition: Option<Map<String, Value>>,
+    #[serde(default)]
+    pub state: Option<State>,
+}
+
+/// What `services` expands to, each object with the request path that produced it.
+#[derive(Debug, Default)]
+pub struct Expanded {
+    pub vhosts: Vec<(String, VhostSpec)>,
+    pub users: Vec<(String, UserSpec)>,
+    pub policies: Vec<(String, PolicySpec)>,
+    pub topics: Vec<(String, TopicSpec)>,
+}
+
+fn state_word(s: State) -> &'static str {
+    match s {
+        State::Present => "present",
+        State::Absent => "absent",
+    }
+}
+
+fn same_policy(a: &PolicySpec, b: &PolicySpec) -> bool {
+    a.pattern == b.pattern
+        && a.apply_to.unwrap_or_default() == b.apply_to.unwrap_or_default()
+        && a.priority.unwrap_or(0) == b.priority.unwrap_or(0)
+        && a.definition == b.definition
+        && a.state() == b.state()
+}
+
+fn same_topic(a: &TopicSpec, b: &TopicSpec) -> bool {
+    a.partitions == b.partitions
+        && a.replication_factor == b.replication_factor
+        && a.config == b.config
+        && a.state() == b.state()
+}
+
+/// Index of each object in `Expanded`, for de-duplication: same object from two places is declared once.
+#[derive(Default)]
+struct Seen {
+    vhosts: HashMap<String, usize>,
+    users: HashMap<String, usize>,
+    /// (vhost, name) → (index, service index).
+    policies: HashMap<(String, String), (usize, usize)>,
+    topics: HashMap<String, usize>,
+}
+
+/// Expands every entry. rpc and notify on the same vhost and user yield one vhost and one user; the
+/// same object from two services is declared once if the two agree, and refused if they do not.
+pub fn expand(services: &[ServiceSpec]) -> Result<Expanded> {
+    let mut out = Expanded::default();
+    let mut seen = Seen::default();
+    let mut names: HashMap<&str, usize> = HashMap::new();
+    for (i, s) in services.iter().enumerate() {
+        let p = format!("services[{i}]");
+        if s.name.trim().is_empty() {
+            return Err(Error::spec(format!("{p}.name"), "service name must not be empty"));
+        }
+        if let Some(first) = names.insert(s.name.as_str(), i) {
+            return Err(Error::spec(
+                format!("{p}.name"),
+                format!("service '{}' is also listed at services[{first}]; list each once", s.name),
+            ));
+        }
+        check_informational(&p, s)?;
+        if let Some(rpc) = &s.rpc
+            && rpc.transport == Transport::Kafka
+        {
+            return Err(Error::spec(
+                format!("{p}.rpc.transport"),
+                "kafka cannot carry RPC: oslo.messaging's kafka driver raises NotImplementedError for RPC; use rabbit",
+            ));
+        }
+        for (bus, spec) in [("rpc", &s.rpc), ("notify", &s.notify)] {
+            let Some(b) = spec else { continue };
+            if !b.configure.unwrap_or(true) {
+                continue;
+            }
+            let bp = format!("{p}.{bus}");
+            match b.transport {
+                Transport::None => {}
+                Transport::Rabbit => expand_rabbit(&bp, i, s, b, &mut out, &mut seen)?,
+                Transport::Kafka => expand_kafka(&bp, b, &mut out, &mut seen)?,
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Refuses unknown keys, and lookup keys that contradict `rpc`/`notify` (someone edited one and not the other).
+fn check_informational(p: &str, s: &ServiceSpec) -> Result<()> {
+    let prefix = format!("{}_oslomsg_", s.name);
+    for (key, value) in &s.extra {
+        if INFORMATIONAL_KEYS.contains(&key.as_str()) {
+            continue;
+        }
+        let Some(suffix) = key.strip_prefix(&prefix) else {
+            return Err(Error::spec(
+                format!("{p}.{key}"),
+                format!(
+                    "unknown key; a service entry has name, rpc and notify, and may carry the oslomsg lookup's \
+                     {prefix}* variables, transport URLs and option dicts"
+                ),
+            ));
+        };
+        for (bus, spec) in [("rpc", &s.rpc), ("notify", &s.notify)] {
+            let Some(b) = spec else { continue };
+            let Some(field) = suffix.strip_prefix(bus).and_then(|f| f.strip_prefix('_')) else {
+                continue;
+            };
+            let given = match field {
+                "transport" => Some(Value::String(b.transport.as_str().to_owned())),
+                "userid" => Some(Value::String(b.userid.clone().unwrap_or_else(|| s.name.clone()))),
+                "password" => Some(b.password.clone().map_or(Value::Null, Value::String)),
+                "vhost" => b.vhost.clone(),
+                _ => None,
+            };
+            if let Some(given) = given
+                && given != *value
+            {
+                // Never echo either value: one may be a password.
+                return Err(Error::spec(
+                    format!("{p}.{key}"),
+                    format!(
+                        "differs from {p}.{bus}.{field}; the module declares what {bus} says, so change both or \
+                         drop {key}"
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn expand_rabbit(
+    bp: &str,
+    service_index: usize,
+    s: &ServiceSpec,
+    b: &BusSpec,
+    out: &mut Expanded,
+    seen: &mut Seen,
+) -> Result<()> {
+    let userid = b.userid.clone().unwrap_or_else(|| s.name.clone());
+    if userid.is_empty() {
+        return Err(Error::spec(format!("{bp}.userid"), "must not be empty"));
+    }
+    check_rabbit_credential(&format!("{bp}.userid"), "user name", &userid)?;
+    let Some(password) = &b.password else {
+        return Err(Error::spec(
+            format!("{bp}.password"),
+            format!("is required to declare user '{userid}' (OSA: {}_oslomsg_{}_password)", s.name, bus_name(bp)),
+        ));
+    };
+    if password.is_empty() {
+        return Err(Error::spec(format!("{bp}.password"), "must not be empty"));
+    }
+    check_rabbit_credential(&format!("{bp}.password"), "password", password)?;
+    let Some(vhost_value) = &b.vhost else {
+        return Err(Error::spec(
+            format!("{bp}.vhost"),
+            format!(
+                "is required for a rabbit bus: a name, or OSA's list such as [{{name: /{0}, state: absent}}, \
+                 {{name: {0}, state: present}}]",
+                s.name
+            ),
+        ));
+    };
+    let vhosts = parse_vhost_list(&format!("{bp}.vhost"), vhost_value)?;
+    let legacy = matches!(vhost_value, Value::String(_));
+    let mut present = Vec::new();
+    for (j, (name, is_present)) in vhosts.iter().enumerate() {
+        let vp = if legacy {
+            format!("{bp}.vhost")
+        } else {
+            format!("{bp}.vhost[{j}]")
+        };
+        if name.trim().is_empty() {
+            return Err(Error::spec(format!("{vp}.name"), "vhost name must not be empty"));
+        }
+        let state = if *is_present { State::Present } else { State::Absent };
+        if *is_present {
+            check_vhost_name(&vp, name)?;
+            present.push(name.clone());
+        }
+        match seen.vhosts.get(name) {
+            Some(&k) => {
+                let (origin, other) = &out.vhosts[k];
+                if other.state() != state {
+                    return Err(Error::spec(
+                        vp,
+                        format!(
+                            "vhost '{name}' is {} here but {} at {origin}; a vhost has one state",
+                            state_word(state),
+                            state_word(other.state())
+                        ),
+                    ));
+                }
+            }
+            None => {
+                seen.vhosts.insert(name.clone(), out.vhosts.len());
+                out.vhosts.push((
+                    vp,
+                    VhostSpec {
+                        name: name.clone(),
+                        state: Some(state),
+                        description: None,
+                        tags: None,
+                        default_queue_type: None,
+                    },
+                ));
+            }
+        }
+    }
+
+    // The user: `.* .* .*` on each present vhost, other permissions untouched, password always enforced.
+    let permissions: Vec<PermissionSpec> = present
+        .iter()
+        .map(|v| PermissionSpec {
+            vhost: v.clone(),
+            configure: ".*".into(),
+            write: ".*".into(),
+            read: ".*".into(),
+        })
+        .collect();
+    let up = format!("{bp}.userid");
+    match seen.users.get(&userid) {
+        Some(&k) => {
+            let (origin, user) = &mut out.users[k];
+            if user.password.as_deref() != Some(password.as_str()) {
+                return Err(Error::spec(
+                    format!("{bp}.password"),
+                    format!("user '{userid}' is declared at {origin} with another password; a user has one password"),
+                ));
+            }
+            let perms = user.permissions.get_or_insert_with(Vec::new);
+            for perm in permissions {
+                if !perms.iter().any(|x| x.vhost == perm.vhost) {
+                    perms.push(perm);
+                }
+            }
+        }
+        None => {
+            seen.users.insert(userid.clone(), out.users.len());
+            out.users.push((
+                up,
+                UserSpec {
+                    name: userid,
+                    password: Some(password.clone()),
+                    password_hash: None,
+                    hashing_algorithm: None,
+                    tags: None,
+                    update_password: Some(UpdatePassword::Always),
+                    state: Some(State::Present),
+                    permissions: Some(permissions),
+                    topic_permissions: None,
+                    purge_permissions: Some(false),
+                },
+            ));
+        }
+    }
+
+    // Policies on present vhosts only; within a service the first of each name wins (mq_setup's
+    // `unique(attribute='name')`, and its skipping of notify policies on the RPC vhost).
+    let policies = b.policies.as_deref().unwrap_or_default();
+    for (k, pol) in policies.iter().enumerate() {
+        check_service_policy(&format!("{bp}.policies[{k}]"), pol)?;
+    }
+    for vhost in &present {
+        for (k, pol) in policies.iter().enumerate() {
+            let pp = format!("{bp}.policies[{k}]");
+            let spec = PolicySpec {
+                name: pol.name.clone(),
+                vhost: vhost.clone(),
+                pattern: pol.pattern.clone(),
+                apply_to: pol.apply_to,
+                priority: pol.priority,
+                definition: pol.definition.clone(),
+                state: pol.state,
+            };
+            let key = (vhost.clone(), pol.name.clone());
+            match seen.policies.get(&key) {
+                Some(&(idx, owner)) => {
+                    let (origin, other) = &out.policies[idx];
+                    if owner != service_index && !same_policy(other, &spec) {
+                        return Err(Error::spec(
+                            pp,
+                            format!(
+                                "policy '{}' on vhost '{vhost}' is declared differently at {origin}; make them agree \
+                                 or give the services separate vhosts",
+                                pol.name
+                            ),
+                        ));
+                    }
+                }
+                None => {
+                    seen.policies.insert(key, (out.policies.len(), service_index));
+                    out.policies.push((pp, spec));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// "rpc" or "notify" from a bus path `services[i].rpc`.
+fn bus_name(bp: &str) -> &str {
+    bp.rsplit('.').next().unwrap_or(bp)
+}
+
+fn check_service_policy(pp: &str, pol: &ServicePolicy) -> Result<()> {
+    if pol.name.trim().is_empty() {
+        return Err(Error::spec(format!("{pp}.name"), "policy name must not be empty"));
+    }
+    if pol.state.unwrap_or_default() == State::Present {
+        let Some(pattern) = &pol.pattern else {
+            return Err(Error::spec(
+                format!("{pp}.pattern"),
+                "is required for a present policy, e.g. '.*'",
+            ));
+        };
+        check_regex(&format!("{pp}.pattern"), pattern)?;
+        if pol.definition.as_ref().is_none_or(Map::is_empty) {
+            return Err(Error::spec(
+                format!("{pp}.definition"),
+                "is required for a present policy and must have a key, e.g. {queue-version: 2}",
+            ));
+        }
+    }
+    if let Some(prio) = pol.priority
+        && i32::try_from(prio).is_err()
+    {
+        return Err(Error::spec(
+            format!("{pp}.priority"),
+            format!("{prio} does not fit a 32-bit integer"),
+        ));
+    }
+    Ok(())
+}
+
+fn expand_kafka(bp: &str, b: &BusSpec, out: &mut Expanded, seen: &mut Seen) -> Result<()> {
+    let topics = b
+        .topics
+        .clone()
+        .unwrap_or_else(|| vec![crate::oslomsg::DEFAULT_NOTIFICATION_TOPIC.to_owned()]);
+    if topics.is_empty() {
+        return Err(Error::spec(
+            format!("{bp}.topics"),
+            "must list at least one topic, e.g. [notifications]",
+        ));
+    }
+    let priorities = b
+        .priorities
+        .clone()
+        .unwrap_or_else(|| OSLO_PRIORITIES.iter().map(|p| (*p).to_owned()).collect());
+    if priorities.is_empty() {
+        return Err(Error::spec(format!("{bp}.priorities"), "must list at least one priority"));
+    }
+    for (k, prio) in priorities.iter().enumerate() {
+        if !OSLO_PRIORITIES.contains(&prio.as_str()) {
+            return Err(Error::spec(
+                format!("{bp}.priorities[{k}]"),
+                format!("'{prio}' is not an oslo.messaging priority; use {}", OSLO_PRIORITIES.join(", ")),
+            ));
+        }
+    }
+    for (field, value) in [("partitions", b.partitions), ("replication_factor", b.replication_factor)] {
+        if let Some(n) = value
+            && n < 1
+        {
+            return Err(Error::spec(format!("{bp}.{field}"), format!("{n} is not a count; use 1 or more")));
+        }
+    }
+    if let Some(config) = &b.config {
+        for (key, v) in config {
+            if key.is_empty() || matches!(v, Value::Array(_) | Value::Object(_)) {
+                return Err(Error::spec(
+                    format!("{bp}.config.{key}"),
+                    "a topic config key is non-empty and its value a string, number or boolean (null removes it)",
+                ));
+            }
+        }
+    }
+    for (k, topic) in topics.iter().enumerate() {
+        check_topic_name(&format!("{bp}.topics[{k}]"), topic)?;
+        for prio in &priorities {
+            let name = format!("{topic}.{prio}");
+            let tp = format!("{bp}.topics[{k}]");
+            check_topic_name(&tp, &name)?;
+            let spec = TopicSpec {
+                name: name.clone(),
+                partitions: b.partitions,
+                replication_factor: b.replication_factor,
+                config: b.config.clone(),
+                state: Some(State::Present),
+            };
+            match seen.topics.get(&name) {
+                Some(&idx) => {
+                    let (origin, other) = &out.topics[idx];
+                    if !same_topic(other, &spec) {
+                        return Err(Error::spec(
+                            tp,
+                            format!(
+                                "topic '{name}' is declared with other partitions, replication factor or config at \
+                                 {origin}; make them agree"
+                            ),
+                        ));
+                    }
+                }
+                None => {
+                    seen.topics.insert(name, out.topics.len());
+                    out.topics.push((tp, spec));
+                }
+            }
+        }
+    }
+    Ok(())
+}
