@@ -85,7 +85,10 @@ pub fn oslomsg_vars_json(text: &str) -> Result<String> {
         let path = e.path().to_string();
         let path = if path == "." { "request".to_owned() } else { path };
         let message = e.into_inner().to_string();
-        let message = message.rfind(" at line ").map_or(message.as_str(), |i| &message[..i]).to_owned();
+        let message = message
+            .rfind(" at line ")
+            .map_or(message.as_str(), |i| &message[..i])
+            .to_owned();
         Error::spec(path, message)
     })?;
     let out = oslomsg_vars(&facts)?;
@@ -198,7 +201,10 @@ impl Vars<'_> {
     fn policies(&self, name: &str) -> Result<Option<Vec<Value>>> {
         let Some(v) = self.get(name) else { return Ok(None) };
         let Value::Array(items) = v else {
-            return Err(Error::spec(var_path(name), format!("is a {}, not a list of policies", kind(v))));
+            return Err(Error::spec(
+                var_path(name),
+                format!("is a {}, not a list of policies", kind(v)),
+            ));
         };
         for (i, item) in items.iter().enumerate() {
             let ok = item.get("name").and_then(Value::as_str).is_some_and(|n| !n.is_empty());
@@ -301,6 +307,8 @@ struct KafkaSettings {
     ssl_client_key_file: String,
 }
 
+// The booleans are OSA's own variables, one field each.
+#[allow(clippy::struct_excessive_bools)]
 struct Global {
     rabbitmq_host_group: String,
     rabbitmq_use_ssl: bool,
@@ -408,20 +416,19 @@ impl Global {
         let quorum_queues = vars
             .bool("oslomsg_rabbit_quorum_queues")?
             .unwrap_or(rabbitmq_queue_replication);
-        let rabbitmq_policies = match vars.policies("rabbitmq_policies")? {
-            Some(p) => p,
-            None => {
-                // CQv2 is present iff (quorum or not replication) and the install method is not distro.
-                let distro = vars.string("rabbitmq_install_method")?.as_deref() == Some("distro");
-                let present = (quorum_queues || !rabbitmq_queue_replication) && !distro;
-                vec![json!({
-                    "name": "CQv2",
-                    "pattern": ".*",
-                    "priority": 0,
-                    "tags": {"queue-version": 2},
-                    "state": if present { "present" } else { "absent" },
-                })]
-            }
+        let rabbitmq_policies = if let Some(p) = vars.policies("rabbitmq_policies")? {
+            p
+        } else {
+            // CQv2 is present iff (quorum or not replication) and the install method is not distro.
+            let distro = vars.string("rabbitmq_install_method")?.as_deref() == Some("distro");
+            let present = (quorum_queues || !rabbitmq_queue_replication) && !distro;
+            vec![json!({
+                "name": "CQv2",
+                "pattern": ".*",
+                "priority": 0,
+                "tags": {"queue-version": 2},
+                "state": if present { "present" } else { "absent" },
+            })]
         };
         let queue_manager = vars.bool("oslomsg_rabbit_queue_manager")?.unwrap_or(false);
 
@@ -453,10 +460,7 @@ impl Global {
                 format!("{kafka_port} is not a TCP port (1-65535)"),
             ));
         }
-        let rabbit_hosts = facts
-            .groups
-            .get(&rabbitmq_host_group)
-            .is_some_and(|h| !h.is_empty());
+        let rabbit_hosts = facts.groups.get(&rabbitmq_host_group).is_some_and(|h| !h.is_empty());
         let kafka_hosts = facts.groups.get(&kafka_host_group).is_some_and(|h| !h.is_empty());
         let notify_transport = match vars.string("oslomsg_notify_transport")? {
             Some(t) => t,
@@ -529,7 +533,10 @@ impl Global {
         m.insert("rabbitmq_use_ssl".into(), json!(self.rabbitmq_use_ssl));
         m.insert("rabbitmq_port".into(), json!(self.rabbitmq_port));
         m.insert("rabbitmq_servers".into(), json!(self.rabbitmq_servers));
-        m.insert("rabbitmq_queue_replication".into(), json!(self.rabbitmq_queue_replication));
+        m.insert(
+            "rabbitmq_queue_replication".into(),
+            json!(self.rabbitmq_queue_replication),
+        );
         m.insert("rabbitmq_policies".into(), json!(self.rabbitmq_policies));
         m.insert("oslomsg_rabbit_quorum_queues".into(), json!(self.quorum_queues));
         m.insert("oslomsg_rabbit_queue_manager".into(), json!(self.queue_manager));
@@ -545,8 +552,14 @@ impl Global {
             m.insert("oslomsg_notify_security_protocol".into(), json!(k.security_protocol));
             m.insert("oslomsg_notify_sasl_mechanism".into(), json!(k.sasl_mechanism));
             m.insert("oslomsg_notify_ssl_ca_file".into(), json!(k.ssl_ca_file));
-            m.insert("oslomsg_notify_ssl_client_cert_file".into(), json!(k.ssl_client_cert_file));
-            m.insert("oslomsg_notify_ssl_client_key_file".into(), json!(k.ssl_client_key_file));
+            m.insert(
+                "oslomsg_notify_ssl_client_cert_file".into(),
+                json!(k.ssl_client_cert_file),
+            );
+            m.insert(
+                "oslomsg_notify_ssl_client_key_file".into(),
+                json!(k.ssl_client_key_file),
+            );
         }
         for (k, v) in &self.passthrough {
             m.insert(k.clone(), v.clone());
@@ -584,7 +597,10 @@ fn kafka_settings(vars: &Vars<'_>, opts: &LookupOptions, use_ssl: bool) -> Resul
             if !SECURITY_PROTOCOLS.contains(&p.as_str()) {
                 return Err(Error::spec(
                     path,
-                    format!("'{p}' is not a Kafka security protocol; use {}", SECURITY_PROTOCOLS.join(", ")),
+                    format!(
+                        "'{p}' is not a Kafka security protocol; use {}",
+                        SECURITY_PROTOCOLS.join(", ")
+                    ),
                 ));
             }
             if p.ends_with("SSL") != use_ssl {
@@ -618,7 +634,11 @@ fn kafka_settings(vars: &Vars<'_>, opts: &LookupOptions, use_ssl: bool) -> Resul
     Ok(KafkaSettings {
         security_protocol,
         sasl_mechanism,
-        ssl_ca_file: file("oslomsg_notify_ssl_ca_file", &opts.kafka_ssl_ca_file, "kafka_ssl_ca_file")?,
+        ssl_ca_file: file(
+            "oslomsg_notify_ssl_ca_file",
+            &opts.kafka_ssl_ca_file,
+            "kafka_ssl_ca_file",
+        )?,
         ssl_client_cert_file: file(
             "oslomsg_notify_ssl_client_cert_file",
             &opts.kafka_ssl_client_cert_file,
@@ -682,11 +702,15 @@ fn service_vars(facts: &Facts, g: &Global, svc: &str) -> Result<Map<String, Valu
     ]);
 
     // RPC
-    let rpc_host_group = vars.string(&p("rpc_host_group"))?.unwrap_or_else(|| g.rpc.host_group.clone());
+    let rpc_host_group = vars
+        .string(&p("rpc_host_group"))?
+        .unwrap_or_else(|| g.rpc.host_group.clone());
     let rpc_setup_host = vars
         .string(&p("rpc_setup_host"))?
         .unwrap_or_else(|| setup_host(&rpc_host_group));
-    let rpc_transport = vars.string(&p("rpc_transport"))?.unwrap_or_else(|| g.rpc.transport.clone());
+    let rpc_transport = vars
+        .string(&p("rpc_transport"))?
+        .unwrap_or_else(|| g.rpc.transport.clone());
     check_transport(&var_path(&p("rpc_transport")), &rpc_transport, true)?;
     let rpc_policies = vars.policies(&p("rpc_policies"))?.unwrap_or_default();
     let rpc = ServiceBus {
@@ -789,8 +813,11 @@ fn service_vars(facts: &Facts, g: &Global, svc: &str) -> Result<Map<String, Valu
         }
     };
     let stream_fanout = global_or("rabbit_stream_fanout", "oslomsg_rabbit_stream_fanout")?.unwrap_or(quorum);
-    let transient = global_or("rabbit_transient_quorum_queues", "oslomsg_rabbit_transient_quorum_queues")?
-        .unwrap_or(stream_fanout);
+    let transient = global_or(
+        "rabbit_transient_quorum_queues",
+        "oslomsg_rabbit_transient_quorum_queues",
+    )?
+    .unwrap_or(stream_fanout);
     let int_or = |name: &str, var: &str, default: i64| -> Result<i64> {
         match vars.int(&p(name))? {
             Some(v) => Ok(v),
@@ -803,8 +830,16 @@ fn service_vars(facts: &Facts, g: &Global, svc: &str) -> Result<Map<String, Valu
         if stream_fanout { 10 } else { 0 },
     )?;
     let queue_manager = vars.bool(&p("rabbit_queue_manager"))?.unwrap_or(g.queue_manager);
-    let delivery_limit = int_or("rabbit_quorum_delivery_limit", "oslomsg_rabbit_quorum_delivery_limit", 0)?;
-    let max_memory_bytes = int_or("rabbit_quorum_max_memory_bytes", "oslomsg_rabbit_quorum_max_memory_bytes", 0)?;
+    let delivery_limit = int_or(
+        "rabbit_quorum_delivery_limit",
+        "oslomsg_rabbit_quorum_delivery_limit",
+        0,
+    )?;
+    let max_memory_bytes = int_or(
+        "rabbit_quorum_max_memory_bytes",
+        "oslomsg_rabbit_quorum_max_memory_bytes",
+        0,
+    )?;
     // oslo.messaging's hard checks (impl_rabbit.py): stream fanout needs transient quorum and a prefetch.
     if stream_fanout && !(transient && qos > 0) {
         return Err(Error::spec(
@@ -816,7 +851,13 @@ fn service_vars(facts: &Facts, g: &Global, svc: &str) -> Result<Map<String, Valu
 
     for (bus, b, host_group, setup, policies) in [
         ("rpc", &rpc, &rpc_host_group, &rpc_setup_host, &rpc_policies),
-        ("notify", &notify, &notify_host_group, &notify_setup_host, &notify_policies),
+        (
+            "notify",
+            &notify,
+            &notify_host_group,
+            &notify_setup_host,
+            &notify_policies,
+        ),
     ] {
         if bus == "notify" {
             m.insert(p("notify_configure"), json!(notify_configure));
@@ -846,10 +887,7 @@ fn service_vars(facts: &Facts, g: &Global, svc: &str) -> Result<Map<String, Valu
     m.insert(p("rabbit_quorum_delivery_limit"), json!(delivery_limit));
     m.insert(p("rabbit_quorum_max_memory_bytes"), json!(max_memory_bytes));
 
-    m.insert(
-        "rpc_transport_url".into(),
-        json!(transport_url(&rpc, &p("rpc"), None)?),
-    );
+    m.insert("rpc_transport_url".into(), json!(transport_url(&rpc, &p("rpc"), None)?));
     m.insert(
         "notify_transport_url".into(),
         json!(transport_url(&notify, &p("notify"), kafka.as_ref())?),
@@ -915,13 +953,7 @@ fn service_vars(facts: &Facts, g: &Global, svc: &str) -> Result<Map<String, Valu
     Ok(m)
 }
 
-fn service_kafka(
-    vars: &Vars<'_>,
-    opts: &LookupOptions,
-    g: &Global,
-    svc: &str,
-    use_ssl: bool,
-) -> Result<KafkaSettings> {
+fn service_kafka(vars: &Vars<'_>, opts: &LookupOptions, g: &Global, svc: &str, use_ssl: bool) -> Result<KafkaSettings> {
     let p = |suffix: &str| format!("{svc}_oslomsg_{suffix}");
     let base = match &g.kafka {
         Some(k) => KafkaSettings {
@@ -938,7 +970,10 @@ fn service_kafka(
         Some(proto) if !SECURITY_PROTOCOLS.contains(&proto.as_str()) => {
             return Err(Error::spec(
                 var_path(&p("notify_security_protocol")),
-                format!("'{proto}' is not a Kafka security protocol; use {}", SECURITY_PROTOCOLS.join(", ")),
+                format!(
+                    "'{proto}' is not a Kafka security protocol; use {}",
+                    SECURITY_PROTOCOLS.join(", ")
+                ),
             ));
         }
         Some(proto) => proto,
@@ -1152,7 +1187,10 @@ pub fn rabbit_url(u: &RabbitUrl<'_>) -> Result<String> {
         url.push_str("?ssl=1");
         for (key, value) in [("ssl_version", u.ssl_version), ("ssl_ca_file", u.ssl_ca_file)] {
             if !value.is_empty() {
-                url.push_str(&format!("&{key}={}", utf8_percent_encode(value, QUOTE_PATH)));
+                url.push('&');
+                url.push_str(key);
+                url.push('=');
+                url.extend(utf8_percent_encode(value, QUOTE_PATH));
             }
         }
     } else {

@@ -11,12 +11,12 @@ mod _core {
     #[pymodule_export]
     use super::api::apply;
     #[pymodule_export]
-    use super::oslomsg::oslomsg_vars;
-    #[pymodule_export]
     use super::errors::{
         AuthenticationError, BrokerApiError, BrokerTimeoutError, BrokerUnreachableError, ConnectionConfigError,
         ForkError, InternalError, OsaHybridMsgError, PartialApplyError, PlanError, SpecError,
     };
+    #[pymodule_export]
+    use super::oslomsg::oslomsg_vars;
 
     use pyo3::prelude::*;
 

@@ -95,7 +95,10 @@ impl Request {
         };
         let expanded = services::expand(services)?;
         let clash = |path: &str, what: String, at: String| {
-            Error::spec(path, format!("{what} is also declared at {at}; declare it in one place"))
+            Error::spec(
+                path,
+                format!("{what} is also declared at {at}; declare it in one place"),
+            )
         };
         for (path, v) in &expanded.vhosts {
             if let Some(i) = self.vhosts().iter().position(|x| x.name == v.name) {
@@ -108,7 +111,11 @@ impl Request {
             }
         }
         for (path, p) in &expanded.policies {
-            if let Some(i) = self.policies().iter().position(|x| x.name == p.name && x.vhost == p.vhost) {
+            if let Some(i) = self
+                .policies()
+                .iter()
+                .position(|x| x.name == p.name && x.vhost == p.vhost)
+            {
                 let what = format!("policy '{}' on vhost '{}'", p.name, p.vhost);
                 return Err(clash(path, what, format!("policies[{i}]")));
             }

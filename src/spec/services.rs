@@ -185,7 +185,10 @@ pub fn expand(services: &[ServiceSpec]) -> Result<Expanded> {
         if let Some(first) = names.insert(s.name.as_str(), i) {
             return Err(Error::spec(
                 format!("{p}.name"),
-                format!("service '{}' is also listed at services[{first}]; list each once", s.name),
+                format!(
+                    "service '{}' is also listed at services[{first}]; list each once",
+                    s.name
+                ),
             ));
         }
         check_informational(&p, s)?;
@@ -274,7 +277,11 @@ fn expand_rabbit(
     let Some(password) = &b.password else {
         return Err(Error::spec(
             format!("{bp}.password"),
-            format!("is required to declare user '{userid}' (OSA: {}_oslomsg_{}_password)", s.name, bus_name(bp)),
+            format!(
+                "is required to declare user '{userid}' (OSA: {}_oslomsg_{}_password)",
+                s.name,
+                bus_name(bp)
+            ),
         ));
     };
     if password.is_empty() {
@@ -308,37 +315,45 @@ fn expand_rabbit(
             check_vhost_name(&vp, name)?;
             present.push(name.clone());
         }
-        match seen.vhosts.get(name) {
-            Some(&k) => {
-                let (origin, other) = &out.vhosts[k];
-                if other.state() != state {
-                    return Err(Error::spec(
-                        vp,
-                        format!(
-                            "vhost '{name}' is {} here but {} at {origin}; a vhost has one state",
-                            state_word(state),
-                            state_word(other.state())
-                        ),
-                    ));
-                }
-            }
-            None => {
-                seen.vhosts.insert(name.clone(), out.vhosts.len());
-                out.vhosts.push((
+        if let Some(&k) = seen.vhosts.get(name) {
+            let (origin, other) = &out.vhosts[k];
+            if other.state() != state {
+                return Err(Error::spec(
                     vp,
-                    VhostSpec {
-                        name: name.clone(),
-                        state: Some(state),
-                        description: None,
-                        tags: None,
-                        default_queue_type: None,
-                    },
+                    format!(
+                        "vhost '{name}' is {} here but {} at {origin}; a vhost has one state",
+                        state_word(state),
+                        state_word(other.state())
+                    ),
                 ));
             }
+        } else {
+            seen.vhosts.insert(name.clone(), out.vhosts.len());
+            out.vhosts.push((
+                vp,
+                VhostSpec {
+                    name: name.clone(),
+                    state: Some(state),
+                    description: None,
+                    tags: None,
+                    default_queue_type: None,
+                },
+            ));
         }
     }
+    add_user(bp, userid, password, &present, out, seen)?;
+    add_policies(bp, service_index, b, &present, out, seen)
+}
 
-    // The user: `.* .* .*` on each present vhost, other permissions untouched, password always enforced.
+/// The user: `.* .* .*` on each present vhost, other permissions untouched, password always enforced.
+fn add_user(
+    bp: &str,
+    userid: String,
+    password: &str,
+    present: &[String],
+    out: &mut Expanded,
+    seen: &mut Seen,
+) -> Result<()> {
     let permissions: Vec<PermissionSpec> = present
         .iter()
         .map(|v| PermissionSpec {
@@ -349,49 +364,56 @@ fn expand_rabbit(
         })
         .collect();
     let up = format!("{bp}.userid");
-    match seen.users.get(&userid) {
-        Some(&k) => {
-            let (origin, user) = &mut out.users[k];
-            if user.password.as_deref() != Some(password.as_str()) {
-                return Err(Error::spec(
-                    format!("{bp}.password"),
-                    format!("user '{userid}' is declared at {origin} with another password; a user has one password"),
-                ));
-            }
-            let perms = user.permissions.get_or_insert_with(Vec::new);
-            for perm in permissions {
-                if !perms.iter().any(|x| x.vhost == perm.vhost) {
-                    perms.push(perm);
-                }
-            }
-        }
-        None => {
-            seen.users.insert(userid.clone(), out.users.len());
-            out.users.push((
-                up,
-                UserSpec {
-                    name: userid,
-                    password: Some(password.clone()),
-                    password_hash: None,
-                    hashing_algorithm: None,
-                    tags: None,
-                    update_password: Some(UpdatePassword::Always),
-                    state: Some(State::Present),
-                    permissions: Some(permissions),
-                    topic_permissions: None,
-                    purge_permissions: Some(false),
-                },
+    if let Some(&k) = seen.users.get(&userid) {
+        let (origin, user) = &mut out.users[k];
+        if user.password.as_deref() != Some(password) {
+            return Err(Error::spec(
+                format!("{bp}.password"),
+                format!("user '{userid}' is declared at {origin} with another password; a user has one password"),
             ));
         }
+        let perms = user.permissions.get_or_insert_with(Vec::new);
+        for perm in permissions {
+            if !perms.iter().any(|x| x.vhost == perm.vhost) {
+                perms.push(perm);
+            }
+        }
+    } else {
+        seen.users.insert(userid.clone(), out.users.len());
+        out.users.push((
+            up,
+            UserSpec {
+                name: userid,
+                password: Some(password.to_owned()),
+                password_hash: None,
+                hashing_algorithm: None,
+                tags: None,
+                update_password: Some(UpdatePassword::Always),
+                state: Some(State::Present),
+                permissions: Some(permissions),
+                topic_permissions: None,
+                purge_permissions: Some(false),
+            },
+        ));
     }
+    Ok(())
+}
 
-    // Policies on present vhosts only; within a service the first of each name wins (mq_setup's
-    // `unique(attribute='name')`, and its skipping of notify policies on the RPC vhost).
+/// Policies on present vhosts only; within a service the first of each name wins (mq_setup's
+/// `unique(attribute='name')`, and its skipping of notify policies on the RPC vhost).
+fn add_policies(
+    bp: &str,
+    service_index: usize,
+    b: &BusSpec,
+    present: &[String],
+    out: &mut Expanded,
+    seen: &mut Seen,
+) -> Result<()> {
     let policies = b.policies.as_deref().unwrap_or_default();
     for (k, pol) in policies.iter().enumerate() {
         check_service_policy(&format!("{bp}.policies[{k}]"), pol)?;
     }
-    for vhost in &present {
+    for vhost in present {
         for (k, pol) in policies.iter().enumerate() {
             let pp = format!("{bp}.policies[{k}]");
             let spec = PolicySpec {
@@ -404,24 +426,21 @@ fn expand_rabbit(
                 state: pol.state,
             };
             let key = (vhost.clone(), pol.name.clone());
-            match seen.policies.get(&key) {
-                Some(&(idx, owner)) => {
-                    let (origin, other) = &out.policies[idx];
-                    if owner != service_index && !same_policy(other, &spec) {
-                        return Err(Error::spec(
-                            pp,
-                            format!(
-                                "policy '{}' on vhost '{vhost}' is declared differently at {origin}; make them agree \
-                                 or give the services separate vhosts",
-                                pol.name
-                            ),
-                        ));
-                    }
+            if let Some(&(idx, owner)) = seen.policies.get(&key) {
+                let (origin, other) = &out.policies[idx];
+                if owner != service_index && !same_policy(other, &spec) {
+                    return Err(Error::spec(
+                        pp,
+                        format!(
+                            "policy '{}' on vhost '{vhost}' is declared differently at {origin}; make them agree or \
+                             give the services separate vhosts",
+                            pol.name
+                        ),
+                    ));
                 }
-                None => {
-                    seen.policies.insert(key, (out.policies.len(), service_index));
-                    out.policies.push((pp, spec));
-                }
+            } else {
+                seen.policies.insert(key, (out.policies.len(), service_index));
+                out.policies.push((pp, spec));
             }
         }
     }
@@ -479,21 +498,33 @@ fn expand_kafka(bp: &str, b: &BusSpec, out: &mut Expanded, seen: &mut Seen) -> R
         .clone()
         .unwrap_or_else(|| OSLO_PRIORITIES.iter().map(|p| (*p).to_owned()).collect());
     if priorities.is_empty() {
-        return Err(Error::spec(format!("{bp}.priorities"), "must list at least one priority"));
+        return Err(Error::spec(
+            format!("{bp}.priorities"),
+            "must list at least one priority",
+        ));
     }
     for (k, prio) in priorities.iter().enumerate() {
         if !OSLO_PRIORITIES.contains(&prio.as_str()) {
             return Err(Error::spec(
                 format!("{bp}.priorities[{k}]"),
-                format!("'{prio}' is not an oslo.messaging priority; use {}", OSLO_PRIORITIES.join(", ")),
+                format!(
+                    "'{prio}' is not an oslo.messaging priority; use {}",
+                    OSLO_PRIORITIES.join(", ")
+                ),
             ));
         }
     }
-    for (field, value) in [("partitions", b.partitions), ("replication_factor", b.replication_factor)] {
+    for (field, value) in [
+        ("partitions", b.partitions),
+        ("replication_factor", b.replication_factor),
+    ] {
         if let Some(n) = value
             && n < 1
         {
-            return Err(Error::spec(format!("{bp}.{field}"), format!("{n} is not a count; use 1 or more")));
+            return Err(Error::spec(
+                format!("{bp}.{field}"),
+                format!("{n} is not a count; use 1 or more"),
+            ));
         }
     }
     if let Some(config) = &b.config {
@@ -519,23 +550,20 @@ fn expand_kafka(bp: &str, b: &BusSpec, out: &mut Expanded, seen: &mut Seen) -> R
                 config: b.config.clone(),
                 state: Some(State::Present),
             };
-            match seen.topics.get(&name) {
-                Some(&idx) => {
-                    let (origin, other) = &out.topics[idx];
-                    if !same_topic(other, &spec) {
-                        return Err(Error::spec(
-                            tp,
-                            format!(
-                                "topic '{name}' is declared with other partitions, replication factor or config at \
-                                 {origin}; make them agree"
-                            ),
-                        ));
-                    }
+            if let Some(&idx) = seen.topics.get(&name) {
+                let (origin, other) = &out.topics[idx];
+                if !same_topic(other, &spec) {
+                    return Err(Error::spec(
+                        tp,
+                        format!(
+                            "topic '{name}' is declared with other partitions, replication factor or config at \
+                             {origin}; make them agree"
+                        ),
+                    ));
                 }
-                None => {
-                    seen.topics.insert(name, out.topics.len());
-                    out.topics.push((tp, spec));
-                }
+            } else {
+                seen.topics.insert(name, out.topics.len());
+                out.topics.push((tp, spec));
             }
         }
     }

@@ -1,6 +1,8 @@
 //! Planner table tests, spec validation and applier tests on the in-memory fakes. No broker needed.
 
 mod kafka;
+mod oslomsg;
+mod services;
 
 use osa_hybrid_msg::backend::RabbitAdmin;
 use osa_hybrid_msg::backend::fake::{FakeKafka, FakeRabbit};
@@ -29,7 +31,7 @@ fn plan_error(value: &Value, snap: &RabbitSnapshot) -> (String, String) {
     }
 }
 
-fn snapshot(version: &str) -> RabbitSnapshot {
+pub(crate) fn snapshot(version: &str) -> RabbitSnapshot {
     let mut s = RabbitSnapshot {
         version: Some(version.into()),
         ..Default::default()
