@@ -21,13 +21,20 @@ from osa_hybrid_msg.exceptions import (
 )
 
 try:
-    from osa_hybrid_msg._core import __version__, apply
+    from osa_hybrid_msg._core import __version__, apply, oslomsg_vars
 except ImportError as _err:  # pragma: no cover - exercised only without the built extension
     # Importing the package (and its exceptions) must work in an unbuilt checkout; calling it must not.
     _CORE_IMPORT_ERROR = _err
     __version__ = "0+unbuilt"
 
     def apply(request: str, check_mode: bool = False, diff: bool = False) -> str:
+        """Stand-in that explains why the compiled core is unavailable."""
+        raise ImportError(
+            "osa_hybrid_msg._core is not built or not importable; install the osa-hybrid-msg wheel "
+            "or run `maturin develop` in the source tree"
+        ) from _CORE_IMPORT_ERROR
+
+    def oslomsg_vars(request: str) -> str:
         """Stand-in that explains why the compiled core is unavailable."""
         raise ImportError(
             "osa_hybrid_msg._core is not built or not importable; install the osa-hybrid-msg wheel "
@@ -49,4 +56,5 @@ __all__ = [
     "SpecError",
     "__version__",
     "apply",
+    "oslomsg_vars",
 ]

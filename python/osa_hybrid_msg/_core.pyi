@@ -14,6 +14,7 @@ __all__ = [
     "SpecError",
     "__version__",
     "apply",
+    "oslomsg_vars",
 ]
 
 __version__: str
@@ -22,6 +23,13 @@ def apply(request: str, check_mode: bool = False, diff: bool = False) -> str:
     """Reconcile the objects ``request`` (JSON) declares; return the result as JSON.
 
     With ``check_mode``, plan only. With ``diff``, include ``diff`` (``before``/``after``) in the result.
+    """
+
+def oslomsg_vars(request: str) -> str:
+    """Compute OpenStack-Ansible's ``oslomsg_*`` variables and transport URLs from ``request`` (JSON).
+
+    Pure: no network, no runtime, so it works in a forked process. Returns JSON
+    ``{"global": {...}, "services": [{...}, ...]}``; raises ``SpecError`` with ``path``.
     """
 
 class OsaHybridMsgError(Exception):

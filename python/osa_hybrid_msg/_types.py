@@ -11,6 +11,7 @@ from typing import Any, Literal, NotRequired, TypedDict
 __all__ = [
     "ApplyResult",
     "ApplyTo",
+    "BusSpec",
     "Change",
     "ChangeAction",
     "ChangeKind",
@@ -20,12 +21,17 @@ __all__ = [
     "HashingAlgorithm",
     "KafkaConnection",
     "NotificationsSpec",
+    "OslomsgFacts",
+    "OslomsgOptions",
+    "OslomsgVars",
     "PartialApplyResult",
     "PermissionSpec",
     "PolicySpec",
     "QueueType",
     "RabbitConnection",
     "Request",
+    "ServicePolicy",
+    "ServiceSpec",
     "State",
     "Stats",
     "TopicPermissionSpec",
@@ -136,6 +142,44 @@ class NotificationsSpec(TypedDict):
     state: NotRequired[State | None]
 
 
+class ServicePolicy(TypedDict):
+    """A policy as OSA writes it, without a vhost (``tags`` is accepted for ``definition``)."""
+
+    name: str
+    pattern: NotRequired[str | None]
+    apply_to: NotRequired[ApplyTo | None]
+    priority: NotRequired[int | None]
+    definition: NotRequired[dict[str, Any] | None]
+    tags: NotRequired[dict[str, Any] | None]
+    state: NotRequired[State | None]
+
+
+class BusSpec(TypedDict):
+    """``rpc`` or ``notify`` of a service entry. For kafka, vhost, policies and credentials are not used."""
+
+    transport: Literal["rabbit", "kafka", "none"]
+    configure: NotRequired[bool | None]
+    userid: NotRequired[str | None]
+    password: NotRequired[str | None]
+    vhost: NotRequired[str | list[dict[str, str]] | None]
+    policies: NotRequired[list[ServicePolicy] | None]
+    topics: NotRequired[list[str] | None]
+    priorities: NotRequired[list[Priority] | None]
+    partitions: NotRequired[int | None]
+    replication_factor: NotRequired[int | None]
+    config: NotRequired[dict[str, str | int | float | bool | None] | None]
+
+
+class ServiceSpec(TypedDict, total=False):
+    """One ``services`` entry. The ``oslomsg`` lookup's entries also carry ``<name>_oslomsg_*`` variables,
+    ``rpc_transport_url``, ``notify_transport_url``, ``oslo_messaging_rabbit`` and ``oslo_messaging_kafka``,
+    which the core checks against ``rpc``/``notify`` and otherwise ignores."""
+
+    name: str
+    rpc: BusSpec | None
+    notify: BusSpec | None
+
+
 class Request(TypedDict):
     """The ``request`` argument of ``apply``, serialised with ``json.dumps``."""
 
@@ -146,6 +190,7 @@ class Request(TypedDict):
     kafka: NotRequired[KafkaConnection | None]
     topics: NotRequired[list[TopicSpec] | None]
     notifications: NotRequired[NotificationsSpec | None]
+    services: NotRequired[list[ServiceSpec] | None]
 
 
 class FieldChange(TypedDict):
@@ -197,3 +242,31 @@ class PartialApplyResult(ApplyResult):
     """``PartialApplyError.result``, once decoded: the result so far, plus the error that stopped it."""
 
     error: str
+
+
+class OslomsgOptions(TypedDict, total=False):
+    """``request["options"]`` of ``oslomsg_vars``: the lookup's own options."""
+
+    rabbitmq_host_group: str | None
+    kafka_host_group: str | None
+    kafka_port: int | None
+    kafka_use_ssl: bool | None
+    kafka_sasl_mechanism: SaslMechanism | None
+    kafka_ssl_ca_file: str | None
+    kafka_ssl_client_cert_file: str | None
+    kafka_ssl_client_key_file: str | None
+
+
+class OslomsgFacts(TypedDict, total=False):
+    """The ``request`` argument of ``oslomsg_vars``, serialised with ``json.dumps``."""
+
+    groups: dict[str, list[str]]
+    hostvars: dict[str, dict[str, Any]]
+    vars: dict[str, Any]
+    options: OslomsgOptions
+    services: list[str]
+
+
+# What ``oslomsg_vars`` returns, once decoded: the global set and one dict per requested service.
+# Functional form, since ``global`` is a Python keyword.
+OslomsgVars = TypedDict("OslomsgVars", {"global": dict[str, Any], "services": list[dict[str, Any]]})
