@@ -9,6 +9,7 @@ exception into one ``fail_json`` (docs/core-api.md).
 from __future__ import annotations
 
 import json
+from urllib.parse import quote
 
 from ansible_collections.osa.hybrid_msg.plugins.module_utils.core import require_core
 
@@ -91,6 +92,8 @@ def build_request(params):
         "kafka": _pick(params.get("kafka"), KAFKA_KEYS),
         "topics": _pick_list(params.get("topics"), TOPIC_KEYS),
         "notifications": _pick(params.get("notifications"), NOTIFICATION_KEYS),
+        # Passed as given: the core validates the entries, which carry per-service keys.
+        "services": params.get("services"),
     }
 
 
@@ -102,7 +105,43 @@ def secret_values(params):
     secrets.append((params.get("kafka") or {}).get("sasl_password"))
     for user in params.get("users") or []:
         secrets.extend((user.get("password"), user.get("password_hash")))
+    secrets.extend(service_secrets(params.get("services")))
     return [s for s in secrets if isinstance(s, str) and s]
+
+
+def service_secrets(services):
+    """The passwords in ``services`` entries, raw and as they appear percent-encoded in URLs, and the URLs."""
+    found = []
+    for entry in services or []:
+        if not isinstance(entry, dict):
+            continue
+        for key, value in entry.items():
+            if isinstance(value, dict) and key in ("rpc", "notify"):
+                found.append(value.get("password"))
+            elif isinstance(key, str) and (key.endswith("_password") or key.endswith("_transport_url")):
+                found.append(value)
+    found = [s for s in found if isinstance(s, str) and s]
+    return found + [quote(s, safe="") for s in found if quote(s, safe="") != s]
+
+
+def _strings(value):
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _strings(item)
+
+
+def narrow_services_no_log(module):
+    """``services`` is ``no_log`` so that AnsibleModule never logs its passwords, but that also masks every
+    service, vhost and policy name in the result. Keep only the secrets (and other options' no_log values)."""
+    services = module.params.get("services")
+    if not services:
+        return
+    module.no_log_values.difference_update(_strings(services))
 
 
 def _error_message(core, exc):
@@ -141,6 +180,7 @@ def _invocation(module):
 
 def run_module(module):
     """Apply the module's parameters and exit the module with the result or a clear failure."""
+    narrow_services_no_log(module)
     module.no_log_values.update(secret_values(module.params))
     core = require_core(module)
     request = json.dumps(build_request(module.params))

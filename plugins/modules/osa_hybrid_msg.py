@@ -301,10 +301,45 @@ options:
         type: str
         choices: [present, absent]
         default: present
+  services:
+    description:
+      - Per OpenStack service, the messaging objects OpenStack-Ansible's C(mq_setup) role declares, for RPC
+        and notifications, in one list; one task replaces C(mq_setup) for every service.
+      - Takes the list the P(osa.hybrid_msg.oslomsg#lookup) lookup returns as it is, for example
+        C({{ query('osa.hybrid_msg.oslomsg', 'nova', 'neutron') }}), or entries written by hand.
+      - "Each entry is a dict with C(name) (the service) and optional C(rpc) and C(notify). Each bus has
+        C(transport) (V(rabbit), V(kafka) for notify only, or V(none)), C(configure) (default true; false
+        declares nothing), and for V(rabbit) C(userid) (default C(name)), C(password) (required), C(vhost) (a
+        name, or OSA's list of C({name, state})), and C(policies) (OSA's form: C(name), C(pattern),
+        C(priority), C(tags) or C(definition), optional C(apply_to) and C(state)). For V(kafka): C(topics)
+        (default V([notifications])), C(priorities) (default all seven), C(partitions),
+        C(replication_factor), C(config)."
+      - "A minimal hand-written entry: C({name: nova, rpc: {transport: rabbit, userid: nova, password: ...,
+        vhost: nova, policies: []}, notify: {transport: kafka}})."
+      - For a V(rabbit) bus it declares every vhost of the list with its state (so an C(absent) one is
+        deleted), the user with the password (always enforced) and C(.*) configure, write and read
+        permissions on each present vhost (its other permissions are left alone), and each policy on each
+        present vhost. The first policy of each name wins, so list the service's before the global ones
+        (the lookup does). RabbitMQ objects go to O(rabbitmq).
+      - For a V(kafka) notify bus it declares the C(<topic>.<priority>) topics, on O(kafka). oslo.messaging
+        listeners never create topics, so they must exist before services listen.
+      - RPC and notify on the same vhost and user are declared once; the same object from two services is
+        declared once when they agree, and refused when they do not. An object also declared in O(vhosts),
+        O(users), O(policies), O(topics) or O(notifications) is refused, naming both places.
+      - A C(/) in a rabbit user name or password, and C(%), C(?) or C(#) in a present vhost name, are
+        refused, since oslo.messaging cannot carry them in a transport URL.
+      - The lookup's extra keys (C(<name>_oslomsg_*), the transport URLs, C(oslo_messaging_rabbit),
+        C(oslo_messaging_kafka)) are accepted; those naming a bus's transport, user, password or vhost must
+        agree with C(rpc)/C(notify). Any other key is refused.
+      - Passwords are never shown; the whole option is C(no_log).
+    type: list
+    elements: dict
 seealso:
   - name: RabbitMQ management HTTP API
     description: The API this module uses.
     link: https://www.rabbitmq.com/docs/management#http-api
+  - plugin: osa.hybrid_msg.oslomsg
+    plugin_type: lookup
 """
 
 EXAMPLES = r"""
@@ -360,6 +395,33 @@ EXAMPLES = r"""
       replication_factor: 3
       config:
         retention.ms: 604800000
+
+- name: Every service's RPC (RabbitMQ) and notification (Kafka) objects from the oslomsg lookup
+  osa.hybrid_msg.osa_hybrid_msg:
+    rabbitmq:
+      urls: ["http://172.29.236.101:15672"]
+      username: admin
+      password: "{{ rabbitmq_admin_password }}"
+    kafka:
+      bootstrap_servers: ["172.29.236.111:9092"]
+    services: "{{ query('osa.hybrid_msg.oslomsg', 'nova', 'neutron', 'glance') }}"
+
+- name: The services shorthand written by hand
+  osa.hybrid_msg.osa_hybrid_msg:
+    services:
+      - name: nova
+        rpc:
+          transport: rabbit
+          userid: nova
+          password: "{{ nova_oslomsg_rpc_password }}"
+          vhost:
+            - {name: /nova, state: absent}
+            - {name: nova, state: present}
+          policies:
+            - {name: CQv2, pattern: ".*", priority: 0, tags: {queue-version: 2}}
+        notify:
+          transport: kafka
+          topics: [notifications]
 
 - name: Show what would change, without changing anything
   osa.hybrid_msg.osa_hybrid_msg:
@@ -580,6 +642,9 @@ def argument_spec():
                 state=dict(STATE),
             ),
         ),
+        # Free-form entries: the lookup's dicts carry per-service keys (<name>_oslomsg_*); the core validates
+        # them. no_log masks every string of the option; runner.py narrows that to the secrets.
+        services=dict(type="list", elements="dict", no_log=True),
     )
 
 

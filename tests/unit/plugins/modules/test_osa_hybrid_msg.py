@@ -225,6 +225,7 @@ def test_request_has_every_documented_key_with_defaults_and_without_aliases(fake
         },
         "topics": None,
         "notifications": None,
+        "services": None,
     }
 
 
@@ -355,6 +356,42 @@ def test_passwords_are_added_to_no_log_values(fake_core, monkeypatch):
     )
 
     assert {"adm1n", "s3cret", "aGFzaGhhc2g="} <= seen["no_log_values"]
+
+
+# The shape the oslomsg lookup emits, with the lookup's informational keys.
+LOOKUP_ENTRY = {
+    "name": "nova",
+    "nova_oslomsg_rpc_userid": "nova",
+    "nova_oslomsg_rpc_password": "pa$s:w@rd",
+    "rpc_transport_url": "rabbit://nova:pa%24s%3Aw%40rd@10.0.0.1:5671/nova?ssl=1",
+    "rpc": {"transport": "rabbit", "userid": "nova", "password": "pa$s:w@rd", "vhost": "nova", "policies": []},
+    "notify": {"transport": "kafka", "configure": True, "userid": "nova", "password": "pa$s:w@rd"},
+}
+
+
+def test_services_are_forwarded_verbatim(fake_core):
+    run_ok({"services": [LOOKUP_ENTRY]})
+    assert fake_core.calls[0]["request"]["services"] == [LOOKUP_ENTRY]
+
+
+def test_services_secrets_are_masked_but_names_are_not(fake_core, monkeypatch):
+    seen = {}
+    real_run_module = runner.run_module
+
+    def spy(module):
+        try:
+            real_run_module(module)
+        finally:
+            seen["no_log_values"] = set(module.no_log_values)
+
+    monkeypatch.setattr(osa_hybrid_msg, "run_module", spy)
+    result = run_ok({"services": [LOOKUP_ENTRY]})
+
+    masked = seen["no_log_values"]
+    assert {"pa$s:w@rd", "pa%24s%3Aw%40rd", LOOKUP_ENTRY["rpc_transport_url"]} <= masked
+    # Service, user and vhost names stay readable in the result.
+    assert not {"nova", "rabbit", "kafka"} & masked
+    assert result["changes"][0]["name"] == "nova"
 
 
 @pytest.mark.parametrize(
