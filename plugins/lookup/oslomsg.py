@@ -132,10 +132,12 @@ EXAMPLES = r"""
         osa_messaging: "{{ lookup('osa.hybrid_msg.oslomsg') }}"
 
     - name: Show where each bus goes
+      vars:
+        m: "{{ osa_messaging }}"
       ansible.builtin.debug:
         msg: >-
-          RPC {{ osa_messaging.oslomsg_rpc_transport }} on {{ osa_messaging.oslomsg_rpc_servers }}:{{ osa_messaging.oslomsg_rpc_port }},
-          notify {{ osa_messaging.oslomsg_notify_transport }} on {{ osa_messaging.oslomsg_notify_servers }}:{{ osa_messaging.oslomsg_notify_port }}
+          RPC {{ m.oslomsg_rpc_transport }} on {{ m.oslomsg_rpc_servers }}:{{ m.oslomsg_rpc_port }},
+          notify {{ m.oslomsg_notify_transport }} on {{ m.oslomsg_notify_servers }}:{{ m.oslomsg_notify_port }}
 
     - name: Declare every service's vhosts, users, policies and Kafka topics in one task (replaces mq_setup)
       osa.hybrid_msg.osa_hybrid_msg:
