@@ -140,12 +140,17 @@ def test_authentication_error_never_shows_the_password(rabbitmq_broker):
 
 
 @pytest.mark.rabbitmq
-def test_fork_after_the_runtime_started_raises_fork_error_in_the_child(rabbitmq_broker):
+def test_fork_after_the_runtime_started_oslomsg_vars_works_and_apply_raises_fork_error(rabbitmq_broker):
     apply({"users": [{"name": "guest"}]})  # starts the runtime in this process
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the child reports through its exit code
         code = 3
         try:
+            # The lookup's function never touches the runtime, so it works in the child (STYLE §6.5).
+            facts = {"groups": {"rabbitmq_all": ["r1"]}, "hostvars": {"r1": {"management_address": "10.0.0.1"}}}
+            computed = json.loads(_core.oslomsg_vars(json.dumps(facts)))
+            if computed["global"]["rabbitmq_servers"] != "10.0.0.1":
+                os._exit(4)
             apply({"users": [{"name": "guest"}]})
             code = 1
         except _core.ForkError:
@@ -154,4 +159,6 @@ def test_fork_after_the_runtime_started_raises_fork_error_in_the_child(rabbitmq_
             code = 2
         os._exit(code)
     _pid, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0, "the forked child did not get ForkError"
+    code = os.waitstatus_to_exitcode(status)
+    assert code != 4, "oslomsg_vars computed a wrong value in the forked child"
+    assert code == 0, f"the forked child did not get ForkError after oslomsg_vars worked (exit {code})"
