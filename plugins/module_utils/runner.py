@@ -125,8 +125,11 @@ def service_secrets(services):
 
 
 def _strings(value):
+    """The leaves AnsibleModule turns into no_log values: strings, and numbers as text (not booleans)."""
     if isinstance(value, str):
         yield value
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        yield str(value)
     elif isinstance(value, dict):
         for item in value.values():
             yield from _strings(item)

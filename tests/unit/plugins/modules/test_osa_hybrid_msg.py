@@ -364,7 +364,13 @@ LOOKUP_ENTRY = {
     "nova_oslomsg_rpc_userid": "nova",
     "nova_oslomsg_rpc_password": "pa$s:w@rd",
     "rpc_transport_url": "rabbit://nova:pa%24s%3Aw%40rd@10.0.0.1:5671/nova?ssl=1",
-    "rpc": {"transport": "rabbit", "userid": "nova", "password": "pa$s:w@rd", "vhost": "nova", "policies": []},
+    "rpc": {
+        "transport": "rabbit",
+        "userid": "nova",
+        "password": "pa$s:w@rd",
+        "vhost": "nova",
+        "policies": [{"name": "CQv2", "pattern": ".*", "priority": 0, "tags": {"queue-version": 2}}],
+    },
     "notify": {"transport": "kafka", "configure": True, "userid": "nova", "password": "pa$s:w@rd"},
 }
 
@@ -390,8 +396,9 @@ def test_services_secrets_are_masked_but_names_are_not(fake_core, monkeypatch):
     masked = seen["no_log_values"]
     assert {"pa$s:w@rd", "pa%24s%3Aw%40rd", LOOKUP_ENTRY["rpc_transport_url"]} <= masked
     # Service, user and vhost names stay readable in the result.
-    assert not {"nova", "rabbit", "kafka"} & masked
+    assert not {"nova", "rabbit", "kafka", "CQv2", "0", "2"} & masked
     assert result["changes"][0]["name"] == "nova"
+    assert result["stats"]["writes"] == 1
 
 
 @pytest.mark.parametrize(
