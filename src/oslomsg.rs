@@ -371,6 +371,46 @@ fn group_addresses(facts: &Facts, group: &str) -> Result<Vec<String>> {
     Ok(out)
 }
 
+/// The port the hosts of `group` agree on in their host variable `var` (the messaging inventory plugin
+/// sets `rabbitmq_port` and `kafka_port` per host); `None` when none sets it. OSA's `oslomsg_*_port` is
+/// one port for every server, so hosts that disagree are refused rather than given a wrong URL.
+fn group_port(facts: &Facts, group: &str, var: &str) -> Result<Option<i64>> {
+    let mut found: Option<(i64, &str)> = None;
+    for host in facts.groups.get(group).map(Vec::as_slice).unwrap_or_default() {
+        let Some(value) = facts
+            .hostvars
+            .get(host)
+            .and_then(|hv| hv.get(var))
+            .filter(|v| !v.is_null())
+        else {
+            continue;
+        };
+        let path = format!("hostvars.{host}.{var}");
+        let port = match value {
+            Value::Number(n) => n.as_i64(),
+            Value::String(s) => s.trim().parse().ok(),
+            _ => None,
+        }
+        .filter(|p| (1..=65535).contains(p))
+        .ok_or_else(|| Error::spec(&path, format!("{value} is not a TCP port (1-65535)")))?;
+        match found {
+            Some((first, first_host)) if first != port => {
+                return Err(Error::spec(
+                    path,
+                    format!(
+                        "host '{host}' of group '{group}' uses port {port} and '{first_host}' uses {first}; a \
+                         transport URL here has one port for all servers (OSA's oslomsg_*_port), so give them \
+                         one port or set the port variable explicitly"
+                    ),
+                ));
+            }
+            Some(_) => {}
+            None => found = Some((port, host)),
+        }
+    }
+    Ok(found.map(|(p, _)| p))
+}
+
 fn check_transport(path: &str, transport: &str, rpc: bool) -> Result<()> {
     if !TRANSPORTS.contains(&transport) {
         return Err(Error::spec(
@@ -405,9 +445,14 @@ impl Global {
             .unwrap_or_else(|| DEFAULT_KAFKA_HOST_GROUP.to_owned());
 
         let rabbitmq_use_ssl = vars.bool("rabbitmq_use_ssl")?.unwrap_or(true);
-        let rabbitmq_port = vars
-            .port("rabbitmq_port")?
-            .unwrap_or(if rabbitmq_use_ssl { 5671 } else { 5672 });
+        let rabbitmq_port = match vars.port("rabbitmq_port")? {
+            Some(p) => p,
+            None => group_port(facts, &rabbitmq_host_group, "rabbitmq_port")?.unwrap_or(if rabbitmq_use_ssl {
+                5671
+            } else {
+                5672
+            }),
+        };
         let rabbitmq_servers = match vars.string("rabbitmq_servers")? {
             Some(s) => s,
             None => group_addresses(facts, &rabbitmq_host_group)?.join(","),
@@ -453,7 +498,10 @@ impl Global {
         check_transport(&var_path("oslomsg_rpc_transport"), &rpc_transport, true)?;
         let rpc = rabbit_bus("oslomsg_rpc", rpc_transport)?;
 
-        let kafka_port = opts.kafka_port.unwrap_or(DEFAULT_KAFKA_PORT);
+        let kafka_port = match opts.kafka_port {
+            Some(p) => p,
+            None => group_port(facts, &kafka_host_group, "kafka_port")?.unwrap_or(DEFAULT_KAFKA_PORT),
+        };
         if !(1..=65535).contains(&kafka_port) {
             return Err(Error::spec(
                 "options.kafka_port",

@@ -55,8 +55,11 @@ options:
   kafka_port:
     description:
       - Port of the Kafka brokers.
+      - When unset, the port the Kafka hosts agree on in their C(kafka_port) host variable (the
+        osa.hybrid_msg.messaging inventory plugin sets it), else V(9092). Hosts with different ports are
+        refused, since OSA has one notify port; likewise C(rabbitmq_port) of the RabbitMQ hosts is used
+        when the play does not set C(rabbitmq_port).
     type: int
-    default: 9092
     vars:
       - name: kafka_port
   kafka_use_ssl:
@@ -328,18 +331,25 @@ class LookupModule(LookupBase):
 
         groups = {str(g): [str(h) for h in hosts] for g, hosts in (variables.get("groups") or {}).items()}
         hostvars = variables.get("hostvars") or {}
-        server_hosts = set(groups.get(options["rabbitmq_host_group"], [])) | set(
-            groups.get(options["kafka_host_group"], [])
-        )
+        # Per server host: its address, and the port the messaging inventory plugin gives it.
+        wanted = {}
+        for group, port_var in (
+            (options["rabbitmq_host_group"], "rabbitmq_port"),
+            (options["kafka_host_group"], "kafka_port"),
+        ):
+            for host in groups.get(group, []):
+                wanted.setdefault(host, {"management_address"}).add(port_var)
         addresses = {}
-        for host in sorted(server_hosts):
+        for host, names in sorted(wanted.items()):
             try:
                 host_vars = hostvars[host]
             except KeyError:
                 continue
-            if "management_address" in host_vars:
-                name = f"hostvars['{host}'].management_address"
-                addresses[host] = {"management_address": self._template(name, host_vars["management_address"])}
+            addresses[host] = {
+                name: self._template(f"hostvars['{host}'].{name}", host_vars[name])
+                for name in sorted(names)
+                if name in host_vars
+            }
 
         overrides = {
             name: self._template(name, value) for name, value in variables.items() if self._wanted(name, services)

@@ -46,7 +46,7 @@ KAFKA_KEYS = (
 TOPIC_KEYS = ("name", "partitions", "replication_factor", "config", "state")
 NOTIFICATION_KEYS = ("topics", "priorities", "partitions", "replication_factor", "config", "state")
 # The options that grow with the declaration; left out of ``invocation`` below -vvv (see _invocation).
-DECLARATION_LISTS = ("vhosts", "users", "policies", "topics")
+DECLARATION_LISTS = ("vhosts", "users", "policies", "topics", "services")
 
 # Exception class name in _core -> what failed, as the first words of the message.
 ERROR_PREFIXES = (

@@ -510,3 +510,82 @@ def test_lookup_errors_name_the_variable(tmp_path: Path):
     assert proc.returncode != 0
     assert "vars.oslomsg_rpc_transport" in proc.stdout + proc.stderr
     assert "amqp driver was removed" in proc.stdout + proc.stderr
+
+
+def run_lookup_play(tmp_path: Path, inventory: Path, expression: str) -> subprocess.CompletedProcess:
+    """Evaluate ``expression`` on localhost with ``inventory`` plus localhost; write it to out.json."""
+    play = [
+        {
+            "hosts": "localhost",
+            "gather_facts": False,
+            "vars": {"nova_oslomsg_rpc_password": "0123abcd"},
+            "tasks": [
+                {
+                    "ansible.builtin.copy": {
+                        "dest": str(tmp_path / "out.json"),
+                        "mode": "0600",
+                        "content": "{{ " + expression + " | to_json }}",
+                    },
+                    "no_log": True,
+                }
+            ],
+        }
+    ]
+    playbook = tmp_path / "play.yml"
+    playbook.write_text(json.dumps(play))
+    argv = [
+        str(Path(sys.executable).parent / "ansible-playbook"),
+        "-i",
+        str(inventory),
+        "-i",
+        "localhost,",
+        "-c",
+        "local",
+        "-e",
+        f"ansible_python_interpreter={sys.executable}",
+        str(playbook),
+    ]
+    return subprocess.run(
+        argv, cwd=REPO_ROOT, env=ansible_env(), capture_output=True, text=True, timeout=180, check=False
+    )
+
+
+def test_lookup_over_the_messaging_inventory_plugin(tmp_path: Path):
+    # The inventory plugin's loopback layout without TLS, and Kafka brokers on a shared non-default port.
+    source = tmp_path / "hybrid.messaging.yml"
+    source.write_text(
+        json.dumps(
+            {
+                "plugin": "osa.hybrid_msg.messaging",
+                "rabbitmq": [{"name": "rabbit-a", "address": "127.0.0.1"}, {"name": "rabbit-b", "address": "fd00::2"}],
+                "kafka": [
+                    {"name": "kafka-a", "address": "127.0.0.1", "port": 9093},
+                    {"name": "kafka-b", "address": "fd00::3", "port": 9093},
+                ],
+                "rabbitmq_use_ssl": False,
+            }
+        )
+    )
+    proc = run_lookup_play(tmp_path, source, "lookup('osa.hybrid_msg.oslomsg', 'nova')")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    nova = json.loads((tmp_path / "out.json").read_text())
+    assert nova["rpc_transport_url"] == "rabbit://nova:0123abcd@127.0.0.1:5672,nova:0123abcd@[fd00::2]:5672/nova?ssl=0"
+    assert nova["notify_transport_url"] == "kafka://127.0.0.1:9093,[fd00::3]:9093/"
+
+
+def test_lookup_refuses_kafka_brokers_with_different_ports(tmp_path: Path):
+    source = tmp_path / "split.messaging.yml"
+    source.write_text(
+        json.dumps(
+            {
+                "plugin": "osa.hybrid_msg.messaging",
+                "kafka": [
+                    {"name": "kafka-a", "address": "10.0.0.5"},
+                    {"name": "kafka-b", "address": "10.0.0.6", "port": 9093},
+                ],
+            }
+        )
+    )
+    proc = run_lookup_play(tmp_path, source, "lookup('osa.hybrid_msg.oslomsg')")
+    assert proc.returncode != 0
+    assert "hostvars.kafka-b.kafka_port" in proc.stdout + proc.stderr

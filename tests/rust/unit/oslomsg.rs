@@ -235,3 +235,34 @@ fn missing_management_address_and_kafka_rpc_are_refused_with_paths() {
     let facts = json!({"vars": {"rabbitmq_use_ssl": "maybe"}});
     assert_eq!(error(&facts).0, "vars.rabbitmq_use_ssl");
 }
+
+#[test]
+fn hosts_agreeing_on_a_port_variable_set_the_default_port_and_disagreeing_ones_are_refused() {
+    let mut facts = json!({
+        "groups": {"rabbitmq_all": ["r1", "r2"], "kafka_all": ["k1", "k2"]},
+        "hostvars": {
+            "r1": {"management_address": "10.0.0.1", "rabbitmq_port": 5673},
+            "r2": {"management_address": "10.0.0.2", "rabbitmq_port": "5673"},
+            "k1": {"management_address": "10.0.0.5", "kafka_port": 9093},
+            "k2": {"management_address": "10.0.0.6", "kafka_port": 9093},
+        },
+    });
+    let g = vars(&facts)["global"].clone();
+    assert_eq!(
+        (g["rabbitmq_port"].clone(), g["oslomsg_notify_port"].clone()),
+        (json!(5673), json!(9093))
+    );
+    // An explicit variable or option wins over the hosts.
+    facts["vars"] = json!({"rabbitmq_port": 5672});
+    facts["options"] = json!({"kafka_port": 9094});
+    let g = vars(&facts)["global"].clone();
+    assert_eq!(
+        (g["rabbitmq_port"].clone(), g["oslomsg_notify_port"].clone()),
+        (json!(5672), json!(9094))
+    );
+    facts["options"] = json!({});
+    facts["hostvars"]["k2"]["kafka_port"] = json!(9092);
+    let (path, message) = error(&facts);
+    assert_eq!(path, "hostvars.k2.kafka_port");
+    assert!(message.contains("one port"), "{message}");
+}

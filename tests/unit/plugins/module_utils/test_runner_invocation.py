@@ -15,6 +15,7 @@ PARAMS = {
     "policies": [],
     "topics": None,
     "notifications": None,
+    "services": [{"name": "nova", "rpc": {"transport": "rabbit", "password": "s3cret", "vhost": "nova"}}],
 }
 
 
