@@ -190,7 +190,7 @@ def test_services_from_the_lookup_converge_rpc_on_rabbitmq_and_notify_on_kafka(t
     # Per service: vhost, user, permission, CQv2 policy; 7 shared topics (the /<svc> vhosts are absent and
     # never existed, so deleting them is no change).
     assert kinds == sorted(
-        [("rabbitmq", k) for k in ("vhost", "user", "permission", "policy") for _ in d.services]
+        [("rabbitmq", k) for k in ("vhost", "user", "permission", "policy") for s in d.services]
         + [("kafka", "topic")] * 7
     )
     assert {c["status"] for c in first["changes"]} == {"applied"}

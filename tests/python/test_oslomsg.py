@@ -56,8 +56,9 @@ CLASSIC_RABBIT = {
 }
 
 
-def facts(rabbits=RABBITS, kafkas=None, variables=None, options=None, services=("nova",)):
-    """A request as the lookup builds it from an inventory."""
+def facts(rabbits=None, kafkas=None, variables=None, options=None, services=("nova",)):
+    """A request as the lookup builds it from an inventory (default: the three RABBITS)."""
+    rabbits = RABBITS if rabbits is None else rabbits
     groups = {"rabbitmq_all": list(rabbits)}
     hostvars = {h: {"management_address": a} for h, a in rabbits.items()}
     if kafkas:
@@ -265,7 +266,7 @@ CASES = {
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_conformance_table(case):
-    request, want_global, want_nova, _ = CASES[case]
+    request, want_global, want_nova = CASES[case][:3]
     out = compute(request)
     got_global = {k: out["global"].get(k, "<missing>") for k in want_global}
     assert got_global == want_global
@@ -293,7 +294,7 @@ def test_conformance_table(case):
 
 
 def test_service_policy_merge_is_what_the_module_declares():
-    request, *_ = CASES["service_overrides_global_policy"]
+    request = CASES["service_overrides_global_policy"][0]
     nova = compute(request)["services"][0]
     assert [(p["name"], p["pattern"]) for p in nova["rpc"]["policies"]] == [
         ("CQv2", "^(?!amq\\.).*"),
@@ -356,7 +357,7 @@ def urls_of(nova, expect):
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_every_url_round_trips_through_oslo_messaging(case):
-    request, _, _, expect = CASES[case]
+    request, expect = CASES[case][0], CASES[case][3]
     nova = compute(request)["services"][0]
     sasl = (request["options"] or {}).get("kafka_sasl_mechanism")
     for transport, url, parts in urls_of(nova, expect):
@@ -372,7 +373,8 @@ SPECIALS = ["@", ":", "%", "?", "#", "&", "+", "=", ",", ";", "$", "!"]
 @pytest.mark.parametrize("case", ["rabbit_tls_quorum_three_nodes", "rabbit_ipv6", "hybrid_kafka_sasl_ssl"])
 def test_passwords_with_special_characters_round_trip(case, char):
     password = f"pw{char}x{char}%41y"  # "%41" must come back as "%41", not "A"
-    request, _, _, expect = copy.deepcopy(CASES[case])
+    case_copy = copy.deepcopy(CASES[case])
+    request, expect = case_copy[0], case_copy[3]
     request["vars"]["nova_oslomsg_rpc_password"] = password
     nova = compute(request)["services"][0]
     sasl = (request["options"] or {}).get("kafka_sasl_mechanism")
@@ -386,7 +388,7 @@ def test_passwords_with_special_characters_round_trip(case, char):
 
 
 def test_a_url_survives_an_oslo_config_file(tmp_path: Path):
-    request, *_ = copy.deepcopy(CASES["rabbit_tls_quorum_three_nodes"])
+    request = copy.deepcopy(CASES["rabbit_tls_quorum_three_nodes"][0])
     request["vars"]["nova_oslomsg_rpc_password"] = "a$b%c@d"
     url = compute(request)["services"][0]["rpc_transport_url"]
     conf_file = tmp_path / "nova.conf"
