@@ -87,12 +87,18 @@ def write_inventory(tmp_path: Path) -> Path:
     return inventory
 
 
-def converge(tmp_path: Path, d: Deployment, *, check: bool = False) -> tuple[subprocess.CompletedProcess, dict]:
-    """One playbook: the module with ``services`` from the lookup; saves its result and the lookup's output."""
+def converge(
+    tmp_path: Path, d: Deployment, *, check: bool = False, verbatim: bool = False
+) -> tuple[subprocess.CompletedProcess, dict]:
+    """One playbook: the module with ``services`` from the lookup; saves its result and the lookup's output.
+
+    ``verbatim`` passes the lookup's list untouched (default topic ``notifications``, shared by everyone on
+    this broker, so only in check mode); otherwise ``notify.topics`` is replaced by the unique topic."""
     result_file = tmp_path / f"result-{uuid.uuid4().hex[:6]}.json"
     lookup_file = tmp_path / f"lookup-{uuid.uuid4().hex[:6]}.json"
     terms = ", ".join(f"'{s}'" for s in d.services)
     query = f"query('osa.hybrid_msg.oslomsg', {terms})"
+    unique_topic = f"map('combine', {{'notify': {{'topics': ['{d.topic}']}}}}, recursive=True) | list"
     play = {
         "hosts": "localhost",
         "gather_facts": False,
@@ -102,8 +108,7 @@ def converge(tmp_path: Path, d: Deployment, *, check: bool = False) -> tuple[sub
             "oslomsg_notify_configure": True,
             **{f"{s}_oslomsg_rpc_password": pw for s, pw in d.passwords.items()},
             # Unique topic names on the shared broker: the lookup's list, with notify.topics replaced.
-            "osa_services": f"{{{{ {query} | map('combine', {{'notify': {{'topics': ['{d.topic}']}}}}, "
-            "recursive=True) | list }}",
+            "osa_services": f"{{{{ {query} }}}}" if verbatim else f"{{{{ {query} | {unique_topic} }}}}",
         },
         "tasks": [
             {
@@ -173,6 +178,14 @@ def amqp_login(url: str) -> None:
 def test_services_from_the_lookup_converge_rpc_on_rabbitmq_and_notify_on_kafka(tmp_path, deployment):
     d = deployment
     a = d.services[0]
+
+    # The lookup's list as it is, in check mode: accepted, and the plan covers both services.
+    proc, saved = converge(tmp_path, d, check=True, verbatim=True)
+    planned = saved["result"]
+    assert planned["changed"] is True
+    assert {c["name"] for c in planned["changes"] if c["kind"] == "user"} == set(d.services)
+    assert all(c["status"] == "planned" for c in planned["changes"])
+    assert vhost(a) is None
 
     # Check mode: the plan, and nothing on either broker.
     proc, saved = converge(tmp_path, d, check=True)
