@@ -279,8 +279,8 @@ OPTIONS = (
     "kafka_ssl_client_cert_file",
     "kafka_ssl_client_key_file",
 )
-# OSA's global variables the core reads besides every oslomsg_* one.
-RABBITMQ_VARS = (
+# Variables the core reads besides every oslomsg_* and <svc>_oslomsg_* one.
+GLOBAL_VARS = (
     "rabbitmq_use_ssl",
     "rabbitmq_port",
     "rabbitmq_servers",
@@ -314,7 +314,7 @@ class LookupModule(LookupBase):
             raise AnsibleLookupError(f"osa.hybrid_msg.oslomsg: cannot evaluate variable {name}: {exc}") from exc
 
     def _wanted(self, name, services):
-        if name.startswith("oslomsg_") or name in RABBITMQ_VARS:
+        if name.startswith("oslomsg_") or name in GLOBAL_VARS:
             return True
         return any(name.startswith(f"{s}_oslomsg_") or name == f"{s}_ceilometer_enabled" for s in services)
 
