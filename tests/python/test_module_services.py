@@ -88,7 +88,7 @@ def write_inventory(tmp_path: Path) -> Path:
 
 
 def converge(
-    tmp_path: Path, d: Deployment, *, check: bool = False, verbatim: bool = False
+    tmp_path: Path, d: Deployment, *, check: bool = False, verbatim: bool = False, verbosity: int = 1
 ) -> tuple[subprocess.CompletedProcess, dict]:
     """One playbook: the module with ``services`` from the lookup; saves its result and the lookup's output.
 
@@ -140,7 +140,7 @@ def converge(
         str(write_inventory(tmp_path)),
         "-e",
         f"ansible_python_interpreter={sys.executable}",
-        "-v",
+        "-" + "v" * verbosity,
         str(playbook),
     ]
     if check:
@@ -225,8 +225,8 @@ def test_services_from_the_lookup_converge_rpc_on_rabbitmq_and_notify_on_kafka(t
         amqp_login(by_name[s]["rpc_transport_url"])
         assert by_name[s]["notify_transport_url"] == "kafka://127.0.0.1:9092/"
 
-    # Idempotence.
-    proc, saved = converge(tmp_path, d)
+    # Idempotence, at -vvv, where the invocation echoes the services option (passwords masked).
+    proc, saved = converge(tmp_path, d, verbosity=3)
     second = saved["result"]
     assert second["changed"] is False, second["changes"]
     assert second["changes"] == []
@@ -239,6 +239,7 @@ def test_services_from_the_lookup_converge_rpc_on_rabbitmq_and_notify_on_kafka(t
             assert pw not in text
             assert encoded not in text
     assert any(c["name"] == a for c in first["changes"])
+    assert f'"name": "{a}"' in proc.stdout  # the -vvv invocation shows the entries, names unmasked
 
 
 def test_services_errors_name_the_entry(tmp_path, brokers):
