@@ -196,3 +196,44 @@ proptest! {
         prop_assert_eq!(a, b);
     }
 }
+
+/// oslo.messaging's netloc rule (`transport.py`): credentials end at the rightmost `@`, the user at the
+/// first `:`, then both are unquoted.
+fn oslo_credentials(url: &str) -> (String, String, String) {
+    let rest = url.split_once("://").unwrap().1;
+    let netloc_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (netloc, path) = rest.split_at(netloc_end);
+    let first = netloc.split(',').next().unwrap();
+    let (creds, _host) = first.rsplit_once('@').unwrap();
+    let (user, password) = creds.split_once(':').unwrap();
+    let decode = |s: &str| {
+        percent_encoding::percent_decode_str(s)
+            .decode_utf8()
+            .unwrap()
+            .into_owned()
+    };
+    let path = path.split('?').next().unwrap_or_default();
+    (
+        decode(user),
+        decode(password),
+        decode(path.strip_prefix('/').unwrap_or(path)),
+    )
+}
+
+proptest! {
+    #[test]
+    fn prop_rabbit_url_credentials_and_vhost_round_trip(
+        password in "[ -.0-~\u{e9}\u{20ac}]{1,24}",
+        user in "[a-z][a-z0-9_@:%$!#?,;&+= -]{0,12}",
+        vhost in "/?[a-z][a-z0-9_.:@$!&+=,;-]{0,12}",
+    ) {
+        let servers = vec!["10.0.0.1".to_owned(), "fd00::2".to_owned()];
+        let url = osa_hybrid_msg::oslomsg::rabbit_url(&osa_hybrid_msg::oslomsg::RabbitUrl {
+            userid: &user, password: &password, servers: &servers, port: 5671, vhost: &vhost,
+            use_ssl: true, ssl_version: "TLSv1_2", ssl_ca_file: "/etc/ssl/$ca%.pem", var_prefix: "svc_oslomsg_rpc",
+        }).unwrap();
+        prop_assert!(!url.contains('$'));
+        prop_assert_eq!(oslo_credentials(&url), (user.clone(), password.clone(), vhost.clone()));
+        prop_assert_eq!(url.matches('@').count(), 2, "credentials on every host: {}", url);
+    }
+}
