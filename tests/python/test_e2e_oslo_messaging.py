@@ -1,0 +1,142 @@
+"""End to end with OpenStack's own oslo.messaging: RPC over RabbitMQ quorum queues, notifications over Kafka.
+
+The module fixture converges molecule's ``default`` scenario (messaging inventory plugin -> oslomsg lookup -> one
+module task with ``services:``), which writes neutron's lookup entry to a file; neutron's password holds every
+character a transport URL must percent-encode. The tests write neutron's config file from that entry, exactly as
+emitted (``rpc_transport_url``, ``notify_transport_url``, ``oslo_messaging_rabbit``, ``oslo_messaging_kafka``),
+and run an RPC server and client, a ``messagingv2`` Notifier and a notification listener on it. Each wait is
+bounded and each failure names its hop (oslo_e2e.HopFailed). The fixture's teardown runs the scenario's cleanup.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import urllib.parse
+import urllib.request
+import uuid
+from base64 import b64encode
+from pathlib import Path
+from typing import Any
+
+import oslo_e2e
+import pytest
+from confluent_kafka.admin import AdminClient
+from oslo_e2e import HopFailed
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+MGMT_URL = os.environ.get("OSA_RABBITMQ_MGMT_URL", "http://127.0.0.1:15672")
+BOOTSTRAP = "127.0.0.1:9092"
+SERVICE = "neutron"
+# Notification topic of the services (oslo's default [oslo_messaging_notifications] topics).
+NOTIFY_TOPIC = "notifications"
+
+pytestmark = pytest.mark.timeout(420)
+
+
+def molecule(action: str, env_extra: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANSIBLE_", "MOLECULE_"))}
+    env.update(
+        PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}",
+        MOLECULE_GLOB="molecule/*/molecule.yml",
+        ANSIBLE_NOCOLOR="1",
+        NO_COLOR="1",
+        **env_extra,
+    )
+    return subprocess.run(
+        [str(BIN / "molecule"), action, "-s", "default"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def entry(tmp_path_factory) -> Any:
+    """Converge the default scenario; return neutron's lookup entry as converge wrote it. Clean up afterwards."""
+    out = tmp_path_factory.mktemp("e2e") / f"{SERVICE}.json"
+    proc = molecule("converge", {"OSA_E2E_OUT": str(out)})
+    try:
+        if proc.returncode != 0:
+            raise HopFailed(
+                f"converge (molecule converge -s default: inventory plugin -> lookup -> module) failed:\n"
+                f"{(proc.stdout + proc.stderr)[-15000:]}"
+            )
+        if not out.exists():
+            raise HopFailed(f"converge ran but did not write {SERVICE}'s lookup entry to {out}")
+        yield json.loads(out.read_text())
+    finally:
+        out.unlink(missing_ok=True)
+        done = molecule("cleanup", {})
+        assert done.returncode == 0, f"molecule cleanup -s default failed:\n{(done.stdout + done.stderr)[-5000:]}"
+
+
+@pytest.fixture(scope="module")
+def conf(entry, tmp_path_factory):
+    """neutron's config file with the lookup's values, loaded as neutron would load it."""
+    path = tmp_path_factory.mktemp("e2e-conf") / f"{SERVICE}.conf"
+    oslo_e2e.write_service_conf(path, entry, topics=[NOTIFY_TOPIC])
+    return oslo_e2e.load_conf(path)
+
+
+def management_api(path: str) -> Any:
+    request = urllib.request.Request(f"{MGMT_URL}/api/{path}")
+    request.add_header("Authorization", "Basic " + b64encode(b"guest:guest").decode())
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.load(response)
+
+
+def rpc_vhost(entry: dict[str, Any]) -> str:
+    """The vhost in use: the first ``present`` entry of the service's vhost list (OSA's list form)."""
+    vhosts = entry[f"{SERVICE}_oslomsg_rpc_vhost"]
+    if isinstance(vhosts, str):
+        return vhosts
+    return next(v["name"] for v in vhosts if v.get("state", "present") == "present")
+
+
+def test_lookup_entry_is_hybrid_with_quorum_queues(entry):
+    assert entry["name"] == SERVICE
+    assert entry["rpc_transport_url"].startswith("rabbit://"), "RPC must be on RabbitMQ"
+    assert entry["notify_transport_url"].startswith("kafka://"), "notifications must be on Kafka"
+    assert entry["oslo_messaging_rabbit"].get("rabbit_quorum_queue") is True
+    assert isinstance(entry.get("oslo_messaging_kafka"), dict)
+    # The password went into the URL percent-encoded, never raw (it has '@', ':', '#', '?' ...).
+    password = entry[f"{SERVICE}_oslomsg_rpc_password"]
+    assert password not in entry["rpc_transport_url"]
+    assert urllib.parse.quote(password, safe="") in entry["rpc_transport_url"]
+
+
+def test_rpc_call_and_cast_over_quorum_queues(entry, conf):
+    topic = f"e2e_rpc_{uuid.uuid4().hex[:8]}"
+    seen = oslo_e2e.rpc_round_trip(conf, topic, server="e2e-server", timeout=30)
+    assert seen["call"]["echo"] == seen["cast"]
+
+    vhost = rpc_vhost(entry)
+    queues = {q["name"]: q for q in management_api(f"queues/{urllib.parse.quote(vhost, safe='')}")}
+    for name in (topic, f"{topic}.e2e-server"):
+        if name not in queues:
+            raise HopFailed(f"RPC queues in vhost {vhost!r}: {name!r} missing; the vhost has {sorted(queues)}")
+        assert queues[name]["type"] == "quorum", f"RPC queue {name!r} in vhost {vhost!r} is {queues[name]['type']}"
+        assert queues[name]["durable"] is True
+
+
+def test_notifications_info_and_error_over_kafka(conf):
+    pool = f"e2e-{uuid.uuid4().hex[:8]}"
+    try:
+        got = oslo_e2e.notify_round_trip(conf, NOTIFY_TOPIC, pool, join_timeout=120, timeout=30)
+    finally:
+        # A fresh group per run: tansu does not reliably let a group that emptied be joined again.
+        admin = AdminClient({"bootstrap.servers": BOOTSTRAP})
+        for future in admin.delete_consumer_groups([pool], request_timeout=10).values():
+            try:
+                future.result()
+            except Exception:  # the group may already be gone; nothing else depends on it
+                pass
+    received = sorted((priority, event) for priority, event, _payload in got)
+    assert received == [("error", "e2e.error"), ("info", "e2e.info")]
