@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# The demo: RabbitMQ on loopback, the extension in .venv, then demo/site.yml twice. The first run
-# converges vhosts, users, permissions and policies for 16 OpenStack services with one module task;
-# the second finds nothing to change. Prints each run's wall time and the module's stats.total_ms.
-# Then demo/check-diff.yml previews a password rotation and a policy change in check and diff mode.
+# The demo: RabbitMQ and Kafka (tansu) on loopback, the extension in .venv, then demo/site.yml twice.
+# The first run converges hybrid messaging for 16 OpenStack services (RPC on RabbitMQ: vhosts, users,
+# permissions, policies; notifications on Kafka: topics) with the messaging inventory plugin, the oslomsg
+# lookup and one module task; the second finds nothing to change. Prints a summary per service, each
+# run's wall time and the module's stats.total_ms. Then demo/check-diff.yml previews a password rotation
+# and a policy change in check and diff mode.
 #   scripts/demo.sh [--clean] [ansible-playbook options, e.g. -v or --check --diff]
 # --clean first removes what an earlier demo run made, so the first run starts from scratch.
 set -euo pipefail
@@ -16,8 +18,9 @@ if [ "${1:-}" = "--clean" ]; then
   shift
 fi
 
-header "RabbitMQ"
+header "brokers: RabbitMQ and Kafka (tansu) on loopback"
 scripts/brokers/rabbitmq.sh start
+scripts/brokers/tansu.sh start
 header "setup: .venv and the osa_hybrid_msg extension"
 scripts/setup.sh
 
@@ -30,7 +33,7 @@ export ANSIBLE_CALLBACK_RESULT_FORMAT=yaml ANSIBLE_DISPLAY_SKIPPED_HOSTS=false
 playbook() {
   local log="$1"
   shift
-  ansible-playbook -i demo/inventory.yml demo/site.yml "$@" 2>&1 | tee "$log"
+  ansible-playbook -i demo/inventory demo/site.yml "$@" 2>&1 | tee "$log"
 }
 
 # The demo passwords must never reach the output, whatever the verbosity.
@@ -53,13 +56,13 @@ print(str(r["changed"]).lower(), r["changes"], r["stats"]["total_ms"])' "$1"
 }
 
 if [ "$clean" = 1 ]; then
-  header "clean: remove the demo's vhosts and users (demo_state=absent)"
+  header "clean: remove the demo's vhosts, users and topics (demo_state=absent)"
   playbook "$work/clean.log" -e demo_state=absent "$@"
 fi
 
 declare -a wall total changed changes
 for run in 1 2; do
-  header "run $run: ansible-playbook -i demo/inventory.yml demo/site.yml $*"
+  header "run $run: ansible-playbook -i demo/inventory demo/site.yml $*"
   t0="$(now)"
   playbook "$work/run$run.log" -e "demo_report=$work/run$run.json" "$@"
   t1="$(now)"
@@ -67,8 +70,8 @@ for run in 1 2; do
   read -r "changed[run]" "changes[run]" "total[run]" < <(report "$work/run$run.json")
 done
 
-header "run 3: check and diff mode: ansible-playbook -i demo/inventory.yml demo/check-diff.yml --diff"
-ansible-playbook -i demo/inventory.yml demo/check-diff.yml --diff "$@" 2>&1 | tee "$work/check-diff.log"
+header "run 3: check and diff mode: ansible-playbook -i demo/inventory demo/check-diff.yml --diff"
+ansible-playbook -i demo/inventory demo/check-diff.yml --diff "$@" 2>&1 | tee "$work/check-diff.log"
 
 check_no_secrets "$work"/*.log
 
