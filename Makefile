@@ -1,7 +1,7 @@
 # Developer entry points. The commands live in scripts/ (scripts/test.sh is what CI runs), so a target
 # here and a CI step cannot drift apart. Every target bootstraps what it needs (scripts/setup.sh).
 .DEFAULT_GOAL := all
-.PHONY: help setup build-dev lint-rust lint-python lint test-rust test-python sanity demo demo-clean test all
+.PHONY: help setup build-dev lint-rust lint-python lint test-rust test-python molecule sanity demo demo-clean test all
 
 ## setup: Debian tools, .venv and test-requirements.txt, without building the extension
 setup:
@@ -29,11 +29,17 @@ test-rust:
 test-python:
 	scripts/test.sh test-python
 
+## molecule: every molecule scenario and the oslo.messaging end-to-end test (pytest; starts the brokers)
+molecule: build-dev
+	scripts/brokers/rabbitmq.sh start
+	scripts/brokers/tansu.sh start
+	.venv/bin/python -m pytest tests/python/test_molecule.py tests/python/test_e2e_oslo_messaging.py
+
 ## sanity: ansible-test sanity on a copy laid out as ansible_collections/osa/hybrid_msg
 sanity:
 	scripts/test.sh sanity
 
-## demo: converge 16 OpenStack services on the loopback RabbitMQ, twice
+## demo: converge 16 OpenStack services, RPC on the loopback RabbitMQ and notifications on Kafka, twice
 demo:
 	scripts/demo.sh
 
