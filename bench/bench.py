@@ -48,8 +48,20 @@ VENV_BIN = Path(sys.executable).parent
 PEER_VENV = ROOT / ".cache" / "bench" / "peer-venv"
 PEER_ANSIBLE = "ansible==12.3.0"  # ansible-core 2.19.x, community.rabbitmq 1.6.0 (OSA's mq_setup pin)
 
+# Every object the harness makes starts with PREFIX (RabbitMQ) or TOPIC_PREFIX (Kafka), and only those are
+# ever deleted. --prefix changes both, so a smoke test never deletes what a full run is measuring.
 PREFIX = "oshbench_"
 TOPIC_PREFIX = "oshbench."
+
+
+def set_prefix(prefix: str) -> None:
+    global PREFIX, TOPIC_PREFIX  # noqa: PLW0603 - one setting for the whole run, read by every helper
+    if not re.fullmatch(r"osh[a-z0-9]+_", prefix):
+        raise SystemExit(f"--prefix {prefix!r}: use osh, lowercase letters or digits, and a trailing _")
+    PREFIX = prefix
+    TOPIC_PREFIX = prefix[:-1] + "."
+
+
 MGMT_HOST, MGMT_PORT = "127.0.0.1", 15672
 MGMT_URL = f"http://{MGMT_HOST}:{MGMT_PORT}"
 BOOTSTRAP = "127.0.0.1:9092"
@@ -393,7 +405,14 @@ class Runner:
         self.work = work
         self.count = 0
 
-    def playbook(self, tasks: list[dict[str, Any]], *, peer: bool = False, timeout: float = 3600) -> dict[str, Any]:
+    def playbook(
+        self,
+        tasks: list[dict[str, Any]],
+        *,
+        peer: bool = False,
+        timeout: float = 3600,
+        env: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
         """Run one play on localhost (local connection); return wall ms, rc and the recorded task results."""
         self.count += 1
         path = self.work / f"play-{self.count:03d}.json"
@@ -414,7 +433,13 @@ class Runner:
         t0 = time.perf_counter()
         try:
             proc = subprocess.run(
-                argv, cwd=ROOT, env=ansible_env(record), capture_output=True, text=True, timeout=timeout, check=False
+                argv,
+                cwd=ROOT,
+                env={**ansible_env(record), **(env or {})},
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                check=False,
             )
         except subprocess.TimeoutExpired:
             return {"ms": None, "rc": None, "timeout": True, "tasks": []}
@@ -765,7 +790,10 @@ def write_report(data: dict[str, Any], path: Path) -> None:
         add(f"- {k}: {v}")
     for k, v in data["versions"].items():
         add(f"- {k}: {v}")
-    add(f"- runs: {data['runs']} per measurement (community.rabbitmq: {data['peer_runs']})")
+    add(
+        f"- runs: {data['runs']} per measurement at N in {data['ns']}, {data['runs_ours_only']} at N in "
+        f"{data['ns_ours']} (ours only); community.rabbitmq: {data['peer_runs']}"
+    )
     if data.get("notes"):
         add("")
         for note in data["notes"]:
@@ -911,6 +939,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n", default="16,256", help="service counts for ours, the references and the peers")
     parser.add_argument("--n-ours", default="1000", help="extra service counts for ours only ('' for none)")
     parser.add_argument("--runs", type=int, default=3, help="runs per measurement (medians are reported)")
+    parser.add_argument("--runs-ours-only", type=int, default=1, help="runs at the --n-ours sizes")
     parser.add_argument("--peers", default="", help="community.rabbitmq modes to run: ctl,http (empty: none)")
     parser.add_argument("--peer-runs", type=int, default=1, help="runs per community.rabbitmq measurement")
     parser.add_argument(
@@ -920,6 +949,7 @@ def main(argv: list[str] | None = None) -> int:
         help="largest N the peers are run at; larger N are extrapolated linearly from it (0: run every N)",
     )
     parser.add_argument("--peer-timeout", type=float, default=3600, help="seconds per community.rabbitmq playbook")
+    parser.add_argument("--prefix", default=PREFIX, help="name prefix of every object made and deleted")
     parser.add_argument("--lb-samples", type=int, default=5, help="samples per lower-bound measurement")
     parser.add_argument("--out", default=str(BENCH / "RESULTS.md"), help="Markdown report")
     parser.add_argument("--json", default=None, help="raw samples (default: the report's name with .json)")
@@ -927,6 +957,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     started = time.time()
+    set_prefix(args.prefix)
     ns = parse_ns(args.n)
     ns_ours = [n for n in parse_ns(args.n_ours) if n not in ns]
     modes = [m for m in re.split(r"[,\s]+", args.peers) if m]
@@ -942,6 +973,9 @@ def main(argv: list[str] | None = None) -> int:
         "machine": machine(),
         "versions": versions(),
         "runs": args.runs,
+        "runs_ours_only": args.runs_ours_only,
+        "ns": ns,
+        "ns_ours": ns_ours,
         "peer_runs": args.peer_runs if modes else "not run",
         "notes": list(args.note),
         "ours": [],
@@ -953,7 +987,8 @@ def main(argv: list[str] | None = None) -> int:
         log("Ansible floor: one-task ping and debug playbooks")
         data["floor"] = measure_floor(runner, max(args.runs, 3))
         for n in ns + ns_ours:
-            data["ours"].append(measure_ours(runner, n, args.runs, with_lower_bound=True, lb_samples=args.lb_samples))
+            runs = args.runs if n in ns else args.runs_ours_only
+            data["ours"].append(measure_ours(runner, n, runs, with_lower_bound=True, lb_samples=args.lb_samples))
         for mode in modes:
             data["peers"][mode] = {}
             for n in ns:

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # The benchmark: ours against community.rabbitmq and the lower bounds, on the loopback brokers.
 #   bench/run.sh [--quick] [--no-peers] [bench.py options: --n 16,256 --n-ours 1000 --runs 3 ...]
-# --quick: N=2, one run, no peers (what tests/python/test_bench_smoke.py runs). --no-peers: skip
-# community.rabbitmq. Otherwise the peers run in both modes, from the pinned `ansible` package in
-# .cache/bench/peer-venv (created on first use; never the project's .venv). Writes bench/RESULTS.md
-# and bench/RESULTS.json unless --out is given. bench/README.md explains every row.
+# --quick: N=2, one run, no peers, objects named oshquick<random>_ (what tests/python/test_bench_smoke.py
+# runs). --no-peers: skip community.rabbitmq. Otherwise the peers run in both modes, from the pinned
+# `ansible` package in .cache/bench/peer-venv (created on first use; never the project's .venv).
+# Writes bench/RESULTS.md and bench/RESULTS.json unless --out is given. bench/README.md explains every row.
 set -euo pipefail
 # shellcheck source=scripts/_common.sh disable=SC1091
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/_common.sh"
@@ -19,7 +19,8 @@ for arg in "$@"; do
   case "$arg" in
     --quick)
       peers=0
-      args+=(--n 2 --n-ours "" --runs 1)
+      # Its own name prefix, so a quick run never deletes what a full run is measuring.
+      args+=(--n 2 --n-ours "" --runs 1 --prefix "oshquick${RANDOM}_")
       ;;
     --no-peers) peers=0 ;;
     *) args+=("$arg") ;;
