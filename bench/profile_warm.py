@@ -135,7 +135,8 @@ def in_module(args: dict[str, Any], samples: int, profile_path: Path) -> dict[st
 def ansiballz(runner_: bench.Runner, task: dict[str, Any], samples: int) -> dict[str, float]:
     """Playbook wall time, and the kept AnsiballZ payload run directly (the module process alone)."""
     remote_tmp = Path(tempfile.mkdtemp(prefix="oshprof-remote-"))
-    runner_.playbook([task], env={"ANSIBLE_KEEP_REMOTE_FILES": "1", "ANSIBLE_REMOTE_TMP": str(remote_tmp)})
+    kept = runner_.playbook([task], env={"ANSIBLE_KEEP_REMOTE_FILES": "1", "ANSIBLE_REMOTE_TMP": str(remote_tmp)})
+    assert kept["rc"] == 0, kept.get("output_tail")
     payloads = sorted(remote_tmp.glob("ansible-tmp-*/AnsiballZ_*.py"))
     assert payloads, f"no AnsiballZ payload kept under {remote_tmp}"
     process = wall([sys.executable, str(payloads[-1])], samples)
@@ -165,7 +166,7 @@ def main() -> int:
             assert bench.core_call(present)["changed"] in (True, False)
             try:
                 entry: dict[str, Any] = {}
-                entry["ours"] = ansiballz(run, bench.ours_task(present), opts.samples)
+                entry["ours"] = ansiballz(run, bench.ours_task(present)[0], opts.samples)
                 entry["core_call"] = [bench.core_call(present) for _ in range(opts.samples)]
                 entry["module"] = in_module(present, opts.samples, out_md.with_name(f"PROFILE-cprofile-{n}.txt"))
                 entry["lower_bound"] = bench.lower_bound(topics, opts.samples)
