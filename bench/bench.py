@@ -292,7 +292,7 @@ def lower_bound(topic_names: list[str], samples: int) -> dict[str, Any]:
     api = Mgmt()
     api.ok("GET", "overview")  # connect
     get_ms, parse_ms, size = [], [], 0
-    for _ in range(samples):
+    for _sample in range(samples):
         t0 = time.perf_counter()
         body = api.ok("GET", "definitions")
         t1 = time.perf_counter()
@@ -303,7 +303,7 @@ def lower_bound(topic_names: list[str], samples: int) -> dict[str, Any]:
         size = len(body)
     api.close()
     fresh_get = []
-    for _ in range(samples):
+    for _sample in range(samples):
         t0 = time.perf_counter()
         api = Mgmt()
         api.ok("GET", "definitions")
@@ -322,9 +322,9 @@ def lower_bound(topic_names: list[str], samples: int) -> dict[str, Any]:
 
     admin = AdminClient({"bootstrap.servers": BOOTSTRAP})
     admin.list_topics(timeout=60)  # connect and learn the cluster
-    kafka_ms = [kafka_round(admin) for _ in range(samples)]
+    kafka_ms = [kafka_round(admin) for _sample in range(samples)]
     fresh_kafka = []
-    for _ in range(samples):
+    for _sample in range(samples):
         t0 = time.perf_counter()
         fresh = AdminClient({"bootstrap.servers": BOOTSTRAP})
         kafka_round(fresh)
@@ -636,7 +636,7 @@ def measure_ours(runner: Runner, n: int, runs: int, with_lower_bound: bool, lb_s
 
 def measure_floor(runner: Runner, runs: int) -> dict[str, Any]:
     out: dict[str, list[float]] = {"ping": [], "debug": []}
-    for _ in range(runs):
+    for _sample in range(runs):
         for key, task in (
             ("ping", {"name": "ping", "ansible.builtin.ping": {}}),
             ("debug", {"name": "debug", "ansible.builtin.debug": {"msg": "no-op"}}),
@@ -881,8 +881,8 @@ def write_report(data: dict[str, Any], path: Path) -> None:
         mod = {p: median(entry["module"][p]) for p in PHASES}
         for mode, label in (("ctl", "rabbitmqctl"), ("http", "HTTP-API")):
             ts = {p: peer_time(data, mode, n, p, floor) for p in PHASES}
-            if any(t for t, _ in ts.values()):
-                how = next((h for _, h in ts.values() if h), "")
+            if any(t for t, _how in ts.values()):
+                how = next((h for _t, h in ts.values() if h), "")
                 target = "cold >= 50x, warm >= 60x (N=16)" if mode == "ctl" else ""
                 add(
                     f"| community.rabbitmq {label} / ours (playbook wall){' *' + how + '*' if how else ''} | "

@@ -62,7 +62,7 @@ def names(n: int) -> tuple[list[str], list[str]]:
 
 def wall(argv: list[str], samples: int, **kwargs: Any) -> float:
     times = []
-    for _ in range(samples):
+    for _sample in range(samples):
         t0 = time.perf_counter()
         subprocess.run(argv, capture_output=True, check=True, **kwargs)
         times.append((time.perf_counter() - t0) * 1000)
@@ -120,7 +120,7 @@ def in_module(args: dict[str, Any], samples: int, profile_path: Path) -> dict[st
         for key in ("read_ms", "plan_ms", "total_ms"):
             steps[key].append(result["stats"][key])
 
-    for _ in range(samples):
+    for _sample in range(samples):
         one()
     prof = cProfile.Profile()
     prof.enable()
@@ -141,7 +141,7 @@ def ansiballz(runner_: bench.Runner, task: dict[str, Any], samples: int) -> dict
     assert payloads, f"no AnsiballZ payload kept under {remote_tmp}"
     process = wall([sys.executable, str(payloads[-1])], samples)
     shutil.rmtree(remote_tmp, ignore_errors=True)
-    walls = [runner_.playbook([task])["ms"] for _ in range(samples)]
+    walls = [runner_.playbook([task])["ms"] for _sample in range(samples)]
     return {"playbook_ms": med(walls), "module_process_ms": process, "controller_ms": med(walls) - process}
 
 
@@ -167,7 +167,7 @@ def main() -> int:
             try:
                 entry: dict[str, Any] = {}
                 entry["ours"] = ansiballz(run, bench.ours_task(present)[0], opts.samples)
-                entry["core_call"] = [bench.core_call(present) for _ in range(opts.samples)]
+                entry["core_call"] = [bench.core_call(present) for _sample in range(opts.samples)]
                 entry["module"] = in_module(present, opts.samples, out_md.with_name(f"PROFILE-cprofile-{n}.txt"))
                 entry["lower_bound"] = bench.lower_bound(topics, opts.samples)
                 data["n"][str(n)] = entry
