@@ -17,9 +17,9 @@ description:
     OpenStack-Ansible inventory (molecule scenarios, ad-hoc use, tests).
   - "Host variables of a RabbitMQ node: C(management_address), C(rabbitmq_port) (AMQP), C(rabbitmq_use_ssl),
     C(rabbitmq_management_port), C(rabbitmq_management_url) (for the module's C(rabbitmq.urls)), and the node's
-    O(rabbitmq[].vars)."
+    C(rabbitmq[].vars)."
   - "Host variables of a Kafka broker: C(management_address), C(kafka_port), C(kafka_bootstrap_server)
-    (C(host:port), for the module's C(kafka.bootstrap_servers)), and the broker's O(kafka[].vars)."
+    (C(host:port), for the module's C(kafka.bootstrap_servers)), and the broker's C(kafka[].vars)."
   - IPv6 addresses are bracketed in the URL and C(host:port) values, never in C(management_address).
   - O(vars) are set on the group C(all), with the lowest precedence of any variable, so cluster-wide settings
     such as OpenStack-Ansible's C(rabbitmq_use_ssl) reach the lookup from the play's own host.
@@ -67,7 +67,7 @@ options:
     default: kafka_all
   rabbitmq_use_ssl:
     description:
-      - Default of O(rabbitmq[].use_ssl). C(true) is OpenStack-Ansible's default.
+      - Default of C(rabbitmq[].use_ssl). C(true) is OpenStack-Ansible's default.
       - With at least one RabbitMQ node, also set as the variable C(rabbitmq_use_ssl) on the group C(all), and
         C(rabbitmq_port) too when every node has the same AMQP port (OpenStack-Ansible has one port per
         cluster), unless O(vars) sets them.
