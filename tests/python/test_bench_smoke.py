@@ -10,25 +10,46 @@ from __future__ import annotations
 
 import json
 import subprocess
+import uuid
 
 import pytest
-from ansible_helpers import REPO_ROOT, ansible_env
+from ansible_helpers import REPO_ROOT, ansible_env, api, quote
+from confluent_kafka.admin import AdminClient
 
 pytestmark = pytest.mark.usefixtures("rabbitmq_broker")
 
 
 @pytest.mark.timeout(600)
+def _remove_leftovers(prefix: str) -> None:
+    """What a failed run left behind; the harness removes its objects itself when it finishes."""
+    for kind in ("users", "vhosts"):
+        status, body = api("GET", f"{kind}?columns=name")
+        if status == 200:
+            for obj in json.loads(body):
+                if obj["name"].startswith(prefix):
+                    api("DELETE", f"{kind}/{quote(obj['name'])}")
+    admin = AdminClient({"bootstrap.servers": "127.0.0.1:9092"})
+    doomed = [t for t in admin.list_topics(timeout=30).topics if t.startswith(prefix[:-1] + ".")]
+    if doomed:
+        for future in admin.delete_topics(doomed, operation_timeout=30).values():
+            future.result()
+
+
 def test_bench_quick_run_writes_the_table_and_warm_is_unchanged(tmp_path):
     out = tmp_path / "RESULTS.md"
-    proc = subprocess.run(
-        [str(REPO_ROOT / "bench" / "run.sh"), "--quick", "--out", str(out)],
-        cwd=REPO_ROOT,
-        env=ansible_env(),
-        capture_output=True,
-        text=True,
-        timeout=580,
-        check=False,
-    )
+    prefix = f"oshsmoke{uuid.uuid4().hex[:8]}_"
+    try:
+        proc = subprocess.run(
+            [str(REPO_ROOT / "bench" / "run.sh"), "--quick", "--prefix", prefix, "--out", str(out)],
+            cwd=REPO_ROOT,
+            env=ansible_env(),
+            capture_output=True,
+            text=True,
+            timeout=580,
+            check=False,
+        )
+    finally:
+        _remove_leftovers(prefix)
     assert proc.returncode == 0, f"stdout:\n{proc.stdout[-4000:]}\nstderr:\n{proc.stderr[-4000:]}"
 
     report = out.read_text()
