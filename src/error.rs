@@ -63,6 +63,14 @@ pub enum Error {
         cause: Box<Error>,
     },
 
+    /// A `verify` probe failed. The declarations stay as applied; `result` is the whole run result
+    /// (`changes`, `verify`, ...), and the message names each failed probe, its hop and the broker's words.
+    #[error("{message}")]
+    Verify {
+        message: String,
+        result: Box<serde_json::Value>,
+    },
+
     /// The runtime was started in a parent process and this process is a fork of it.
     #[error(
         "the osa_hybrid_msg runtime was started in process {parent} and cannot be used in forked process {child}; call the module from its own process"

@@ -1,4 +1,4 @@
-//! One module run: request → snapshots (RabbitMQ and Kafka side by side) → plan → (apply) → result.
+//! One module run: request → snapshots (RabbitMQ and Kafka side by side) → plan → (apply) → (verify) → result.
 
 use std::time::Instant;
 
@@ -7,7 +7,8 @@ use serde_json::{Value, json};
 use crate::backend::kafka_rd::RdKafka;
 use crate::backend::rabbit_http::HttpRabbit;
 use crate::error::{Error, Result};
-use crate::plan::{self, ChangeReport, Plan};
+use crate::observed::RabbitSnapshot;
+use crate::plan::{self, Change, ChangeReport, Plan};
 use crate::spec::{KafkaConnection, RabbitConnection, Request};
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -122,5 +123,43 @@ pub async fn run(request: &Request, options: Options) -> Result<Value> {
     if let Some((b, _)) = kafka {
         b.close_in_background();
     }
+    if request.verify().any() {
+        verify(request, options, rabbit.as_ref(), &report.changes, &mut result).await?;
+    }
     Ok(result)
+}
+
+/// Runs the `verify` probes and adds their report to the result; a failed probe turns the whole
+/// result into `Error::Verify`, so that what was applied is still returned.
+async fn verify(
+    request: &Request,
+    options: Options,
+    rabbit: Option<&(HttpRabbit, RabbitSnapshot)>,
+    changes: &[Change],
+    result: &mut Value,
+) -> Result<()> {
+    let outcome = crate::verify::run(crate::verify::Context {
+        request,
+        rabbit: rabbit.map(|(b, s)| (b, s)),
+        changes,
+        check_mode: options.check_mode,
+    })
+    .await;
+    result["stats"]["verify_ms"] = outcome.report["ms"].clone();
+    if let Some(w) = result["warnings"].as_array_mut() {
+        w.extend(outcome.warnings.into_iter().map(Value::from));
+    }
+    let probes = ["amqp", "kafka"]
+        .iter()
+        .filter_map(|k| outcome.report[k].as_array())
+        .map(|a| a.iter().filter(|p| p["status"] != "skipped").count())
+        .sum();
+    result["verify"] = outcome.report;
+    if outcome.failures.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Verify {
+        message: crate::verify::failure_message(&outcome.failures, probes, changes, options.check_mode),
+        result: Box::new(result.take()),
+    })
 }

@@ -11,6 +11,7 @@ use rdkafka::admin::{
 };
 use rdkafka::client::ClientContext;
 use rdkafka::config::{ClientConfig, FromClientConfigAndContext, RDKafkaLogLevel};
+use rdkafka::consumer::ConsumerContext;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 
 use super::kafka_alter::{TopicAlteration, incremental_alter};
@@ -58,6 +59,9 @@ impl ClientContext for Context {
         self.note(format!("{error}: {reason}"));
     }
 }
+
+/// The verify probe's consumer uses the default rebalance handling.
+impl ConsumerContext for Context {}
 
 pub struct RdKafka {
     admin: Arc<AdminClient<Context>>,

@@ -297,6 +297,76 @@ impl HttpRabbit {
         .await
     }
 
+    /// The type of a queue and the policy the broker applied to it, with that policy's definition.
+    /// `GET /api/queues/{vhost}?disable_stats=true&name=...` (one page, filtered by name), then
+    /// `GET /api/policies/{vhost}/{policy}`. Reads only; for `verify`, not counted in `reads`.
+    ///
+    /// `GET /api/queues/{vhost}/{name}` would be one request, but it shows `policy` and
+    /// `effective_policy_definition` only once the queue's first statistics arrive (5–10 s on 3.10);
+    /// the statistics-free listing has `policy` at once. Operator policies are not reported.
+    pub async fn queue_policy(&self, vhost: &str, name: &str) -> Result<(Option<String>, Option<String>, Value)> {
+        let action = format!("GET queue '{name}' on vhost '{vhost}'");
+        let not_json = |e: serde_json::Error| Error::Api {
+            broker: "RabbitMQ",
+            action: action.clone(),
+            status: 0,
+            reason: format!("the answer is not JSON ({e})"),
+        };
+        let text = self
+            .raw(
+                reqwest::Method::GET,
+                &format!(
+                    "queues/{}?disable_stats=true&page=1&page_size=100&use_regex=false&name={}",
+                    enc(vhost),
+                    enc(name)
+                ),
+                None,
+                &action,
+            )
+            .await?;
+        let page: Value = serde_json::from_str(&text).map_err(not_json)?;
+        let queue = page["items"]
+            .as_array()
+            .and_then(|items| items.iter().find(|q| q["name"] == name))
+            .ok_or_else(|| Error::Api {
+                broker: "RabbitMQ",
+                action: action.clone(),
+                status: 404,
+                reason: "the broker does not list the queue".into(),
+            })?;
+        let queue_type = queue["type"].as_str().map(str::to_owned);
+        let Some(policy) = queue["policy"].as_str().filter(|p| !p.is_empty()).map(str::to_owned) else {
+            return Ok((queue_type, None, Value::Null));
+        };
+        let text = self
+            .raw(
+                reqwest::Method::GET,
+                &format!("policies/{}/{}", enc(vhost), enc(&policy)),
+                None,
+                &format!("GET policy '{policy}' on vhost '{vhost}'"),
+            )
+            .await?;
+        let definition = serde_json::from_str::<Value>(&text).map_err(not_json)?["definition"].take();
+        Ok((queue_type, Some(policy), definition))
+    }
+
+    /// `DELETE /api/queues/{vhost}/{name}`; a queue already gone is success. Mutates; for `verify`'s
+    /// cleanup when the probing user's own delete failed.
+    pub async fn delete_queue(&self, vhost: &str, name: &str) -> Result<()> {
+        match self
+            .raw(
+                reqwest::Method::DELETE,
+                &format!("queues/{}/{}", enc(vhost), enc(name)),
+                None,
+                &format!("DELETE queue '{name}' on vhost '{vhost}'"),
+            )
+            .await
+        {
+            Ok(_) | Err(Error::Api { status: 404, .. }) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
     /// `PUT /api/users/{name}`. Mutates; needs `administrator`.
     async fn put_user(&self, name: &str, password: &PasswordWrite, tags: &[String]) -> Result<()> {
         let (hash, algorithm) = match password {

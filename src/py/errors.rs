@@ -64,6 +64,12 @@ create_exception!(
 );
 create_exception!(
     _core,
+    VerifyError,
+    OsaHybridMsgError,
+    "A verify probe failed after the declarations were applied; `result` (JSON) is the run's result with `verify`."
+);
+create_exception!(
+    _core,
     ForkError,
     OsaHybridMsgError,
     "The runtime was started before fork() and cannot be used in the child."
@@ -101,6 +107,13 @@ pub fn to_pyerr(py: Python<'_>, e: Error) -> PyErr {
                 vec![("result", result.into_py_any(py).unwrap_or_else(|_| py.None()))],
             )
         }
+        Error::Verify { result, .. } => (
+            VerifyError::new_err(message),
+            vec![(
+                "result",
+                result.to_string().into_py_any(py).unwrap_or_else(|_| py.None()),
+            )],
+        ),
         Error::Fork { .. } => (ForkError::new_err(message), vec![]),
         Error::Internal(_) => (InternalError::new_err(message), vec![]),
     };

@@ -13,7 +13,7 @@ mod _core {
     #[pymodule_export]
     use super::errors::{
         AuthenticationError, BrokerApiError, BrokerTimeoutError, BrokerUnreachableError, ConnectionConfigError,
-        ForkError, InternalError, OsaHybridMsgError, PartialApplyError, PlanError, SpecError,
+        ForkError, InternalError, OsaHybridMsgError, PartialApplyError, PlanError, SpecError, VerifyError,
     };
     #[pymodule_export]
     use super::oslomsg::oslomsg_vars;

@@ -28,6 +28,62 @@ pub struct RabbitConnection {
     /// Seconds for each request, connect included.
     #[serde(default)]
     pub timeout: Option<f64>,
+    /// AMQP endpoints (`amqp://HOST:PORT`, `amqps://HOST:PORT`) for `verify`, tried in order.
+    #[serde(default)]
+    pub amqp_urls: Option<Vec<String>>,
+}
+
+/// One AMQP endpoint of `amqp_urls`, without credentials or vhost.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AmqpEndpoint {
+    pub tls: bool,
+    pub host: String,
+    pub port: u16,
+}
+
+impl std::fmt::Display for AmqpEndpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let scheme = if self.tls { "amqps" } else { "amqp" };
+        if self.host.contains(':') {
+            write!(f, "{scheme}://[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{scheme}://{}:{}", self.host, self.port)
+        }
+    }
+}
+
+/// `amqp://HOST[:PORT]` or `amqps://HOST[:PORT]` (ports default to 5672 and 5671); no credentials, no vhost.
+fn parse_amqp_url(field: &str, url: &str) -> Result<AmqpEndpoint> {
+    let fail = |why: String| {
+        Error::spec(
+            field,
+            format!("'{url}' {why}; write it as amqp://HOST:5672 or amqps://HOST:5671"),
+        )
+    };
+    let parsed = reqwest::Url::parse(url).map_err(|e| fail(format!("is not a URL ({e})")))?;
+    let tls = match parsed.scheme() {
+        "amqp" => false,
+        "amqps" => true,
+        other => return Err(fail(format!("has scheme '{other}', not amqp or amqps"))),
+    };
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        // Never echo the URL: it holds a secret.
+        return Err(Error::spec(
+            field,
+            "credentials do not belong in the URL; verify logs in as each declared user with its declared password",
+        ));
+    }
+    if !matches!(parsed.path(), "" | "/") || parsed.query().is_some() {
+        return Err(fail(
+            "has a path or query; the vhosts come from the declared permissions".into(),
+        ));
+    }
+    let host = match parsed.host_str() {
+        Some(h) if !h.is_empty() => h.trim_start_matches('[').trim_end_matches(']').to_owned(),
+        _ => return Err(fail("has no host".into())),
+    };
+    let port = parsed.port().unwrap_or(if tls { 5671 } else { 5672 });
+    Ok(AmqpEndpoint { tls, host, port })
 }
 
 // Hand-written so that the password can never reach a log line.
@@ -42,6 +98,7 @@ impl std::fmt::Debug for RabbitConnection {
             .field("client_key", &self.client_key)
             .field("validate_certs", &self.validate_certs)
             .field("timeout", &self.timeout)
+            .field("amqp_urls", &self.amqp_urls)
             .finish()
     }
 }
@@ -67,7 +124,19 @@ impl RabbitConnection {
         self.timeout.unwrap_or(DEFAULT_TIMEOUT_SECONDS)
     }
 
+    /// The AMQP endpoints of `amqp_urls`, in order; empty when unset.
+    pub fn amqp_endpoints(&self) -> Result<Vec<AmqpEndpoint>> {
+        self.amqp_urls
+            .as_deref()
+            .unwrap_or_default()
+            .iter()
+            .enumerate()
+            .map(|(i, url)| parse_amqp_url(&format!("rabbitmq.amqp_urls[{i}]"), url))
+            .collect()
+    }
+
     pub fn validate(&self, path: &str) -> Result<()> {
+        self.amqp_endpoints()?;
         if let Some(urls) = &self.urls {
             for (i, url) in urls.iter().enumerate() {
                 let field = format!("{path}.urls[{i}]");

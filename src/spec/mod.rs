@@ -4,8 +4,9 @@ mod connection;
 mod kafka;
 mod rabbit;
 mod services;
+mod verify;
 
-pub use connection::RabbitConnection;
+pub use connection::{AmqpEndpoint, RabbitConnection};
 pub use kafka::{
     KafkaConnection, NotificationsSpec, OSLO_PRIORITIES, SaslMechanism, SecurityProtocol, TopicSpec, check_topic_name,
 };
@@ -14,6 +15,7 @@ pub use rabbit::{
     UpdatePassword, UserSpec, VhostSpec,
 };
 pub use services::{BusSpec, ServicePolicy, ServiceSpec, Transport};
+pub use verify::VerifySpec;
 
 use serde::Deserialize;
 
@@ -40,6 +42,9 @@ pub struct Request {
     /// Per-service shorthand, expanded by `from_json` into the lists above (`spec/services.rs`).
     #[serde(default)]
     pub services: Option<Vec<ServiceSpec>>,
+    /// Probes to run after apply (`src/verify/`).
+    #[serde(default)]
+    pub verify: Option<VerifySpec>,
     #[serde(skip)]
     origins: Origins,
 }
@@ -69,6 +74,7 @@ impl Request {
         })?;
         request.validate()?;
         request.expand_services()?;
+        request.validate_verify()?;
         Ok(request)
     }
 
@@ -158,6 +164,10 @@ impl Request {
         self.policies.as_deref().unwrap_or_default()
     }
 
+    pub fn verify(&self) -> VerifySpec {
+        self.verify.unwrap_or_default()
+    }
+
     /// True when the request declares any RabbitMQ object.
     pub fn has_rabbitmq_objects(&self) -> bool {
         !(self.vhosts().is_empty() && self.users().is_empty() && self.policies().is_empty())
@@ -185,6 +195,24 @@ impl Request {
             .map(|t| (format!("notifications({})", t.name), t));
         let services = self.origins.topics.iter().cloned();
         explicit.chain(expanded).chain(services).collect()
+    }
+
+    /// `verify: amqp` needs the AMQP endpoints once any present user is declared, `services` included.
+    fn validate_verify(&self) -> Result<()> {
+        if self.verify().amqp
+            && self.users().iter().any(|u| u.state() == State::Present)
+            && self
+                .rabbitmq
+                .as_ref()
+                .and_then(|c| c.amqp_urls.as_ref())
+                .is_none_or(Vec::is_empty)
+        {
+            return Err(Error::spec(
+                "rabbitmq.amqp_urls",
+                "verify: amqp logs in over AMQP and needs the AMQP endpoints, e.g. ['amqp://10.0.0.5:5672'] or ['amqps://rabbit1.example.com:5671']",
+            ));
+        }
+        Ok(())
     }
 
     /// Checks what serde cannot: empty names, regexes, duplicates, combinations of fields.

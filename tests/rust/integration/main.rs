@@ -2,6 +2,7 @@
 //! They fail (never skip) when the broker cannot be started. Kafka tests are in `kafka.rs`.
 
 mod kafka;
+mod verify;
 
 use std::sync::Once;
 use std::time::{Duration, Instant};

@@ -3,6 +3,7 @@
 mod kafka;
 mod oslomsg;
 mod services;
+mod verify;
 
 use osa_hybrid_msg::backend::RabbitAdmin;
 use osa_hybrid_msg::backend::fake::{FakeKafka, FakeRabbit};
