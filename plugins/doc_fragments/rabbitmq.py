@@ -40,7 +40,8 @@ options:
         aliases: [login_password]
       ca_cert:
         description:
-          - PEM file with the CA certificates that sign the management endpoint's certificate, for C(https) URLs.
+          - PEM file with the CA certificates that sign the management endpoint's certificate, for C(https) URLs,
+            and the AMQP endpoints' certificate, for C(amqps) O(rabbitmq.amqp_urls).
           - When unset, the system trust store is used.
         type: path
       client_cert:
@@ -61,6 +62,17 @@ options:
       timeout:
         description:
           - Seconds each HTTP request to the management API may take.
+          - Also bounds each hop of the AMQP probes of O(verify).
         type: float
         default: 30
+      amqp_urls:
+        description:
+          - AMQP endpoints for the probes of O(verify=amqp), as C(amqp://HOST:PORT) or C(amqps://HOST:PORT)
+            (ports default to 5672 and 5671), tried in order until one accepts the connection.
+          - No credentials and no vhost in the URL; the probes log in as each declared user on its vhosts.
+          - C(amqps) uses O(rabbitmq.ca_cert) and O(rabbitmq.client_cert)/O(rabbitmq.client_key);
+            O(rabbitmq.validate_certs=false) is not supported with C(amqps).
+          - Required when O(verify) includes V(amqp) and a present user is declared.
+        type: list
+        elements: str
 """

@@ -17,6 +17,7 @@ _RABBITMQ_CONNECTION_OPTIONS = dict(
     client_key=dict(type="path"),
     validate_certs=dict(type="bool", default=True),
     timeout=dict(type="float", default=30.0),
+    amqp_urls=dict(type="list", elements="str"),
 )
 
 

@@ -11,11 +11,22 @@ from __future__ import annotations
 import json
 from urllib.parse import quote
 
+from ansible.module_utils.parsing.convert_bool import boolean
 from ansible_collections.osa.hybrid_msg.plugins.module_utils.core import require_core
 
 # The request keys, in the order docs/core-api.md lists them. Aliases (login_user, tags for definition)
 # are resolved by AnsibleModule and must not reach the core, which rejects unknown keys.
-RABBITMQ_KEYS = ("urls", "username", "password", "ca_cert", "client_cert", "client_key", "validate_certs", "timeout")
+RABBITMQ_KEYS = (
+    "urls",
+    "username",
+    "password",
+    "ca_cert",
+    "client_cert",
+    "client_key",
+    "validate_certs",
+    "timeout",
+    "amqp_urls",
+)
 VHOST_KEYS = ("name", "state", "description", "tags", "default_queue_type")
 USER_KEYS = (
     "name",
@@ -57,6 +68,7 @@ ERROR_PREFIXES = (
     ("AuthenticationError", "Broker refused the credentials"),
     ("BrokerApiError", "Broker rejected a change"),
     ("BrokerTimeoutError", "Broker timed out"),
+    ("VerifyError", "Verification failed"),
     ("ForkError", "Cannot use the osa_hybrid_msg runtime in this process"),
     ("InternalError", "Internal error in osa_hybrid_msg"),
 )
@@ -72,6 +84,24 @@ def _pick_list(items, keys):
     if items is None:
         return None
     return [_pick(item, keys) for item in items]
+
+
+def verify_option(value):
+    """``verify`` (type raw) as the core takes it: a bool, or a list of kinds (a bare kind becomes a list).
+
+    Strings that read as booleans (``yes``, ``false``) are booleans; anything else goes to the core as given,
+    which names what it cannot use.
+    """
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        try:
+            return boolean(value, strict=True)
+        except TypeError:
+            return [value]
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    return value
 
 
 def build_request(params):
@@ -94,6 +124,7 @@ def build_request(params):
         "notifications": _pick(params.get("notifications"), NOTIFICATION_KEYS),
         # Passed as given: the core validates the entries, which carry per-service keys.
         "services": params.get("services"),
+        "verify": verify_option(params.get("verify")),
     }
 
 
@@ -157,7 +188,7 @@ def _error_message(core, exc):
 
 
 def _partial_result(exc):
-    """Decode ``PartialApplyError.result``; an undecodable one yields an empty result."""
+    """Decode the ``result`` of ``PartialApplyError`` or ``VerifyError``; an undecodable one yields an empty result."""
     try:
         result = json.loads(getattr(exc, "result", None) or "{}")
     except (TypeError, ValueError):
@@ -204,6 +235,18 @@ def run_module(module):
         module.fail_json(
             msg=str(exc).strip() or "applied only part of the changes", invocation=_invocation(module), **extra
         )
+    except getattr(core, "VerifyError", ()) as exc:
+        # The declarations stay applied: return them, and every probe's outcome, with the failure.
+        result = _partial_result(exc)
+        for warning in result.get("warnings") or []:
+            module.warn(warning)
+        extra = {"changed": bool(result.get("changed")), "changes": result.get("changes") or []}
+        for key in ("endpoint", "backends", "stats", "verify"):
+            if key in result:
+                extra[key] = result[key]
+        if diff and "diff" in result:
+            extra["diff"] = result["diff"]
+        module.fail_json(msg=_error_message(core, exc), invocation=_invocation(module), **extra)
     except core.OsaHybridMsgError as exc:
         module.fail_json(msg=_error_message(core, exc), changed=False)
 
@@ -221,6 +264,8 @@ def run_module(module):
         "backends": result.get("backends") or {},
         "stats": result.get("stats") or {},
     }
+    if "verify" in result:
+        out["verify"] = result["verify"]
     if diff:
         out["diff"] = result.get("diff") or {"before": {}, "after": {}}
     module.exit_json(invocation=_invocation(module), **out)

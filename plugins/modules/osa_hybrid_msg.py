@@ -334,6 +334,35 @@ options:
       - Passwords are never shown; the whole option is C(no_log).
     type: list
     elements: dict
+  verify:
+    description:
+      - After apply, prove that the declared users and topics really work, with probes through the brokers'
+        client protocols. V(false) runs none; V(true) runs every kind; a list runs the kinds it names,
+        V(amqp) and V(kafka).
+      - V(amqp) logs in with AMQP (O(rabbitmq.amqp_urls), required) as each present user of O(users) and
+        O(services), with its password, on each vhost of its permissions (its current permissions when
+        O(users[].permissions) is unset). Where the user's configure permission allows
+        C(osa_hybrid_msg.probe.<random>), the probe declares a quorum queue of that name (with C(x-expires) as a
+        safety net), publishes one message with publisher confirms, gets it back, reads through the management
+        API which policy the broker applied to the queue and that policy's definition (operator policies are
+        not reported), and deletes the queue, as the user or, failing that, through the management API.
+        A user declared with only O(users[].password_hash) cannot log in and is skipped with a warning.
+      - V(kafka) reads the metadata of each present topic of O(topics), O(notifications) and O(services),
+        produces one record to it, and reads the record back with one fresh consumer group
+        C(osa_hybrid_msg.probe.<random>) (C(session.timeout.ms=6000)), which is deleted afterwards where the broker allows it. The producer never
+        creates a topic. The record is an oslo.messaging envelope with the C(event_type) C(osa_hybrid_msg.probe),
+        so that notification listeners parse it; every consumer group of the topic receives it once.
+      - In check mode only probes that write nothing run. AMQP - connect, login, vhost open, channel open and a
+        passive declare of the C(amq.direct) exchange. Kafka - one metadata request per topic. Probes of a user,
+        vhost, permission or topic the plan has yet to create, or of a user whose password it changes, are
+        skipped.
+      - A failed probe fails the task. The message names the user and vhost, or the topic, the hop that failed
+        (connect, login, vhost, channel, passive, declare, publish, get, policy, delete, metadata, produce,
+        consume) and the broker's words. Changes already applied stay applied and are returned in RV(changes);
+        every probe's outcome is in RV(verify).
+      - Each hop waits at most O(rabbitmq.timeout) or O(kafka.timeout). Passwords never appear in the result.
+    type: raw
+    default: false
 seealso:
   - name: RabbitMQ management HTTP API
     description: The API this module uses.
@@ -422,6 +451,27 @@ EXAMPLES = r"""
         notify:
           transport: kafka
           topics: [notifications]
+
+- name: Declare and prove that nova can use its vhost and that its notification topics carry records
+  osa.hybrid_msg.osa_hybrid_msg:
+    rabbitmq:
+      urls: ["https://rabbit1.example.com:15671"]
+      username: admin
+      password: "{{ rabbitmq_admin_password }}"
+      ca_cert: /etc/ssl/certs/rabbitmq-ca.pem
+      amqp_urls: ["amqps://rabbit1.example.com:5671"]
+    vhosts:
+      - name: nova
+    users:
+      - name: nova
+        password: "{{ nova_oslomsg_rpc_password }}"
+        permissions:
+          - {vhost: nova, configure: ".*", write: ".*", read: ".*"}
+    kafka:
+      bootstrap_servers: ["172.29.236.111:9092"]
+    notifications:
+      topics: [notifications]
+    verify: [amqp, kafka]
 
 - name: Show what would change, without changing anything
   osa.hybrid_msg.osa_hybrid_msg:
@@ -521,21 +571,201 @@ diff:
             "users": {"nova": {"password": "<hidden, changed>", "tags": []}}}
 backends:
   description: Per broker contacted, where and how often it was read and written.
-  returned: success, and on a partial failure
+  returned: success, on a partial failure, and when a verify probe failed
   type: dict
   sample:
     rabbitmq: {"endpoint": "http://127.0.0.1:15672/api", "version": "3.10.8", "reads": 2, "writes": 0}
     kafka: {"bootstrap_servers": "127.0.0.1:9092", "topics_seen": 14, "reads": 2, "writes": 0}
 endpoint:
   description: The RabbitMQ management API endpoint that answered; null when RabbitMQ was not contacted.
-  returned: success, and on a partial failure
+  returned: success, on a partial failure, and when a verify probe failed
   type: str
   sample: http://127.0.0.1:15672/api
 stats:
-  description: Counts and timings of the run, in milliseconds.
-  returned: success, and on a partial failure
+  description:
+    - Counts and timings of the run, in milliseconds.
+    - C(verify_ms) is the time of the O(verify) probes, when they ran.
+  returned: success, on a partial failure, and when a verify probe failed
   type: dict
   sample: {"reads": 2, "writes": 1, "read_ms": 3.1, "plan_ms": 0.1, "apply_ms": 4.2, "total_ms": 7.5}
+verify:
+  description:
+    - The outcome of each O(verify) probe. A failed probe fails the task, with this in the result.
+  returned: when O(verify) is not V(false)
+  type: dict
+  sample:
+    mode: full
+    ok: true
+    amqp:
+      - user: nova
+        vhost: nova
+        status: ok
+        hop: null
+        error: null
+        reason: null
+        note: null
+        url: amqp://127.0.0.1:5672
+        ms: 41.2
+        hops: {"connect": 9.8, "channel": 0.6, "declare": 12.1, "publish": 5.3, "get": 1.2, "policy": 4.0,
+               "delete": 6.9}
+        queue: {"name": "osa_hybrid_msg.probe.5f0c2e9a1b7d3c48", "type": "quorum", "policy": "CQv2",
+                "policy_definition": {"queue-version": 2}, "deleted": true}
+    kafka:
+      - topic: notifications.info
+        status: ok
+        hop: null
+        error: null
+        reason: null
+        ms: 3130.4
+        hops: {"metadata": 2.1, "produce": 8.0, "consume": 3120.3}
+        partitions: 3
+        partition: 1
+        offset: 17
+    consumer_group: {"name": "osa_hybrid_msg.probe.9a1b7d3c485f0c2e", "join_ms": 3050.2, "deleted": true,
+                     "error": null}
+    ms: 3160.8
+  contains:
+    mode:
+      description: V(full) after apply, V(read_only) in check mode.
+      returned: always
+      type: str
+      sample: full
+    ok:
+      description: Whether no probe failed.
+      returned: always
+      type: bool
+      sample: true
+    amqp:
+      description: One probe per user and vhost.
+      returned: always
+      type: list
+      elements: dict
+      contains:
+        user:
+          description: The user the probe logged in as.
+          returned: always
+          type: str
+          sample: nova
+        vhost:
+          description: The vhost it opened.
+          returned: always
+          type: str
+          sample: nova
+        status:
+          description: V(ok), V(failed) or V(skipped).
+          returned: always
+          type: str
+          sample: ok
+        hop:
+          description: The hop that failed; null unless V(failed).
+          returned: always
+          type: str
+          sample: login
+        error:
+          description: The broker's words for the failure; null unless V(failed).
+          returned: always
+          type: str
+          sample: "ACCESS_REFUSED - Login was refused using authentication mechanism PLAIN. For details see the
+            broker logfile."
+        reason:
+          description: Why the probe was skipped; null unless V(skipped).
+          returned: always
+          type: str
+          sample: "the vhost does not exist yet (planned: create)"
+        note:
+          description: What a passing probe did not check, such as the probe queue when the configure permission
+            does not allow it.
+          returned: always
+          type: str
+          sample: null
+        url:
+          description: The AMQP endpoint that answered.
+          returned: always
+          type: str
+          sample: amqp://127.0.0.1:5672
+        ms:
+          description: Wall time of the probe, in milliseconds.
+          returned: always
+          type: float
+          sample: 41.2
+        hops:
+          description: Milliseconds per hop, in the order they ran.
+          returned: always
+          type: dict
+          sample: {"connect": 9.8, "channel": 0.6}
+        queue:
+          description: The probe queue as the broker saw it before it was deleted; null when none was declared.
+          returned: always
+          type: dict
+          sample: {"name": "osa_hybrid_msg.probe.5f0c2e9a1b7d3c48", "type": "quorum", "policy": "CQv2",
+                   "policy_definition": {"queue-version": 2}, "deleted": true}
+    kafka:
+      description: One probe per topic.
+      returned: always
+      type: list
+      elements: dict
+      contains:
+        topic:
+          description: The topic.
+          returned: always
+          type: str
+          sample: notifications.info
+        status:
+          description: V(ok), V(failed) or V(skipped).
+          returned: always
+          type: str
+          sample: ok
+        hop:
+          description: The hop that failed (V(connect), V(metadata), V(produce), V(consume)); null unless V(failed).
+          returned: always
+          type: str
+          sample: metadata
+        error:
+          description: The broker's words for the failure; null unless V(failed).
+          returned: always
+          type: str
+          sample: "Broker: Unknown topic or partition (UnknownTopicOrPartition)"
+        reason:
+          description: Why the probe was skipped; null unless V(skipped).
+          returned: always
+          type: str
+          sample: null
+        ms:
+          description: The sum of the hops, in milliseconds; C(consume) counts from the consumer's start, so it
+            includes the consumer group join, which all topics share.
+          returned: always
+          type: float
+          sample: 3130.4
+        hops:
+          description: Milliseconds per hop.
+          returned: always
+          type: dict
+          sample: {"metadata": 2.1, "produce": 8.0, "consume": 3120.3}
+        partitions:
+          description: The partition count in the metadata.
+          returned: always
+          type: int
+          sample: 3
+        partition:
+          description: The partition the probe record went to.
+          returned: always
+          type: int
+          sample: 1
+        offset:
+          description: The offset of the probe record.
+          returned: always
+          type: int
+          sample: 17
+    consumer_group:
+      description: The consumer group that read the records back; null when no record was produced.
+      returned: always
+      type: dict
+      sample: {"name": "osa_hybrid_msg.probe.9a1b7d3c485f0c2e", "join_ms": 3050.2, "deleted": true, "error": null}
+    ms:
+      description: Wall time of all probes, in milliseconds.
+      returned: always
+      type: float
+      sample: 3160.8
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -645,6 +875,7 @@ def argument_spec():
         # Free-form entries: the lookup's dicts carry per-service keys (<name>_oslomsg_*); the core validates
         # them. no_log masks every string of the option; runner.py narrows that to the secrets.
         services=dict(type="list", elements="dict", no_log=True),
+        verify=dict(type="raw", default=False),
     )
 
 

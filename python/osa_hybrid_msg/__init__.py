@@ -18,6 +18,7 @@ from osa_hybrid_msg.exceptions import (
     PartialApplyError,
     PlanError,
     SpecError,
+    VerifyError,
 )
 
 try:
@@ -54,6 +55,7 @@ __all__ = [
     "PartialApplyError",
     "PlanError",
     "SpecError",
+    "VerifyError",
     "__version__",
     "apply",
     "oslomsg_vars",

@@ -12,6 +12,7 @@ __all__ = [
     "PartialApplyError",
     "PlanError",
     "SpecError",
+    "VerifyError",
     "__version__",
     "apply",
     "oslomsg_vars",
@@ -23,6 +24,8 @@ def apply(request: str, check_mode: bool = False, diff: bool = False) -> str:
     """Reconcile the objects ``request`` (JSON) declares; return the result as JSON.
 
     With ``check_mode``, plan only. With ``diff``, include ``diff`` (``before``/``after``) in the result.
+    With ``verify`` in the request, probe the declared users and topics afterwards (read-only probes in
+    check mode) and add ``verify`` to the result; a failed probe raises ``VerifyError``.
     """
 
 def oslomsg_vars(request: str) -> str:
@@ -65,6 +68,11 @@ class BrokerTimeoutError(OsaHybridMsgError):
 
 class PartialApplyError(OsaHybridMsgError):
     """Some changes were applied, then one failed. ``result`` is JSON: the result so far plus ``error``."""
+
+    result: str
+
+class VerifyError(OsaHybridMsgError):
+    """A verify probe failed; the declarations stay applied. ``result`` is JSON: the result, ``verify`` included."""
 
     result: str
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, Literal, NotRequired, TypedDict
 
 __all__ = [
+    "AmqpProbe",
     "ApplyResult",
     "ApplyTo",
     "BusSpec",
@@ -16,10 +17,12 @@ __all__ = [
     "ChangeAction",
     "ChangeKind",
     "ChangeStatus",
+    "ConsumerGroupReport",
     "Diff",
     "FieldChange",
     "HashingAlgorithm",
     "KafkaConnection",
+    "KafkaProbe",
     "NotificationsSpec",
     "OslomsgFacts",
     "OslomsgOptions",
@@ -27,6 +30,8 @@ __all__ = [
     "PartialApplyResult",
     "PermissionSpec",
     "PolicySpec",
+    "ProbeQueue",
+    "ProbeStatus",
     "QueueType",
     "RabbitConnection",
     "Request",
@@ -38,6 +43,9 @@ __all__ = [
     "TopicSpec",
     "UpdatePassword",
     "UserSpec",
+    "VerifyKind",
+    "VerifyReport",
+    "VerifySpec",
     "VhostSpec",
 ]
 
@@ -53,6 +61,9 @@ SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
 Priority = Literal["audit", "debug", "info", "warn", "error", "critical", "sample"]
 ChangeAction = Literal["create", "update", "delete"]
 ChangeStatus = Literal["planned", "applied", "failed", "not_applied"]
+VerifyKind = Literal["amqp", "kafka"]
+VerifySpec = bool | VerifyKind | list[VerifyKind]
+ProbeStatus = Literal["ok", "failed", "skipped"]
 
 
 class RabbitConnection(TypedDict):
@@ -66,6 +77,7 @@ class RabbitConnection(TypedDict):
     client_key: NotRequired[str | None]
     validate_certs: NotRequired[bool | None]
     timeout: NotRequired[float | None]
+    amqp_urls: NotRequired[list[str] | None]
 
 
 class VhostSpec(TypedDict):
@@ -191,6 +203,7 @@ class Request(TypedDict):
     topics: NotRequired[list[TopicSpec] | None]
     notifications: NotRequired[NotificationsSpec | None]
     services: NotRequired[list[ServiceSpec] | None]
+    verify: NotRequired[VerifySpec | None]
 
 
 class FieldChange(TypedDict):
@@ -223,6 +236,62 @@ class Stats(TypedDict):
     plan_ms: float
     apply_ms: float
     total_ms: float
+    verify_ms: NotRequired[float]
+
+
+class ProbeQueue(TypedDict):
+    """The AMQP probe queue as the broker saw it before the probe deleted it."""
+
+    name: str
+    type: str | None
+    policy: str | None
+    policy_definition: dict[str, Any] | None
+    deleted: bool
+
+
+class AmqpProbe(TypedDict):
+    user: str
+    vhost: str
+    status: ProbeStatus
+    hop: str | None
+    error: str | None
+    reason: str | None
+    note: str | None
+    url: str | None
+    ms: float
+    hops: dict[str, float]
+    queue: ProbeQueue | None
+
+
+class KafkaProbe(TypedDict):
+    topic: str
+    status: ProbeStatus
+    hop: str | None
+    error: str | None
+    reason: str | None
+    ms: float
+    hops: dict[str, float]
+    partitions: int | None
+    partition: int | None
+    offset: int | None
+
+
+class ConsumerGroupReport(TypedDict):
+    name: str
+    join_ms: float | None
+    deleted: bool
+    error: str | None
+
+
+class VerifyReport(TypedDict):
+    """``result["verify"]``: present when the request asked for probes."""
+
+    mode: Literal["full", "read_only"]
+    ok: bool
+    amqp: list[AmqpProbe]
+    kafka: list[KafkaProbe]
+    consumer_group: ConsumerGroupReport | None
+    ms: float
 
 
 class ApplyResult(TypedDict):
@@ -236,6 +305,7 @@ class ApplyResult(TypedDict):
     backends: dict[str, dict[str, Any]]
     stats: Stats
     warnings: list[str]
+    verify: NotRequired[VerifyReport]
 
 
 class PartialApplyResult(ApplyResult):

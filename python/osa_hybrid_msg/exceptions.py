@@ -20,6 +20,7 @@ __all__ = [
     "PartialApplyError",
     "PlanError",
     "SpecError",
+    "VerifyError",
 ]
 
 try:
@@ -35,6 +36,7 @@ try:
         PartialApplyError,
         PlanError,
         SpecError,
+        VerifyError,
     )
 except ImportError:  # pragma: no cover - exercised only without the built extension
 
@@ -71,6 +73,11 @@ except ImportError:  # pragma: no cover - exercised only without the built exten
 
     class PartialApplyError(OsaHybridMsgError):  # type: ignore[no-redef]
         """Some changes were applied, then one failed. ``result`` is the JSON result with each change's status."""
+
+        result: str
+
+    class VerifyError(OsaHybridMsgError):  # type: ignore[no-redef]
+        """A verify probe failed; the declarations stay applied. ``result`` is the JSON result with ``verify``."""
 
         result: str
 

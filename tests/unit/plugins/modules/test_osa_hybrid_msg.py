@@ -71,6 +71,7 @@ def _make_fake_core():
         "BrokerApiError",
         "BrokerTimeoutError",
         "PartialApplyError",
+        "VerifyError",
         "ForkError",
         "InternalError",
     ):
@@ -182,6 +183,7 @@ def test_request_has_every_documented_key_with_defaults_and_without_aliases(fake
             "client_key": None,
             "validate_certs": True,
             "timeout": 30.0,
+            "amqp_urls": None,
         },
         "vhosts": [
             {"name": "/nova", "state": "absent", "description": None, "tags": None, "default_queue_type": None},
@@ -226,6 +228,7 @@ def test_request_has_every_documented_key_with_defaults_and_without_aliases(fake
         "topics": None,
         "notifications": None,
         "services": None,
+        "verify": False,
     }
 
 
@@ -426,6 +429,55 @@ def test_each_core_exception_becomes_one_clear_failure(fake_core, class_name, me
     assert result["changed"] is False
     assert "Traceback" not in result["msg"]
     assert "exception" not in result
+
+
+@pytest.mark.parametrize(
+    ("given", "sent"),
+    [
+        (True, True),
+        (False, False),
+        ("yes", True),
+        ("no", False),
+        ("amqp", ["amqp"]),
+        (["amqp", "kafka"], ["amqp", "kafka"]),
+        (["kafka"], ["kafka"]),
+    ],
+)
+def test_verify_is_sent_as_a_bool_or_a_list_of_kinds(fake_core, given, sent):
+    run_ok({"vhosts": [{"name": "nova"}], "verify": given, "rabbitmq": {"amqp_urls": ["amqp://h:5672"]}})
+
+    request = fake_core.calls[0]["request"]
+    assert request["verify"] == sent
+    assert request["rabbitmq"]["amqp_urls"] == ["amqp://h:5672"]
+
+
+def test_a_successful_verify_is_returned(fake_core):
+    report = {"mode": "full", "ok": True, "amqp": [], "kafka": [], "consumer_group": None, "ms": 1.5}
+    fake_core.result = dict(fake_core.result, verify=report)
+
+    result = run_ok({"vhosts": [{"name": "nova"}], "verify": True})
+
+    assert result["verify"] == report
+
+
+def test_a_failed_verify_fails_with_the_applied_changes_and_every_probe(fake_core, monkeypatch):
+    warned = []
+    monkeypatch.setattr(basic.AnsibleModule, "warn", lambda self, w: warned.append(w))
+    probe = {"user": "nova", "vhost": "nova", "status": "failed", "hop": "login", "error": "ACCESS_REFUSED - Login"}
+    report = {"mode": "full", "ok": False, "amqp": [probe], "kafka": [], "consumer_group": None, "ms": 3.0}
+    message = "1 of 1 probes failed: user 'nova' on vhost 'nova' failed at login: ACCESS_REFUSED - Login"
+    error = fake_core.VerifyError(message)
+    error.result = json.dumps(dict(fake_core.result, verify=report, warnings=["verify: user 'x': no password"]))
+    fake_core.raises = error
+
+    result = run_fail({"vhosts": [{"name": "nova"}], "verify": ["amqp"]})
+
+    assert result["msg"] == "Verification failed: " + message
+    assert result["changed"] is True
+    assert result["changes"] == fake_core.result["changes"]
+    assert result["verify"] == report
+    assert result["stats"] == fake_core.result["stats"]
+    assert warned == ["verify: user 'x': no password"]
 
 
 def _partial_error(fake_core, statuses):
