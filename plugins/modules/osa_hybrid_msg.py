@@ -349,8 +349,10 @@ options:
         A user declared with only O(users[].password_hash) cannot log in and is skipped with a warning.
       - V(kafka) reads the metadata of each present topic of O(topics), O(notifications) and O(services),
         produces one record to it, and reads the record back with one fresh consumer group
-        C(osa_hybrid_msg.probe.<random>) (C(session.timeout.ms=6000)), which is deleted afterwards where the broker allows it. The producer never
-        creates a topic. The record is an oslo.messaging envelope with the C(event_type) C(osa_hybrid_msg.probe),
+        C(osa_hybrid_msg.probe.<random>) (C(session.timeout.ms=6000)), which is deleted afterwards where the
+        broker allows it. The producer never creates a topic. The Kafka probes run as the O(kafka) connection's
+        principal, not as the services' ones. The record is an oslo.messaging envelope with the C(event_type)
+        C(osa_hybrid_msg.probe),
         so that notification listeners parse it; every consumer group of the topic receives it once.
       - In check mode only probes that write nothing run. AMQP - connect, login, vhost open, channel open and a
         passive declare of the C(amq.direct) exchange. Kafka - one metadata request per topic. Probes of a user,

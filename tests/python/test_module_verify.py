@@ -117,7 +117,7 @@ def test_wrong_password_fails_the_task_naming_user_vhost_and_hop_and_keeps_the_c
     args["users"][0].update(password="Wrong-Password-77", update_password="on_create")
     args["policies"].append({"name": "extra", "vhost": vh, "pattern": "^x$", "definition": {"max-length": 1}})
     args["verify"] = ["amqp"]
-    run = run_module(tmp_path, args)
+    run = run_module(tmp_path, args, verbosity=3)
     result = failed(run)
     msg = result["msg"]
     assert msg.startswith("Verification failed: 1 of 1 probes failed:"), msg
