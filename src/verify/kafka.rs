@@ -144,6 +144,8 @@ pub async fn probe(
         clocks[i].finish(&mut probe.ms, &mut probe.hops);
         probe.ms = clocks[i].sum();
     }
+    // librdkafka's destroy joins its broker threads (~150 ms against tansu): off the caller's path.
+    std::thread::spawn(move || drop(producer));
     (probes, group)
 }
 
@@ -275,6 +277,7 @@ async fn produce_and_consume(
                 Ok(Err(e)) => report.error = Some(e.to_string()),
                 Err(_) => report.error = Some(format!("no answer within {}s", timeout.as_secs_f64())),
             }
+            std::thread::spawn(move || drop(admin));
         }
     }
     report
