@@ -23,6 +23,9 @@ use crate::spec::{KafkaConnection, OSLO_PRIORITIES};
 /// 45 s default); 6 s is the smallest `group.min.session.timeout.ms` a Kafka broker accepts by default.
 const SESSION_TIMEOUT_MS: &str = "6000";
 
+/// How long a sought record may take to come back before the partition is sought again.
+const RESEEK_AFTER: Duration = Duration::from_secs(2);
+
 /// A record listeners can parse: oslo.messaging's Kafka envelope around a notification whose
 /// `event_type` is `osa_hybrid_msg.probe`. Every consumer group of the topic receives it once.
 fn probe_record(topic: &str, token: &str) -> String {
@@ -327,7 +330,8 @@ fn consume(cfg: &ClientConfig, expected: &[Expected], timeout: Duration) -> Cons
         out.error = Some(e.to_string());
         return out;
     }
-    let mut sought: HashSet<usize> = HashSet::new();
+    // Target index → when its partition was last sought to the record.
+    let mut sought: HashMap<usize, Instant> = HashMap::new();
     while started.elapsed() < timeout && out.found.len() < expected.len() {
         match consumer.poll(Duration::from_millis(100)) {
             Some(Ok(m)) => {
@@ -342,20 +346,25 @@ fn consume(cfg: &ClientConfig, expected: &[Expected], timeout: Duration) -> Cons
             Some(Err(e)) => out.error = Some(e.to_string()),
             None => {}
         }
-        if sought.len() < expected.len()
-            && let Ok(assignment) = consumer.assignment()
-            && assignment.count() > 0
-        {
-            out.assigned_ms.get_or_insert_with(|| ms_since(started));
-            for e in expected {
-                if !sought.contains(&e.index)
-                    && assignment.find_partition(&e.topic, e.partition).is_some()
-                    && consumer
-                        .seek(&e.topic, e.partition, Offset::Offset(e.offset), Duration::from_secs(1))
-                        .is_ok()
-                {
-                    sought.insert(e.index);
-                }
+        let Ok(assignment) = consumer.assignment() else {
+            continue;
+        };
+        if assignment.count() == 0 {
+            continue;
+        }
+        out.assigned_ms.get_or_insert_with(|| ms_since(started));
+        for e in expected {
+            // Seek again if the record has not come back a while after a seek: a seek issued while
+            // the partition's start offset was still being looked up can be overtaken by that lookup.
+            let due = sought.get(&e.index).is_none_or(|at| at.elapsed() > RESEEK_AFTER);
+            if due
+                && !out.found.contains_key(&e.index)
+                && assignment.find_partition(&e.topic, e.partition).is_some()
+                && consumer
+                    .seek(&e.topic, e.partition, Offset::Offset(e.offset), Duration::from_secs(1))
+                    .is_ok()
+            {
+                sought.insert(e.index, Instant::now());
             }
         }
     }
