@@ -299,7 +299,8 @@ impl HttpRabbit {
 
     /// The type of a queue and the policy the broker applied to it, with that policy's definition.
     /// `GET /api/queues/{vhost}?disable_stats=true&name=...` (one page, filtered by name), then
-    /// `GET /api/policies/{vhost}/{policy}`. Reads only; for `verify`, not counted in `reads`.
+    /// `GET /api/policies/{vhost}/{policy}`. Reads only; needs `administrator` (or `policymaker` with
+    /// access to the vhost); for `verify`, not counted in `reads`.
     ///
     /// `GET /api/queues/{vhost}/{name}` would be one request, but it shows `policy` and
     /// `effective_policy_definition` only once the queue's first statistics arrive (5–10 s on 3.10);
@@ -351,7 +352,7 @@ impl HttpRabbit {
     }
 
     /// `DELETE /api/queues/{vhost}/{name}`; a queue already gone is success. Mutates; for `verify`'s
-    /// cleanup when the probing user's own delete failed.
+    /// cleanup when the probing user's own delete failed. Needs `administrator`.
     pub async fn delete_queue(&self, vhost: &str, name: &str) -> Result<()> {
         match self
             .raw(

@@ -126,7 +126,7 @@ def test_wrong_password_fails_the_task_naming_user_vhost_and_hop_and_keeps_the_c
     assert result["changed"] is True
     assert [(c["kind"], c["name"], c["status"]) for c in result["changes"]] == [("policy", "extra", "applied")]
     assert result["verify"]["amqp"][0]["hop"] == "login"
-    status, _ = api("GET", f"policies/{quote(vh)}/extra")
+    status, _body = api("GET", f"policies/{quote(vh)}/extra")
     assert status == 200
     assert "Wrong-Password-77" not in run.output
 
@@ -158,7 +158,7 @@ def test_check_mode_runs_only_read_only_probes_and_creates_nothing(tmp_path, obj
 
 
 def test_verify_amqp_without_amqp_urls_is_refused_before_anything_is_written(tmp_path, objects):
-    vh, _, args = service(objects, "pw")
+    vh, _user, args = service(objects, "pw")
     del args["rabbitmq"]["amqp_urls"]
     args["verify"] = True
     result = failed(run_module(tmp_path, args))
