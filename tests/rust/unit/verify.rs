@@ -314,3 +314,23 @@ fn the_failure_message_lists_each_probe_then_what_stays_applied() {
     assert!(failure_message(&failures, 1, &[], true).contains("Check mode: nothing was changed"));
     assert!(failure_message(&failures, 1, &[], false).contains("Nothing needed changing"));
 }
+
+#[test]
+fn services_users_and_topics_are_probed_and_need_amqp_urls_too() {
+    let nova = json!({
+        "name": "nova",
+        "rpc": {"transport": "rabbit", "userid": "nova", "password": "pw-nova",
+                "vhost": [{"name": "/nova", "state": "absent"}, {"name": "nova", "state": "present"}]},
+        "notify": {"transport": "kafka", "topics": ["notifications"]},
+    });
+    let (path, _) = spec_error(&json!({"services": [nova], "verify": true}));
+    assert_eq!(path, "rabbitmq.amqp_urls", "checked after the services expansion");
+    let r = request(&with_verify(json!({"services": [nova]}), json!(true)));
+    let mut s = snapshot("3.10.8");
+    s.vhosts.insert("nova".into(), ObservedVhost::default());
+    let (t, _) = amqp_targets(&r, &s, &[], false);
+    assert_eq!(pairs(&t), [("nova".into(), "nova".into(), None)]);
+    let topics = kafka_targets(&r, &[], false);
+    assert_eq!(topics.len(), 7, "notifications.<each oslo priority>");
+    assert!(topics.iter().all(|t| t.topic.starts_with("notifications.")));
+}
