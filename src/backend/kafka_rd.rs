@@ -79,6 +79,9 @@ pub fn client_config(conn: &KafkaConnection) -> ClientConfig {
         .set("security.protocol", conn.protocol().as_str())
         .set("socket.timeout.ms", &timeout_ms)
         .set("socket.connection.setup.timeout.ms", &timeout_ms)
+        // Connect to the bootstrap servers at once: with sparse connections the first metadata request
+        // stalled ~50 ms in about one run in three.
+        .set("enable.sparse.connections", "false")
         // librdkafka's own logging goes to the context above, never to stderr.
         .set_log_level(RDKafkaLogLevel::Error);
     if let Some(m) = conn.sasl_mechanism {
