@@ -9,7 +9,7 @@ use crate::backend::rabbit_http::HttpRabbit;
 use crate::error::{Error, Result};
 use crate::observed::RabbitSnapshot;
 use crate::plan::{self, Change, ChangeReport, Plan};
-use crate::spec::{KafkaConnection, RabbitConnection, Request};
+use crate::spec::{KafkaConnection, RabbitConnection, Request, State};
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Options {
@@ -25,9 +25,24 @@ fn ms(since: Instant) -> f64 {
 
 /// Runs a request given as JSON and returns the result as JSON (`docs/core-api.md`).
 pub async fn run_json(text: &str, options: Options) -> Result<String> {
+    let started = Instant::now();
     let request = Request::from_json(text)?;
-    let result = run(&request, options).await?;
+    let parse_ms = ms(started);
+    let mut result = run(&request, options).await?;
+    // The module's own time includes reading and validating the request.
+    if let Some(stats) = result.get_mut("stats").and_then(Value::as_object_mut) {
+        stats.insert("parse_ms".into(), parse_ms.into());
+        stats.insert("total_ms".into(), ms(started).into());
+    }
     serde_json::to_string(&result).map_err(|e| Error::Internal(format!("cannot serialise the result: {e}")))
+}
+
+/// Whether the plan needs `GET /api/vhosts` (3.10's definitions omit vhost metadata): only when a
+/// vhost manages its description, tags or default queue type, or is deleted (its change lists them).
+fn needs_vhost_metadata(request: &Request) -> bool {
+    request.vhosts().iter().any(|v| {
+        v.description.is_some() || v.tags.is_some() || v.default_queue_type.is_some() || v.state() == State::Absent
+    })
 }
 
 pub async fn run(request: &Request, options: Options) -> Result<Value> {
@@ -48,7 +63,7 @@ pub async fn run(request: &Request, options: Options) -> Result<Value> {
     let (rabbit, kafka) = futures::join!(
         async {
             if request.has_rabbitmq_objects() {
-                HttpRabbit::connect(rabbit_conn, !request.vhosts().is_empty())
+                HttpRabbit::connect(rabbit_conn, needs_vhost_metadata(request))
                     .await
                     .map(Some)
             } else {

@@ -585,11 +585,12 @@ endpoint:
   sample: http://127.0.0.1:15672/api
 stats:
   description:
-    - Counts and timings of the run, in milliseconds.
+    - Counts and timings of the run, in milliseconds. C(total_ms) is the whole call, reading and validating
+      the request (C(parse_ms)), the reads, the plan, the writes and any O(verify) probes.
     - C(verify_ms) is the time of the O(verify) probes, when they ran.
   returned: success, on a partial failure, and when a verify probe failed
   type: dict
-  sample: {"reads": 2, "writes": 1, "read_ms": 3.1, "plan_ms": 0.1, "apply_ms": 4.2, "total_ms": 7.5}
+  sample: {"reads": 2, "writes": 1, "parse_ms": 0.2, "read_ms": 3.1, "plan_ms": 0.1, "apply_ms": 4.2, "total_ms": 7.7}
 verify:
   description:
     - The outcome of each O(verify) probe. A failed probe fails the task, with this in the result.

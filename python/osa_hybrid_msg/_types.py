@@ -232,6 +232,7 @@ class Diff(TypedDict):
 class Stats(TypedDict):
     reads: int
     writes: int
+    parse_ms: float
     read_ms: float
     plan_ms: float
     apply_ms: float

@@ -110,6 +110,24 @@ async fn creates_then_a_second_run_reads_once_and_writes_nothing() {
 }
 
 #[tokio::test]
+async fn a_no_op_without_vhost_metadata_is_one_read() {
+    let _serial = serial().await;
+    let svc = unique("it-oneread");
+    let body = json!({
+        "vhosts": [{"name": svc}],
+        "users": [{"name": svc, "password": "pw-1",
+                   "permissions": [{"vhost": svc, "configure": ".*", "write": ".*", "read": ".*"}]}],
+        "policies": [{"name": "CQv2", "vhost": svc, "pattern": ".*", "tags": {"queue-version": 2}}]
+    });
+    assert_eq!(go(&body, false).await.unwrap()["changed"], true);
+    let second = go(&body, false).await.unwrap();
+    assert_eq!(second["changed"], false, "{second}");
+    // GET /api/definitions alone: no vhost manages a description, tags or queue type, none is deleted.
+    assert_eq!(second["stats"]["reads"], 1, "{second}");
+    go(&cleanup(&svc), false).await.unwrap();
+}
+
+#[tokio::test]
 async fn check_mode_leaves_definitions_byte_identical() {
     let _serial = serial().await;
     let svc = unique("it-check");
