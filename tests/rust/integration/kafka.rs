@@ -14,9 +14,9 @@ use serde_json::{Value, json};
 
 use super::{serial, unique};
 
-const BOOTSTRAP: &str = "127.0.0.1:9092";
+pub(crate) const BOOTSTRAP: &str = "127.0.0.1:9092";
 
-fn ensure_tansu() {
+pub(crate) fn ensure_tansu() {
     static START: Once = Once::new();
     START.call_once(|| {
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/brokers/tansu.sh");

@@ -15,10 +15,10 @@ use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use serde_json::{Value, json};
 
+use super::kafka::{BOOTSTRAP, ensure_tansu};
 use super::{MGMT, ensure_broker, serial, unique};
 
 const AMQP: &str = "amqp://127.0.0.1:5672";
-const BOOTSTRAP: &str = "127.0.0.1:9092";
 
 fn rabbit_conn() -> Value {
     json!({"urls": [MGMT], "username": "guest", "password": "guest", "timeout": 10, "amqp_urls": [AMQP]})
@@ -26,16 +26,6 @@ fn rabbit_conn() -> Value {
 
 fn kafka_conn() -> Value {
     json!({"bootstrap_servers": [BOOTSTRAP], "timeout": 15})
-}
-
-fn ensure_tansu() {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/brokers/tansu.sh");
-    let status = std::process::Command::new("bash")
-        .arg(script)
-        .arg("start")
-        .status()
-        .expect("run tansu.sh");
-    assert!(status.success(), "scripts/brokers/tansu.sh start failed");
 }
 
 async fn go(mut body: Value, check_mode: bool) -> Result<Value, Error> {
