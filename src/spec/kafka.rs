@@ -310,29 +310,30 @@ pub(super) fn validate_topics(topics: &[TopicSpec]) -> Result<()> {
     Ok(())
 }
 
-pub(super) fn validate_notifications(n: &NotificationsSpec) -> Result<()> {
+/// Checks a `notifications` block, or a service's kafka notify bus, whose request path is `path`.
+pub(super) fn validate_notifications(path: &str, n: &NotificationsSpec) -> Result<()> {
     if let Some(topics) = &n.topics {
         if topics.is_empty() {
             return Err(Error::spec(
-                "notifications.topics",
+                format!("{path}.topics"),
                 "must list at least one topic, e.g. [notifications]",
             ));
         }
         for (i, t) in topics.iter().enumerate() {
-            check_topic_name(&format!("notifications.topics[{i}]"), t)?;
+            check_topic_name(&format!("{path}.topics[{i}]"), t)?;
         }
     }
     if let Some(priorities) = &n.priorities {
         if priorities.is_empty() {
             return Err(Error::spec(
-                "notifications.priorities",
+                format!("{path}.priorities"),
                 "must list at least one priority",
             ));
         }
         for (i, prio) in priorities.iter().enumerate() {
             if !OSLO_PRIORITIES.contains(&prio.as_str()) {
                 return Err(Error::spec(
-                    format!("notifications.priorities[{i}]"),
+                    format!("{path}.priorities[{i}]"),
                     format!(
                         "'{prio}' is not an oslo.messaging priority; use {}",
                         OSLO_PRIORITIES.join(", ")
@@ -341,9 +342,9 @@ pub(super) fn validate_notifications(n: &NotificationsSpec) -> Result<()> {
             }
         }
     }
-    check_counts("notifications", n.partitions, n.replication_factor)?;
+    check_counts(path, n.partitions, n.replication_factor)?;
     if let Some(c) = &n.config {
-        check_config("notifications.config", c)?;
+        check_config(&format!("{path}.config"), c)?;
     }
     Ok(())
 }

@@ -228,7 +228,7 @@ impl Request {
         }
         kafka::validate_topics(self.topics.as_deref().unwrap_or_default())?;
         if let Some(n) = &self.notifications {
-            kafka::validate_notifications(n)?;
+            kafka::validate_notifications("notifications", n)?;
         }
         let mut seen = std::collections::HashMap::new();
         for (path, t) in self.kafka_topics() {

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::kafka::{OSLO_PRIORITIES, TopicSpec, check_topic_name};
+use super::kafka::{NotificationsSpec, OSLO_PRIORITIES, TopicSpec, check_topic_name, validate_notifications};
 use super::rabbit::{ApplyTo, PermissionSpec, PolicySpec, State, UpdatePassword, UserSpec, VhostSpec, check_regex};
 use crate::error::{Error, Result};
 use crate::oslomsg::{check_rabbit_credential, check_vhost_name, parse_vhost_list};
@@ -483,62 +483,27 @@ fn check_service_policy(pp: &str, pol: &ServicePolicy) -> Result<()> {
 }
 
 fn expand_kafka(bp: &str, b: &BusSpec, out: &mut Expanded, seen: &mut Seen) -> Result<()> {
+    // The same checks as the request's own `notifications` block, under this bus's path.
+    validate_notifications(
+        bp,
+        &NotificationsSpec {
+            topics: b.topics.clone(),
+            priorities: b.priorities.clone(),
+            partitions: b.partitions,
+            replication_factor: b.replication_factor,
+            config: b.config.clone(),
+            state: Some(State::Present),
+        },
+    )?;
     let topics = b
         .topics
         .clone()
         .unwrap_or_else(|| vec![crate::oslomsg::DEFAULT_NOTIFICATION_TOPIC.to_owned()]);
-    if topics.is_empty() {
-        return Err(Error::spec(
-            format!("{bp}.topics"),
-            "must list at least one topic, e.g. [notifications]",
-        ));
-    }
     let priorities = b
         .priorities
         .clone()
         .unwrap_or_else(|| OSLO_PRIORITIES.iter().map(|p| (*p).to_owned()).collect());
-    if priorities.is_empty() {
-        return Err(Error::spec(
-            format!("{bp}.priorities"),
-            "must list at least one priority",
-        ));
-    }
-    for (k, prio) in priorities.iter().enumerate() {
-        if !OSLO_PRIORITIES.contains(&prio.as_str()) {
-            return Err(Error::spec(
-                format!("{bp}.priorities[{k}]"),
-                format!(
-                    "'{prio}' is not an oslo.messaging priority; use {}",
-                    OSLO_PRIORITIES.join(", ")
-                ),
-            ));
-        }
-    }
-    for (field, value) in [
-        ("partitions", b.partitions),
-        ("replication_factor", b.replication_factor),
-    ] {
-        if let Some(n) = value
-            && n < 1
-        {
-            return Err(Error::spec(
-                format!("{bp}.{field}"),
-                format!("{n} is not a count; use 1 or more"),
-            ));
-        }
-    }
-    if let Some(config) = &b.config {
-        for (key, v) in config {
-            if key.is_empty() || matches!(v, Value::Array(_) | Value::Object(_)) {
-                return Err(Error::spec(
-                    format!("{bp}.config.{key}"),
-                    "a topic config key is non-empty and its value a string, number or boolean (null removes it)",
-                ));
-            }
-        }
-    }
     for (k, topic) in topics.iter().enumerate() {
-        check_topic_name(&format!("{bp}.topics[{k}]"), topic)?;
         for prio in &priorities {
             let name = format!("{topic}.{prio}");
             let tp = format!("{bp}.topics[{k}]");
