@@ -59,26 +59,34 @@ pub async fn run(request: &Request, options: Options) -> Result<Value> {
         .map(|(_, t)| t.name.clone())
         .collect();
 
-    // Both reads go out at once; a backend with nothing declared is never contacted.
-    let (rabbit, kafka) = futures::join!(
-        async {
-            if request.has_rabbitmq_objects() {
-                HttpRabbit::connect(rabbit_conn, needs_vhost_metadata(request))
-                    .await
-                    .map(Some)
-            } else {
-                Ok(None)
-            }
+    // Both reads go out at once, the Kafka one on a worker of its own: creating the librdkafka
+    // client is synchronous, and in the same task it held back the RabbitMQ request. A backend with
+    // nothing declared is never contacted.
+    let kafka_task = (!declared.is_empty()).then(|| tokio::spawn(RdKafka::connect(kafka_conn, topic_names)));
+    let rabbit = if request.has_rabbitmq_objects() {
+        HttpRabbit::connect(rabbit_conn, needs_vhost_metadata(request))
+            .await
+            .map(Some)
+    } else {
+        Ok(None)
+    };
+    let kafka = match kafka_task {
+        None => Ok(None),
+        Some(task) => match task.await {
+            Ok(result) => result.map(Some),
+            Err(e) => Err(Error::Internal(format!("the Kafka read task failed: {e}"))),
         },
-        async {
-            if declared.is_empty() {
-                Ok(None)
-            } else {
-                RdKafka::connect(kafka_conn, topic_names.clone()).await.map(Some)
+    };
+    let rabbit = match rabbit {
+        Ok(r) => r,
+        Err(e) => {
+            if let Ok(Some((b, _))) = kafka {
+                b.close_in_background();
             }
+            return Err(e);
         }
-    );
-    let (rabbit, kafka) = (rabbit?, kafka?);
+    };
+    let kafka = kafka?;
     let read_ms = ms(started);
 
     let planned_at = Instant::now();

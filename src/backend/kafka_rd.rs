@@ -2,6 +2,7 @@
 //! request, one batched DescribeConfigs. Writes: one batched request per kind of change.
 
 use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -82,6 +83,8 @@ pub fn client_config(conn: &KafkaConnection) -> ClientConfig {
         // Connect to the bootstrap servers at once: with sparse connections the first metadata request
         // stalled ~50 ms in about one run in three.
         .set("enable.sparse.connections", "false")
+        // No KIP-714 telemetry: a client that lives for one run would only spend a request on it.
+        .set("enable.metrics.push", "false")
         // librdkafka's own logging goes to the context above, never to stderr.
         .set_log_level(RDKafkaLogLevel::Error);
     if let Some(m) = conn.sasl_mechanism {
@@ -145,24 +148,33 @@ fn code_text(code: RDKafkaErrorCode) -> String {
 
 impl RdKafka {
     /// Creates the client and reads the snapshot for `topics`. Unreachable bootstrap servers are
-    /// named with librdkafka's reason.
-    pub async fn connect(conn: &KafkaConnection, topics: Vec<String>) -> Result<(Self, KafkaSnapshot)> {
+    /// named with librdkafka's reason. The future owns everything it needs, so that the caller can
+    /// spawn it: creating the client is synchronous work that must not hold up the RabbitMQ read.
+    pub fn connect(
+        conn: &KafkaConnection,
+        topics: Vec<String>,
+    ) -> impl Future<Output = Result<(Self, KafkaSnapshot)>> + Send + 'static {
         let cfg = client_config(conn);
-        let admin =
-            AdminClient::from_config_and_context(&cfg, Context::default()).map_err(|e| Error::ConnectionConfig {
-                message: format!(
-                    "kafka: cannot create the admin client: {e}; check the kafka ssl_* and sasl_* options"
-                ),
+        let bootstrap = conn.bootstrap().join(",");
+        let timeout = Duration::from_secs_f64(conn.timeout_seconds());
+        async move {
+            let admin = AdminClient::from_config_and_context(&cfg, Context::default()).map_err(|e| {
+                Error::ConnectionConfig {
+                    message: format!(
+                        "kafka: cannot create the admin client: {e}; check the kafka ssl_* and sasl_* options"
+                    ),
+                }
             })?;
-        let backend = RdKafka {
-            admin: Arc::new(admin),
-            bootstrap: conn.bootstrap().join(","),
-            timeout: Duration::from_secs_f64(conn.timeout_seconds()),
-            reads: AtomicUsize::new(0),
-            writes: AtomicUsize::new(0),
-        };
-        let snapshot = super::KafkaAdmin::snapshot(&backend, &topics).await?;
-        Ok((backend, snapshot))
+            let backend = RdKafka {
+                admin: Arc::new(admin),
+                bootstrap,
+                timeout,
+                reads: AtomicUsize::new(0),
+                writes: AtomicUsize::new(0),
+            };
+            let snapshot = super::KafkaAdmin::snapshot(&backend, &topics).await?;
+            Ok((backend, snapshot))
+        }
     }
 
     pub fn bootstrap(&self) -> &str {
@@ -234,24 +246,50 @@ impl RdKafka {
 }
 
 impl super::KafkaAdmin for RdKafka {
+    /// Metadata and DescribeConfigs go out together: the declared names are known up front, and a
+    /// topic that turns out not to exist only costs its per-resource error in the same answer.
     async fn snapshot(&self, topics: &[String]) -> Result<KafkaSnapshot> {
         let admin = Arc::clone(&self.admin);
         let timeout = self.timeout;
         self.reads.fetch_add(1, Ordering::Relaxed);
-        let metadata = tokio::time::timeout(
-            self.blocking_timeout(),
-            tokio::task::spawn_blocking(move || admin.inner().fetch_metadata(None, timeout)),
-        )
-        .await
-        .map_err(|_| Error::Unreachable {
-            attempts: vec![format!(
-                "Kafka bootstrap servers {}: no metadata within {}s",
-                self.bootstrap,
-                timeout.as_secs_f64()
-            )],
-        })?
-        .map_err(|e| Error::Internal(format!("metadata task failed: {e}")))?
-        .map_err(|e| self.kafka_error(&e, "read metadata"))?;
+        let metadata = async {
+            tokio::time::timeout(
+                self.blocking_timeout(),
+                tokio::task::spawn_blocking(move || admin.inner().fetch_metadata(None, timeout)),
+            )
+            .await
+            .map_err(|_| Error::Unreachable {
+                attempts: vec![format!(
+                    "Kafka bootstrap servers {}: no metadata within {}s",
+                    self.bootstrap,
+                    timeout.as_secs_f64()
+                )],
+            })?
+            .map_err(|e| Error::Internal(format!("metadata task failed: {e}")))?
+            .map_err(|e| self.kafka_error(&e, "read metadata"))
+        };
+        let specifiers: Vec<ResourceSpecifier<'_>> = topics.iter().map(|t| ResourceSpecifier::Topic(t)).collect();
+        let described = async {
+            if specifiers.is_empty() {
+                return Ok(Vec::new());
+            }
+            self.reads.fetch_add(1, Ordering::Relaxed);
+            tokio::time::timeout(
+                self.blocking_timeout(),
+                self.admin.describe_configs(&specifiers, &options(timeout)),
+            )
+            .await
+            .map_err(|_| Error::Timeout {
+                action: "DescribeConfigs".into(),
+                endpoint: self.bootstrap.clone(),
+                seconds: timeout.as_secs_f64(),
+            })?
+            .map_err(|e| self.kafka_error(&e, "describe topic configs"))
+        };
+        // Metadata's error first: an unreachable cluster fails both, and that is the one to report.
+        let (metadata, described) = futures::join!(metadata, described);
+        let metadata = metadata?;
+        let described = described?;
 
         let mut snapshot = KafkaSnapshot::default();
         for t in metadata.topics() {
@@ -268,24 +306,11 @@ impl super::KafkaAdmin for RdKafka {
                 },
             );
         }
-        let existing: Vec<&String> = topics.iter().filter(|t| snapshot.topics.contains_key(*t)).collect();
-        if existing.is_empty() {
-            return Ok(snapshot);
-        }
-        let specifiers: Vec<ResourceSpecifier<'_>> = existing.iter().map(|t| ResourceSpecifier::Topic(t)).collect();
-        self.reads.fetch_add(1, Ordering::Relaxed);
-        let described = tokio::time::timeout(
-            self.blocking_timeout(),
-            self.admin.describe_configs(&specifiers, &options(timeout)),
-        )
-        .await
-        .map_err(|_| Error::Timeout {
-            action: "DescribeConfigs".into(),
-            endpoint: self.bootstrap.clone(),
-            seconds: timeout.as_secs_f64(),
-        })?
-        .map_err(|e| self.kafka_error(&e, "describe topic configs"))?;
-        for (name, result) in existing.iter().zip(described) {
+        for (name, result) in topics.iter().zip(described) {
+            // A topic the metadata does not list has nothing to describe; its error is expected.
+            let Some(t) = snapshot.topics.get_mut(name) else {
+                continue;
+            };
             let resource = result.map_err(|code| Error::Api {
                 broker: "Kafka",
                 action: format!("describe config of topic '{name}'"),
@@ -293,10 +318,8 @@ impl super::KafkaAdmin for RdKafka {
                 reason: code_text(code),
             })?;
             let (config, sensitive) = overrides(&resource.entries);
-            if let Some(t) = snapshot.topics.get_mut(*name) {
-                t.config = config;
-                t.sensitive = sensitive.into_iter().collect();
-            }
+            t.config = config;
+            t.sensitive = sensitive.into_iter().collect();
         }
         Ok(snapshot)
     }

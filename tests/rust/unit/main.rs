@@ -647,3 +647,27 @@ fn stored_hash_round_trips_through_rabbitmq_format() {
     let h = password::hash("pw", HashingAlgorithm::Sha256);
     assert!(password::matches("pw", &h, Some(HashingAlgorithm::Sha256)));
 }
+
+#[test]
+fn patterns_are_checked_with_pcre_extensions_allowed() {
+    let with = |pattern: &str| {
+        json!({
+            "users": [{"name": "u", "password": "p",
+                       "permissions": [{"vhost": "v", "configure": ".*", "write": ".*", "read": pattern}]}],
+            "policies": [{"name": "p", "vhost": "v", "pattern": pattern, "definition": {"queue-version": 2}}],
+        })
+    };
+    // Lookaround and backreferences are beyond the plain syntax that is parsed first; the fallback
+    // compiles them, as RabbitMQ's PCRE would accept them.
+    for ok in [".*", "^notifications\\.", "^(?!amq\\.).*", "(?<=a)b", "(a)\\1", "^$"] {
+        request(&with(ok));
+    }
+    for bad in ["(", "[z-a]", "a{2,1}", "*x", "(?<=a"] {
+        let (path, message) = spec_error(&with(bad));
+        assert_eq!(path, "users[0].permissions[0].read", "{bad}");
+        assert!(
+            message.contains(&format!("'{bad}' is not a valid regular expression")),
+            "{bad}: {message}"
+        );
+    }
+}
