@@ -62,7 +62,14 @@ pub async fn run(request: &Request, options: Options) -> Result<Value> {
     // Both reads go out at once, the Kafka one on a worker of its own: creating the librdkafka
     // client is synchronous, and in the same task it held back the RabbitMQ request. A backend with
     // nothing declared is never contacted.
-    let kafka_task = (!declared.is_empty()).then(|| tokio::spawn(RdKafka::connect(kafka_conn, topic_names)));
+    let kafka_task = (!declared.is_empty()).then(|| {
+        let read = RdKafka::connect(kafka_conn, topic_names);
+        tokio::spawn(async move {
+            let at = Instant::now();
+            let result = read.await;
+            (result, ms(at))
+        })
+    });
     let rabbit = if request.has_rabbitmq_objects() {
         HttpRabbit::connect(rabbit_conn, needs_vhost_metadata(request))
             .await
@@ -70,11 +77,12 @@ pub async fn run(request: &Request, options: Options) -> Result<Value> {
     } else {
         Ok(None)
     };
-    let kafka = match kafka_task {
-        None => Ok(None),
+    let rabbit_read_ms = ms(started);
+    let (kafka, kafka_read_ms) = match kafka_task {
+        None => (Ok(None), 0.0),
         Some(task) => match task.await {
-            Ok(result) => result.map(Some),
-            Err(e) => Err(Error::Internal(format!("the Kafka read task failed: {e}"))),
+            Ok((result, took)) => (result.map(Some), took),
+            Err(e) => (Err(Error::Internal(format!("the Kafka read task failed: {e}"))), 0.0),
         },
     };
     let rabbit = match rabbit {
@@ -117,7 +125,8 @@ pub async fn run(request: &Request, options: Options) -> Result<Value> {
         writes += b.writes();
         backends.insert(
             "rabbitmq".into(),
-            json!({"endpoint": b.endpoint(), "version": snapshot.version, "reads": b.reads(), "writes": b.writes()}),
+            json!({"endpoint": b.endpoint(), "version": snapshot.version, "reads": b.reads(), "writes": b.writes(),
+                   "read_ms": rabbit_read_ms}),
         );
     }
     if let Some((b, snapshot)) = &kafka {
@@ -125,7 +134,8 @@ pub async fn run(request: &Request, options: Options) -> Result<Value> {
         writes += b.writes();
         backends.insert(
             "kafka".into(),
-            json!({"bootstrap_servers": b.bootstrap(), "topics_seen": snapshot.topics.len(), "reads": b.reads(), "writes": b.writes()}),
+            json!({"bootstrap_servers": b.bootstrap(), "topics_seen": snapshot.topics.len(), "reads": b.reads(),
+                   "writes": b.writes(), "read_ms": kafka_read_ms}),
         );
     }
     let mut result = json!({

@@ -572,12 +572,15 @@ diff:
     after: {"vhosts": {"nova": {"description": "Nova RPC", "tags": []}},
             "users": {"nova": {"password": "<hidden, changed>", "tags": []}}}
 backends:
-  description: Per broker contacted, where and how often it was read and written.
+  description:
+    - Per broker contacted, where and how often it was read and written.
+    - C(read_ms) is how long that broker's reads took (connecting included); the two brokers are read at
+      the same time, so C(stats.read_ms) is about the longer of the two.
   returned: success, on a partial failure, and when a verify probe failed
   type: dict
   sample:
-    rabbitmq: {"endpoint": "http://127.0.0.1:15672/api", "version": "3.10.8", "reads": 2, "writes": 0}
-    kafka: {"bootstrap_servers": "127.0.0.1:9092", "topics_seen": 14, "reads": 2, "writes": 0}
+    rabbitmq: {"endpoint": "http://127.0.0.1:15672/api", "version": "3.10.8", "reads": 1, "writes": 0, "read_ms": 4.7}
+    kafka: {"bootstrap_servers": "127.0.0.1:9092", "topics_seen": 14, "reads": 2, "writes": 0, "read_ms": 3.1}
 endpoint:
   description: The RabbitMQ management API endpoint that answered; null when RabbitMQ was not contacted.
   returned: success, on a partial failure, and when a verify probe failed

@@ -73,4 +73,9 @@ def test_bench_quick_run_writes_the_table_and_warm_is_unchanged(tmp_path):
     assert ours["rw"]["warm"]["rabbitmq"]["writes"] == 0
     assert ours["rw"]["warm"]["kafka"]["writes"] == 0
     assert ours["changes"]["cold"] > 0 and ours["changes"]["cleanup"] > 0
-    assert len(ours["playbook"]["warm"]) == 1 and ours["lower_bound"]
+    # One cycle: three no-op runs after the cold one, the first also kept apart.
+    assert len(ours["playbook"]["warm"]) == 3 and len(ours["module_first_warm"]) == 1
+    # The fresh-process lower bound ran (bench/raw_round_trip.py checks its answers and fails otherwise).
+    (bound,) = ours["lower_bound"]
+    assert bound["fresh_get_ms"] > 0 and bound["fresh_kafka_ms"] > 0
+    assert "right after the broker created everything" in report

@@ -379,6 +379,12 @@ async fn kafka_and_rabbitmq_in_one_call_report_each_backend() {
     assert_eq!(backends, ["rabbitmq", "kafka"]);
     assert!(cleaned["backends"]["rabbitmq"]["reads"].as_u64().unwrap() >= 1);
     assert!(cleaned["backends"]["kafka"]["reads"].as_u64().unwrap() >= 1);
+    // Each broker's read time is its own, within the run's read phase (the two overlap).
+    let read_ms = cleaned["stats"]["read_ms"].as_f64().unwrap();
+    for backend in ["rabbitmq", "kafka"] {
+        let own = cleaned["backends"][backend]["read_ms"].as_f64().unwrap();
+        assert!(own > 0.0 && own <= read_ms, "{backend}: {own} ms of {read_ms} ms");
+    }
 }
 
 /// tansu is one node and does not enforce replication: replica lists come from librdkafka's mock

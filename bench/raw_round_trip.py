@@ -1,0 +1,197 @@
+# Copyright: OpenStack-Ansible contributors
+# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+"""The lower bound of one module run, as the module pays it: a fresh process, fresh connections, no client library.
+
+Run as its own process (bench/bench.py starts one per sample, like Ansible starts one per module run). It times,
+from inside the process as the module's ``stats.total_ms`` is timed:
+
+- ``get_ms``: connect to the management API and ``GET /api/definitions`` (HTTP/1.1, basic auth, body read);
+- ``kafka_ms``: connect to the bootstrap server and send Metadata v1 (all topics) and DescribeConfigs v1 (the
+  topics named on standard input, one per line) back to back on that connection, then read both answers.
+  Written by hand from the Kafka protocol guide, so that no client's start-up is counted: this is one
+  round trip, where a client needs a handshake first.
+
+Usage: ``raw_round_trip.py MGMT_HOST MGMT_PORT KAFKA_HOST:PORT USER PASSWORD < topics``. Prints one JSON
+object with both and the sizes read; exits non-zero when an answer is not the one expected
+(HTTP status other than 200, a Kafka error code, a topic missing from the metadata).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import socket
+import struct
+import sys
+import time
+
+CLIENT_ID = b"osa-hybrid-msg-bench"
+
+
+def http_get(mgmt: tuple[str, int], admin: tuple[str, str]) -> tuple[float, int]:
+    """The answer ends where its Content-Length says (RabbitMQ sends one), not at the server's close,
+    which would add the close handshake to the time."""
+    auth = base64.b64encode(f"{admin[0]}:{admin[1]}".encode()).decode()
+    request = (
+        f"GET /api/definitions HTTP/1.1\r\nHost: {mgmt[0]}:{mgmt[1]}\r\nAuthorization: Basic {auth}\r\n"
+        "Accept: application/json\r\n\r\n"
+    ).encode()
+    t0 = time.perf_counter()
+    with socket.create_connection(mgmt, timeout=60) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.sendall(request)
+        raw = b""
+        while b"\r\n\r\n" not in raw:
+            raw += recv(sock)
+        head, _, body = raw.partition(b"\r\n\r\n")
+        status = head.split(b"\r\n", 1)[0]
+        headers = head.lower().split(b"\r\n")
+        lengths = [line.split(b":", 1)[1] for line in headers if line.startswith(b"content-length:")]
+        if not status.startswith(b"HTTP/1.1 200") or not lengths:
+            raise SystemExit(f"GET /api/definitions: {status!r} (content-length {lengths})")
+        while len(body) < int(lengths[0]):
+            body += recv(sock)
+    return (time.perf_counter() - t0) * 1000, len(body)
+
+
+def recv(sock: socket.socket) -> bytes:
+    chunk = sock.recv(65536)
+    if not chunk:
+        raise SystemExit("connection closed mid-answer")
+    return chunk
+
+
+def kstr(text: str | bytes) -> bytes:
+    data = text.encode() if isinstance(text, str) else text
+    return struct.pack(">h", len(data)) + data
+
+
+def frame(api_key: int, version: int, correlation: int, body: bytes) -> bytes:
+    payload = struct.pack(">hhi", api_key, version, correlation) + kstr(CLIENT_ID) + body
+    return struct.pack(">i", len(payload)) + payload
+
+
+def read_exact(sock: socket.socket, n: int) -> bytes:
+    buf = bytearray()
+    while len(buf) < n:
+        chunk = sock.recv(n - len(buf))
+        if not chunk:
+            raise SystemExit("Kafka: connection closed mid-answer")
+        buf.extend(chunk)
+    return bytes(buf)
+
+
+class Reader:
+    def __init__(self, data: bytes) -> None:
+        self.data, self.at = data, 0
+
+    def take(self, fmt: str) -> int:
+        (value,) = struct.unpack_from(fmt, self.data, self.at)
+        self.at += struct.calcsize(fmt)
+        return value
+
+    def string(self) -> str | None:
+        n = self.take(">h")
+        if n < 0:
+            return None
+        text = self.data[self.at : self.at + n].decode()
+        self.at += n
+        return text
+
+
+def metadata_topics(body: bytes) -> set[str]:
+    """Metadata v1 answer: brokers, controller id, then (error, name, internal, partitions) per topic."""
+    r = Reader(body)
+    for _broker in range(r.take(">i")):
+        r.take(">i")
+        r.string()
+        r.take(">i")
+        r.string()
+    r.take(">i")
+    names = set()
+    for _topic in range(r.take(">i")):
+        error, name = r.take(">h"), r.string()
+        r.take(">b")
+        for _partition in range(r.take(">i")):
+            r.take(">h")
+            r.take(">i")
+            r.take(">i")
+            for _array in ("replicas", "isr"):
+                count = r.take(">i")
+                r.at += 4 * count
+        if error == 0 and name is not None:
+            names.add(name)
+    return names
+
+
+def describe_errors(body: bytes) -> list[tuple[str | None, int]]:
+    """DescribeConfigs v1 answer: throttle, then per resource (error code, message, type, name, entries).
+    Version 1, not 0: tansu 0.6.0 leaves a byte out of each v0 entry."""
+    r = Reader(body)
+    r.take(">i")
+    out = []
+    for _resource in range(r.take(">i")):
+        error = r.take(">h")
+        r.string()
+        r.take(">b")
+        name = r.string()
+        for _entry in range(r.take(">i")):
+            r.string()
+            r.string()
+            r.take(">b")  # read only
+            r.take(">b")  # source
+            r.take(">b")  # sensitive
+            for _synonym in range(r.take(">i")):
+                r.string()
+                r.string()
+                r.take(">b")
+        out.append((name, error))
+    return out
+
+
+def kafka_round_trip(bootstrap: tuple[str, int], topics: list[str]) -> tuple[float, int]:
+    metadata = frame(3, 1, 1, struct.pack(">i", -1))
+    resources = b"".join(struct.pack(">b", 2) + kstr(t) + struct.pack(">i", -1) for t in topics)
+    # Without synonyms (the trailing false), as the core asks.
+    describe = frame(32, 1, 2, struct.pack(">i", len(topics)) + resources + b"\x00")
+    t0 = time.perf_counter()
+    with socket.create_connection(bootstrap, timeout=60) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.sendall(metadata + describe if topics else metadata)
+        answers = {}
+        for _answer in range(2 if topics else 1):
+            size = struct.unpack(">i", read_exact(sock, 4))[0]
+            data = read_exact(sock, size)
+            answers[struct.unpack_from(">i", data)[0]] = data[4:]
+    elapsed = (time.perf_counter() - t0) * 1000
+    missing = set(topics) - metadata_topics(answers[1])
+    if missing:
+        raise SystemExit(f"Kafka metadata lacks {len(missing)} topics, e.g. {sorted(missing)[0]}")
+    if topics:
+        failed = [(n, e) for n, e in describe_errors(answers[2]) if e]
+        if failed:
+            raise SystemExit(f"DescribeConfigs failed: {failed[:3]}")
+    return elapsed, sum(len(a) for a in answers.values())
+
+
+def main() -> int:
+    mgmt_host, mgmt_port, bootstrap, user, password = sys.argv[1:6]
+    kafka_host, _, kafka_port = bootstrap.rpartition(":")
+    topics = [line.strip() for line in sys.stdin if line.strip()]
+    get_ms, definitions_bytes = http_get((mgmt_host, int(mgmt_port)), (user, password))
+    kafka_ms, kafka_bytes = kafka_round_trip((kafka_host, int(kafka_port)), topics)
+    print(
+        json.dumps(
+            {
+                "get_ms": get_ms,
+                "kafka_ms": kafka_ms,
+                "definitions_bytes": definitions_bytes,
+                "kafka_bytes": kafka_bytes,
+            }
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
