@@ -218,7 +218,8 @@ def write(data: dict[str, Any], path: Path) -> None:
             ("`_core.apply` in a fresh process (runtime start, clients)", f(med([c["apply_ms"] for c in core])), ""),
             (
                 "lower bound: keep-alive GET /api/definitions + Kafka metadata and DescribeConfigs",
-                f"{f(lb['total_ms'])} ({f(lb['fresh_total_ms'])} with fresh connections)",
+                f"{f(lb['total_ms'])} ({f(lb['fresh_total_ms'])} in a fresh process, raw protocol:"
+                " bench/raw_round_trip.py)",
                 "",
             ),
         ]
