@@ -9,6 +9,7 @@ anything; the report's JSON must also say so.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import uuid
 
@@ -79,3 +80,34 @@ def test_bench_quick_run_writes_the_table_and_warm_is_unchanged(tmp_path):
     (bound,) = ours["lower_bound"]
     assert bound["fresh_get_ms"] > 0 and bound["fresh_kafka_ms"] > 0
     assert "right after the broker created everything" in report
+
+
+def test_vhost_floor_times_the_broker_alone_and_removes_its_vhosts():
+    """bench/vhost_floor.sh: N vhosts added and deleted inside RabbitMQ; the report has every field and no
+    oshfloor_ vhost is left. The times themselves are not asserted."""
+    proc = subprocess.run(
+        [str(REPO_ROOT / "bench" / "vhost_floor.sh"), "30"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (line,) = [x for x in proc.stdout.splitlines() if x.startswith("[{n,")]
+    fields = dict(re.findall(r"\{(\w+),(\d+|\[[\d,]*\])\}", line))
+    assert fields["n"] == "30"
+    assert int(fields["total_ms"]) > 0 and int(fields["delete_ms"]) > 0
+    for key in ("first10_ms", "middle10_ms", "last10_ms"):
+        assert len(json.loads(fields[key])) == 10, line
+    status, body = api("GET", "vhosts?columns=name")
+    assert status == 200
+    assert not [v["name"] for v in json.loads(body) if v["name"].startswith("oshfloor_")]
+
+
+def test_vhost_floor_refuses_a_count_it_cannot_report():
+    proc = subprocess.run(
+        [str(REPO_ROOT / "bench" / "vhost_floor.sh"), "3x"], capture_output=True, text=True, timeout=30, check=False
+    )
+    assert proc.returncode == 2
+    assert "N must be a whole number of at least 30, not '3x'" in proc.stderr
