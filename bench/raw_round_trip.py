@@ -43,7 +43,7 @@ def http_get(mgmt: tuple[str, int], admin: tuple[str, str]) -> tuple[float, int]
         raw = b""
         while b"\r\n\r\n" not in raw:
             raw += recv(sock)
-        head, _, body = raw.partition(b"\r\n\r\n")
+        head, _sep, body = raw.partition(b"\r\n\r\n")
         status = head.split(b"\r\n", 1)[0]
         headers = head.lower().split(b"\r\n")
         lengths = [line.split(b":", 1)[1] for line in headers if line.startswith(b"content-length:")]
@@ -176,7 +176,7 @@ def kafka_round_trip(bootstrap: tuple[str, int], topics: list[str]) -> tuple[flo
 
 def main() -> int:
     mgmt_host, mgmt_port, bootstrap, user, password = sys.argv[1:6]
-    kafka_host, _, kafka_port = bootstrap.rpartition(":")
+    kafka_host, _sep, kafka_port = bootstrap.rpartition(":")
     topics = [line.strip() for line in sys.stdin if line.strip()]
     get_ms, definitions_bytes = http_get((mgmt_host, int(mgmt_port)), (user, password))
     kafka_ms, kafka_bytes = kafka_round_trip((kafka_host, int(kafka_port)), topics)
