@@ -26,9 +26,10 @@ for arg in "$@"; do
     *) args+=("$arg") ;;
   esac
 done
-# An explicit --peers wins over the default.
+# An explicit --peers wins over the default (and still needs the peer venv).
+explicit_peers=0
 for arg in "${args[@]}"; do
-  case "$arg" in --peers | --peers=*) peers=0 ;; esac
+  case "$arg" in --peers | --peers=*) explicit_peers=1 ;; esac
 done
 
 scripts/brokers/rabbitmq.sh start
@@ -38,12 +39,14 @@ if ! "$PY" -c 'from osa_hybrid_msg import _core' 2>/dev/null; then
   exit 1
 fi
 
-if [ "$peers" -eq 1 ]; then
+if [ "$peers" -eq 1 ] || [ "$explicit_peers" -eq 1 ]; then
   if [ ! -x "$PEER_VENV/bin/ansible-playbook" ]; then
     echo "bench/run.sh: installing $PEER_ANSIBLE (community.rabbitmq) into $PEER_VENV" >&2
     "$PY" -m venv "$PEER_VENV"
     "$PEER_VENV/bin/pip" install -q "$PEER_ANSIBLE" requests
   fi
+fi
+if [ "$peers" -eq 1 ] && [ "$explicit_peers" -eq 0 ]; then
   args=(--peers "ctl,http" "${args[@]}")
 fi
 
