@@ -27,6 +27,7 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 MGMT_URL = os.environ.get("OSA_RABBITMQ_MGMT_URL", "http://127.0.0.1:15672")
+BOOTSTRAP = "127.0.0.1:9092"
 ADMIN = ("guest", "guest")
 CLOSED_URL = "http://127.0.0.1:1"
 FQCN = "osa.hybrid_msg.osa_hybrid_msg"
@@ -250,12 +251,23 @@ def can_log_in(name: str, password: str) -> bool:
 @pytest.fixture(scope="session")
 def rabbitmq_broker() -> str:
     """Start the loopback broker (idempotent); fail, never skip, when it cannot be reached."""
-    script = REPO_ROOT / "scripts" / "brokers" / "rabbitmq.sh"
-    proc = subprocess.run([str(script), "start"], capture_output=True, text=True, timeout=300, check=False)
-    assert proc.returncode == 0, f"{script} start failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+    _start("rabbitmq.sh")
     status, body = api("GET", "overview")
     assert status == 200, f"management API at {MGMT_URL} answered {status}: {body[:200]!r}"
     return MGMT_URL
+
+
+def _start(script_name: str) -> None:
+    script = REPO_ROOT / "scripts" / "brokers" / script_name
+    proc = subprocess.run([str(script), "start"], capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, f"{script} start failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+
+
+@pytest.fixture(scope="session")
+def kafka_broker() -> str:
+    """Start the loopback Kafka-protocol broker, tansu (idempotent); fail, never skip, when it cannot start."""
+    _start("tansu.sh")
+    return BOOTSTRAP
 
 
 class Cleanup:

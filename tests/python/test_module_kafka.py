@@ -7,26 +7,15 @@ are covered by the Rust planner tests and rdkafka's mock cluster (tests/rust), a
 
 from __future__ import annotations
 
-import subprocess
 import time
 import uuid
 
 import pytest
-from ansible_helpers import REPO_ROOT, failed, ok, run_module, vhost
+from ansible_helpers import BOOTSTRAP, failed, ok, run_module, vhost
 from confluent_kafka.admin import AdminClient, ConfigResource
 
-BOOTSTRAP = "127.0.0.1:9092"
 KAFKA = {"bootstrap_servers": [BOOTSTRAP], "timeout": 10}
 PRIORITIES = ["audit", "debug", "info", "warn", "error", "critical", "sample"]
-
-
-@pytest.fixture(scope="session")
-def kafka_broker():
-    """Start tansu (idempotent); fail, never skip, when it cannot be reached."""
-    script = REPO_ROOT / "scripts" / "brokers" / "tansu.sh"
-    proc = subprocess.run([str(script), "start"], capture_output=True, text=True, timeout=300, check=False)
-    assert proc.returncode == 0, f"{script} start failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
-    return BOOTSTRAP
 
 
 @pytest.fixture

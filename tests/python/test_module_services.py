@@ -17,7 +17,19 @@ import warnings
 from pathlib import Path
 
 import pytest
-from ansible_helpers import REPO_ROOT, ansible_env, api, failed, permission, policy, quote, run_module, user, vhost
+from ansible_helpers import (
+    BOOTSTRAP,
+    REPO_ROOT,
+    ansible_env,
+    api,
+    failed,
+    permission,
+    policy,
+    quote,
+    run_module,
+    user,
+    vhost,
+)
 from confluent_kafka.admin import AdminClient
 
 with warnings.catch_warnings():
@@ -27,16 +39,12 @@ with warnings.catch_warnings():
     import oslo_messaging
     from oslo_config import cfg
 
-BOOTSTRAP = "127.0.0.1:9092"
 PRIORITIES = ["audit", "debug", "info", "warn", "error", "critical", "sample"]
 
 
 @pytest.fixture(scope="module")
-def brokers(rabbitmq_broker):
-    script = REPO_ROOT / "scripts" / "brokers" / "tansu.sh"
-    proc = subprocess.run([str(script), "start"], capture_output=True, text=True, timeout=300, check=False)
-    assert proc.returncode == 0, f"{script} start failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
-    return rabbitmq_broker, BOOTSTRAP
+def brokers(rabbitmq_broker, kafka_broker):
+    return rabbitmq_broker, kafka_broker
 
 
 class Deployment:

@@ -9,28 +9,17 @@ vhost it opens, a topic that does not exist).
 from __future__ import annotations
 
 import json
-import subprocess
 import uuid
 
 import pytest
-from ansible_helpers import REPO_ROOT, api, definitions, failed, ok, quote, run_module, vhost
+from ansible_helpers import BOOTSTRAP, api, definitions, failed, ok, quote, run_module, vhost
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.usefixtures("rabbitmq_broker")]
 
 AMQP_URL = "amqp://127.0.0.1:5672"
-BOOTSTRAP = "127.0.0.1:9092"
 ALL = {"configure": ".*", "write": ".*", "read": ".*"}
-
-
-@pytest.fixture(scope="module")
-def kafka_broker():
-    """Start tansu (idempotent); fail, never skip, when it cannot be reached."""
-    script = REPO_ROOT / "scripts" / "brokers" / "tansu.sh"
-    proc = subprocess.run([str(script), "start"], capture_output=True, text=True, timeout=300, check=False)
-    assert proc.returncode == 0, f"{script} start failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
-    return BOOTSTRAP
 
 
 @pytest.fixture
