@@ -107,11 +107,19 @@ def run_module(
 
 
 def run_playbook(
-    playbook: Path, *, check: bool = False, diff: bool = False, verbosity: int = 0, timeout: float = 180
+    playbook: Path,
+    *,
+    check: bool = False,
+    diff: bool = False,
+    verbosity: int = 0,
+    timeout: float = 180,
+    inventories: tuple[Path, ...] = (),
 ) -> Run:
-    """``ansible-playbook -i localhost, -c local`` from the repository root, with this Python as interpreter."""
+    """``ansible-playbook -i localhost, -c local`` from the repository root, with this Python as interpreter;
+    ``inventories`` come before ``localhost,``."""
     argv = [
         str(BIN / "ansible-playbook"),
+        *[arg for inventory in inventories for arg in ("-i", str(inventory))],
         "-i",
         "localhost,",
         "-c",

@@ -17,13 +17,11 @@ from __future__ import annotations
 
 import copy
 import json
-import subprocess
-import sys
 import warnings
 from pathlib import Path
 
 import pytest
-from ansible_helpers import REPO_ROOT, ansible_env
+from ansible_helpers import Run, run_playbook
 from osa_hybrid_msg import _core
 
 with warnings.catch_warnings():
@@ -454,19 +452,9 @@ def test_lookup_in_a_playbook_uses_inventory_hostvars_vars_and_options(tmp_path:
             ]
         )
     )
-    argv = [
-        str(Path(sys.executable).parent / "ansible-playbook"),
-        "-i",
-        str(inventory),
-        str(playbook),
-        "-e",
-        f"ansible_python_interpreter={sys.executable}",
-    ]
-    proc = subprocess.run(
-        argv, cwd=REPO_ROOT, env=ansible_env(), capture_output=True, text=True, timeout=180, check=False
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "s3cr" not in proc.stdout + proc.stderr
+    proc = run_playbook(playbook, inventories=(inventory,))
+    assert proc.rc == 0, proc.output
+    assert "s3cr" not in proc.output
     result = json.loads(out.read_text())
     assert result["global"]["rabbitmq_servers"] == "172.29.236.101,172.29.236.102"
     assert result["global"]["rabbitmq_port"] == 5672
@@ -496,27 +484,13 @@ def test_lookup_errors_name_the_variable(tmp_path: Path):
             ]
         )
     )
-    argv = [
-        str(Path(sys.executable).parent / "ansible-playbook"),
-        "-i",
-        "localhost,",
-        "-c",
-        "local",
-        str(playbook),
-        "-e",
-        f"ansible_python_interpreter={sys.executable}",
-    ]
-    proc = subprocess.run(
-        argv, cwd=REPO_ROOT, env=ansible_env(), capture_output=True, text=True, timeout=180, check=False
-    )
-    assert proc.returncode != 0
-    assert "vars.oslomsg_rpc_transport" in proc.stdout + proc.stderr
-    assert "amqp driver was removed" in proc.stdout + proc.stderr
+    proc = run_playbook(playbook)
+    assert proc.rc != 0
+    assert "vars.oslomsg_rpc_transport" in proc.output
+    assert "amqp driver was removed" in proc.output
 
 
-def run_lookup_play(
-    tmp_path: Path, inventory: Path, expression: str, *, no_log: bool = True
-) -> subprocess.CompletedProcess:
+def run_lookup_play(tmp_path: Path, inventory: Path, expression: str, *, no_log: bool = True) -> Run:
     """Evaluate ``expression`` on localhost with ``inventory`` plus localhost; write it to out.json.
 
     With ``no_log`` (the result holds a password), ansible-core 2.18 also hides a failure's message."""
@@ -539,21 +513,7 @@ def run_lookup_play(
     ]
     playbook = tmp_path / "play.yml"
     playbook.write_text(json.dumps(play))
-    argv = [
-        str(Path(sys.executable).parent / "ansible-playbook"),
-        "-i",
-        str(inventory),
-        "-i",
-        "localhost,",
-        "-c",
-        "local",
-        "-e",
-        f"ansible_python_interpreter={sys.executable}",
-        str(playbook),
-    ]
-    return subprocess.run(
-        argv, cwd=REPO_ROOT, env=ansible_env(), capture_output=True, text=True, timeout=180, check=False
-    )
+    return run_playbook(playbook, inventories=(inventory,))
 
 
 def test_lookup_over_the_messaging_inventory_plugin(tmp_path: Path):
@@ -573,7 +533,7 @@ def test_lookup_over_the_messaging_inventory_plugin(tmp_path: Path):
         )
     )
     proc = run_lookup_play(tmp_path, source, "lookup('osa.hybrid_msg.oslomsg', 'nova')")
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.rc == 0, proc.output
     nova = json.loads((tmp_path / "out.json").read_text())
     assert nova["rpc_transport_url"] == "rabbit://nova:0123abcd@127.0.0.1:5672,nova:0123abcd@[fd00::2]:5672/nova?ssl=0"
     assert nova["notify_transport_url"] == "kafka://127.0.0.1:9093,[fd00::3]:9093/"
@@ -593,5 +553,5 @@ def test_lookup_refuses_kafka_brokers_with_different_ports(tmp_path: Path):
         )
     )
     proc = run_lookup_play(tmp_path, source, "lookup('osa.hybrid_msg.oslomsg')", no_log=False)
-    assert proc.returncode != 0
-    assert "hostvars.kafka-b.kafka_port" in proc.stdout + proc.stderr
+    assert proc.rc != 0
+    assert "hostvars.kafka-b.kafka_port" in proc.output
