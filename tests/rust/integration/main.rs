@@ -53,10 +53,10 @@ async fn go(body: &Value, check_mode: bool) -> Result<Value, Error> {
     run(&with_conn(body.clone()), Options { check_mode, diff: true }).await
 }
 
-/// Raw definitions, read outside the code under test.
-async fn definitions() -> String {
+/// `GET /api/{path}` as guest, read outside the code under test; the raw body.
+pub(crate) async fn mgmt_text(path: &str) -> String {
     reqwest::Client::new()
-        .get(format!("{MGMT}/api/definitions"))
+        .get(format!("{MGMT}/api/{path}"))
         .basic_auth("guest", Some("guest"))
         .send()
         .await
@@ -64,6 +64,11 @@ async fn definitions() -> String {
         .text()
         .await
         .unwrap()
+}
+
+/// Raw definitions, read outside the code under test.
+async fn definitions() -> String {
+    mgmt_text("definitions").await
 }
 
 /// Logs in as `user` through the management API (a test-side check, not something the module does).

@@ -16,7 +16,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use serde_json::{Value, json};
 
 use super::kafka::{BOOTSTRAP, ensure_tansu};
-use super::{MGMT, ensure_broker, serial, unique};
+use super::{MGMT, ensure_broker, mgmt_text, serial, unique};
 
 const AMQP: &str = "amqp://127.0.0.1:5672";
 
@@ -49,16 +49,7 @@ async fn go(mut body: Value, check_mode: bool) -> Result<Value, Error> {
 
 /// `GET /api/{path}` as guest, outside the code under test.
 async fn mgmt_get(path: &str) -> Value {
-    let text = reqwest::Client::new()
-        .get(format!("{MGMT}/api/{path}"))
-        .basic_auth("guest", Some("guest"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    serde_json::from_str(&text).unwrap_or(Value::Null)
+    serde_json::from_str(&mgmt_text(path).await).unwrap_or(Value::Null)
 }
 
 /// The definitions of the objects whose names contain `tag`: other tests share the broker.
