@@ -22,6 +22,7 @@ from ansible_helpers import (
     permission,
     policy,
     quote,
+    rabbit_conn,
     run_adhoc,
     run_module,
     run_playbook,
@@ -255,7 +256,7 @@ def test_vhost_with_slashes_in_its_name(tmp_path, objects):
 
 def test_first_url_on_a_closed_port_still_converges(tmp_path, objects):
     vh = objects.vhost(objects.name("failover"))
-    args = {"rabbitmq": {"urls": [CLOSED_URL, MGMT_URL]}, "vhosts": [{"name": vh}]}
+    args = {"rabbitmq": rabbit_conn(urls=[CLOSED_URL, MGMT_URL]), "vhosts": [{"name": vh}]}
 
     result = ok(run_module(tmp_path, args))
 
@@ -324,7 +325,7 @@ def test_bad_input_fails_with_a_message_naming_the_field(tmp_path, args, expecte
 
 def test_unreachable_broker_fails_clearly(tmp_path, objects):
     args = {
-        "rabbitmq": {"urls": [CLOSED_URL, "http://127.0.0.1:2"], "timeout": 5},
+        "rabbitmq": rabbit_conn(urls=[CLOSED_URL, "http://127.0.0.1:2"], timeout=5),
         "vhosts": [{"name": objects.vhost(objects.name("never"))}],
     }
 
@@ -336,7 +337,7 @@ def test_unreachable_broker_fails_clearly(tmp_path, objects):
 
 def test_bad_credentials_fail_clearly_without_the_password(tmp_path, objects):
     args = {
-        "rabbitmq": {"username": "guest", "password": "pw-wrong-e5f6"},
+        "rabbitmq": rabbit_conn(password="pw-wrong-e5f6"),
         "vhosts": [{"name": objects.vhost(objects.name("never"))}],
     }
 
