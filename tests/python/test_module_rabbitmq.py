@@ -13,6 +13,7 @@ import pytest
 from ansible_helpers import (
     CLOSED_URL,
     MGMT_URL,
+    RABBITMQ_VERSION,
     api,
     can_log_in,
     definitions,
@@ -431,3 +432,67 @@ def test_module_defaults_group_sets_the_connection_options(tmp_path, objects):
     assert run.rc != 0, run.describe()
     assert "127.0.0.1:1" in run.output
     assert vhost(vh) is None
+
+
+# --- behaviour that differs across RabbitMQ 3.10 / 4.0 / 4.3; each branch says which version it expects ---
+
+
+def test_apply_to_quorum_queues_needs_3_12(tmp_path, objects):
+    vh = objects.vhost(objects.name("applyto"))
+    args = {
+        "vhosts": [{"name": vh}],
+        "policies": [{"name": "qq", "vhost": vh, "pattern": "^q\\.", "apply_to": "quorum_queues",
+                      "definition": {"delivery-limit": 20}}],
+    }  # fmt: skip
+    if RABBITMQ_VERSION >= (3, 12):
+        assert ok(run_module(tmp_path, args))["changed"] is True
+        assert policy(vh, "qq")["apply-to"] == "quorum_queues"
+        assert ok(run_module(tmp_path, args))["changed"] is False
+    else:  # 3.10: the broker has no queue-type policy targets; refused before anything is written
+        result = failed(run_module(tmp_path, args))
+        assert "policies[0].apply_to: 'quorum_queues' needs RabbitMQ 3.12 or later" in result["msg"], result["msg"]
+        assert vhost(vh) is None
+
+
+def test_ha_keys_are_refused_on_4x_and_applied_on_3_10(tmp_path, objects):
+    vh = objects.vhost(objects.name("ha"))
+    args = {
+        "vhosts": [{"name": vh}],
+        "policies": [{"name": "ha", "vhost": vh, "pattern": ".*", "definition": {"ha-mode": "all"}}],
+    }
+    if RABBITMQ_VERSION >= (4, 0):  # classic queue mirroring was removed in 4.0
+        result = failed(run_module(tmp_path, args))
+        assert "policies[0].definition.ha-mode: classic queue mirroring was removed in RabbitMQ 4.0" in result["msg"]
+        assert vhost(vh) is None
+    else:  # 3.10 still mirrors classic queues
+        assert ok(run_module(tmp_path, args))["changed"] is True
+        assert policy(vh, "ha")["definition"] == {"ha-mode": "all"}
+
+
+def test_queue_version_warns_on_4x_only(tmp_path, objects):
+    vh = objects.vhost(objects.name("qv"))
+    args = {
+        "vhosts": [{"name": vh}],
+        "policies": [{"name": "CQv2", "vhost": vh, "pattern": ".*", "definition": {"queue-version": 2}}],
+    }
+    result = ok(run_module(tmp_path, args))
+    warned = [w for w in result.get("warnings", []) if "queue-version" in w]
+    if RABBITMQ_VERSION >= (4, 0):  # 4.x has only classic queue version 2
+        assert warned and "has only classic queue version 2" in warned[0], result
+    else:
+        assert warned == [], result
+    assert policy(vh, "CQv2")["definition"] == {"queue-version": 2}
+
+
+def test_vhost_default_queue_type_is_set_and_changed_where_the_broker_allows(tmp_path, objects):
+    vh = objects.vhost(objects.name("dqt"))
+    ok(run_module(tmp_path, {"vhosts": [{"name": vh, "default_queue_type": "quorum"}]}))
+    assert vhost(vh)["default_queue_type"] == "quorum"
+    result = ok(run_module(tmp_path, {"vhosts": [{"name": vh, "default_queue_type": "classic"}]}))
+    if RABBITMQ_VERSION >= (3, 12):  # HTTP updates of the default queue type work from 3.11.17
+        assert result["changed"] is True
+        assert vhost(vh)["default_queue_type"] == "classic"
+    else:  # 3.10 ignores them: the module warns instead of reporting a change that would not happen
+        assert result["changed"] is False
+        assert any("ignores changes to the default queue type" in w for w in result.get("warnings", [])), result
+        assert vhost(vh)["default_queue_type"] == "quorum"
