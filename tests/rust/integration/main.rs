@@ -1,6 +1,7 @@
 //! Integration tests against the real loopback RabbitMQ that `scripts/brokers/rabbitmq.sh` starts.
 //! They fail (never skip) when the broker cannot be started. Kafka tests are in `kafka.rs`.
 
+mod cluster;
 mod kafka;
 mod verify;
 
@@ -45,8 +46,9 @@ pub(crate) fn broker() -> &'static Broker {
     static BROKER: std::sync::OnceLock<Broker> = std::sync::OnceLock::new();
     BROKER.get_or_init(|| {
         ensure_broker();
-        let mut vars: std::collections::HashMap<String, String> =
-            std::env::vars().filter(|(k, _)| k.starts_with("OSA_RABBITMQ_")).collect();
+        let mut vars: std::collections::HashMap<String, String> = std::env::vars()
+            .filter(|(k, _)| k.starts_with("OSA_RABBITMQ_"))
+            .collect();
         if !vars.contains_key("OSA_RABBITMQ_MGMT_URLS") {
             let profile = vars.get("OSA_RABBITMQ_PROFILE").map_or("4.3", String::as_str);
             let path = format!("{}/.cache/brokers/rabbitmq-{profile}.env", env!("CARGO_MANIFEST_DIR"));

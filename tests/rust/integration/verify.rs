@@ -307,7 +307,13 @@ async fn a_vhost_that_does_not_exist_is_reported_as_not_found() {
     let _serial = serial().await;
     ensure_broker();
     let missing = unique("it-verify-missing");
-    let probe = probe_amqp(&settings(), None, &target(&broker().user, &missing, &broker().password), Mode::ReadOnly).await;
+    let probe = probe_amqp(
+        &settings(),
+        None,
+        &target(&broker().user, &missing, &broker().password),
+        Mode::ReadOnly,
+    )
+    .await;
     assert_eq!(probe.status, ProbeStatus::Failed);
     assert_eq!(probe.hop, Some("vhost"));
     assert_eq!(
