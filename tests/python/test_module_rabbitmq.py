@@ -8,12 +8,17 @@ urllib rather than through the module, and deletes what it created. The broker i
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 from ansible_helpers import (
+    BIN,
     CLOSED_URL,
     MGMT_URL,
     RABBITMQ_VERSION,
+    REPO_ROOT,
+    ansible_env,
     api,
     can_log_in,
     definitions,
@@ -496,3 +501,26 @@ def test_vhost_default_queue_type_is_set_and_changed_where_the_broker_allows(tmp
         assert result["changed"] is False
         assert any("ignores changes to the default queue type" in w for w in result.get("warnings", [])), result
         assert vhost(vh)["default_queue_type"] == "quorum"
+
+
+def demo(tmp_path, *extra: str) -> dict:
+    """demo/site.yml (16 services, one module task) against the broker under test; the module's report."""
+    report = tmp_path / f"demo-{len(list(tmp_path.iterdir()))}.json"
+    argv = [str(BIN / "ansible-playbook"), "-i", "demo/inventory", "demo/site.yml", "-e", f"demo_report={report}",
+            "-e", f"ansible_python_interpreter={sys.executable}", *extra]  # fmt: skip
+    proc = subprocess.run(
+        argv, cwd=REPO_ROOT, env=ansible_env(), capture_output=True, text=True, timeout=600, check=False
+    )
+    assert proc.returncode == 0, f"{argv}\n{proc.stdout[-8000:]}\n{proc.stderr[-4000:]}"
+    return json.loads(report.read_text()) if report.exists() else {}
+
+
+def test_the_16_service_topology_converges_and_the_second_run_is_a_no_op(tmp_path, rabbitmq_broker, kafka_broker):
+    try:
+        demo(tmp_path)
+        second = demo(tmp_path)
+        assert second["changed"] is False, second
+        assert second["changes"] == 0, second
+        assert second["stats"]["writes"] == 0, second
+    finally:
+        demo(tmp_path, "-e", "demo_state=absent")
