@@ -1,7 +1,7 @@
 # Developer entry points. The commands live in scripts/ (scripts/test.sh is what CI runs), so a target
 # here and a CI step cannot drift apart. Every target bootstraps what it needs (scripts/setup.sh).
 .DEFAULT_GOAL := all
-.PHONY: help setup build-dev lint-rust lint-python lint test-rust test-python molecule sanity demo demo-clean test all
+.PHONY: help setup build-dev lint-rust lint-python lint test-rust test-python test-rabbitmq-versions molecule sanity demo demo-clean test all
 
 ## setup: Debian tools, .venv and test-requirements.txt, without building the extension
 setup:
@@ -28,6 +28,10 @@ test-rust:
 ## test-python: pytest tests/unit tests/python against the built module (starts RabbitMQ)
 test-python:
 	scripts/test.sh test-python
+
+## test-rabbitmq-versions: the RabbitMQ tests (Rust integration, Python module) against RabbitMQ 4.0 and 3.10
+test-rabbitmq-versions:
+	scripts/test.sh test-rabbitmq-versions
 
 ## molecule: every molecule scenario and the oslo.messaging end-to-end test (pytest; starts the brokers)
 molecule: build-dev

@@ -19,7 +19,11 @@ if [ "${1:-}" = "--clean" ]; then
 fi
 
 header "brokers: RabbitMQ and Kafka (tansu) on loopback"
-scripts/brokers/rabbitmq.sh start
+scripts/brokers/rabbitmq.sh start >/dev/null
+set -a
+# shellcheck disable=SC1090
+. ".cache/brokers/rabbitmq-${OSA_RABBITMQ_PROFILE:-4.3}.env"
+set +a
 scripts/brokers/tansu.sh start
 header "setup: .venv and the osa_hybrid_msg extension"
 scripts/setup.sh

@@ -5,8 +5,10 @@
 # rabbitmq-server.
 #   scripts/test.sh                 everything
 #   scripts/test.sh SECTION...      only those (the Makefile's targets): lint-rust test-rust build-dev
-#                                   lint-python test-python sanity
+#                                   lint-python test-python test-rabbitmq-versions sanity
 # Environment: OSA_SKIP_SANITY=1 skips ansible-test; OSA_SANITY_ARGS restricts it (scripts/sanity.sh).
+# OSA_RABBITMQ_PROFILE picks the RabbitMQ the suite runs against (default 4.3); OSA_RABBITMQ_EXTRA_PROFILES
+# the versions test-rabbitmq-versions runs the RabbitMQ tests against (default "4.0 3.10").
 set -euo pipefail
 # shellcheck source=scripts/_common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/_common.sh"
@@ -62,11 +64,53 @@ pytest_suites() {
   return "$rc"
 }
 
+# The default RabbitMQ (OSA_RABBITMQ_PROFILE, default 4.3: three nodes with TLS), its OSA_RABBITMQ_* exported
+# for every later section.
+rabbitmq_default() {
+  local profile="${OSA_RABBITMQ_PROFILE:-4.3}"
+  scripts/brokers/rabbitmq.sh --profile "$profile" start >/dev/null || return 1
+  set -a
+  # shellcheck disable=SC1090
+  . ".cache/brokers/rabbitmq-$profile.env"
+  set +a
+}
+
+# The RabbitMQ tests (Rust integration binary, the Python module tests) against another profile, in a
+# subshell with that profile's environment. A broker this section started is stopped afterwards.
+rabbitmq_profile_tests() {
+  local profile="$1" was_running=0 rc=0
+  scripts/brokers/rabbitmq.sh --profile "$profile" status >/dev/null 2>&1 && was_running=1
+  scripts/brokers/rabbitmq.sh --profile "$profile" start >/dev/null || return 1
+  (
+    set -a
+    # shellcheck disable=SC1090
+    . ".cache/brokers/rabbitmq-$profile.env"
+    set +a
+    # 3.10 is one node without TLS: the cluster tests are for 4.x.
+    local tests=(tests/python/test_module_rabbitmq.py) filter='not test(/^kafka::/)' skip=(--skip kafka::)
+    if [ "$profile" = 3.10 ]; then
+      filter+=' and not test(/^cluster::/)'
+      skip+=(--skip cluster::)
+    else
+      tests+=(tests/python/test_module_rabbitmq_cluster.py)
+    fi
+    if cargo nextest --version >/dev/null 2>&1; then
+      cargo nextest run --locked --no-fail-fast --test integration -E "$filter" || rc=1
+    else
+      cargo test --locked --no-fail-fast --test integration -- "${skip[@]}" --test-threads 1 || rc=1
+    fi
+    PYTEST_TIMEOUT="${PYTEST_TIMEOUT:-300}" python -m pytest "${tests[@]}" || rc=1
+    exit "$rc"
+  ) || rc=$?
+  [ "$was_running" = 1 ] || scripts/brokers/rabbitmq.sh --profile "$profile" stop || rc=1
+  return "$rc"
+}
+
 # A section, by the name the Makefile uses.
 section() {
   case "$1" in
     brokers)
-      run_section "RabbitMQ: scripts/brokers/rabbitmq.sh start" scripts/brokers/rabbitmq.sh start
+      run_section "RabbitMQ ${OSA_RABBITMQ_PROFILE:-4.3}: scripts/brokers/rabbitmq.sh start" rabbitmq_default
       if [ -x scripts/brokers/tansu.sh ]; then
         run_section "Kafka (tansu): scripts/brokers/tansu.sh start" scripts/brokers/tansu.sh start
       fi
@@ -78,6 +122,13 @@ section() {
     lint-python) lint_python ;;
     test-python) run_section "pytest tests/unit tests/python" pytest_suites ;;
     sanity) run_section "ansible-test sanity" scripts/sanity.sh ;;
+    # The RabbitMQ tests again on the other versions (OSA_RABBITMQ_EXTRA_PROFILES, default "4.0 3.10").
+    test-rabbitmq-versions)
+      local p
+      for p in ${OSA_RABBITMQ_EXTRA_PROFILES-4.0 3.10}; do
+        run_section "RabbitMQ tests against $p" rabbitmq_profile_tests "$p"
+      done
+      ;;
     *) echo "test.sh: unknown section $1" >&2; exit 2 ;;
   esac
 }
@@ -90,7 +141,7 @@ if [ "$#" -gt 0 ]; then
     case " $* " in *" build-dev "*) ;; *) sections=(build-dev "${sections[@]}") ;; esac ;;
   esac
 else
-  sections=(brokers lint-rust test-rust build-dev lint-python test-python)
+  sections=(brokers lint-rust test-rust build-dev lint-python test-python test-rabbitmq-versions)
   [ "${OSA_SKIP_SANITY:-0}" = 1 ] || sections+=(sanity)
 fi
 

@@ -12,6 +12,7 @@ import base64
 import json
 import os
 import re
+import ssl
 import subprocess
 import sys
 import urllib.error
@@ -26,9 +27,55 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-MGMT_URL = os.environ.get("OSA_RABBITMQ_MGMT_URL", "http://127.0.0.1:15672")
 BOOTSTRAP = "127.0.0.1:9092"
-ADMIN = ("guest", "guest")
+
+
+def _start(script_name: str) -> None:
+    script = REPO_ROOT / "scripts" / "brokers" / script_name
+    proc = subprocess.run([str(script), "start"], capture_output=True, text=True, timeout=600, check=False)
+    assert proc.returncode == 0, f"{script} start failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+
+
+def _rabbitmq_env() -> dict[str, str]:
+    """The broker under test (scripts/brokers/rabbitmq.sh's env file contract): OSA_RABBITMQ_* from the
+    environment, else the env file of OSA_RABBITMQ_PROFILE (default 4.3), starting that broker if it has none.
+    Exported again, so that ansible, molecule and their modules see the same broker."""
+    if not os.environ.get("OSA_RABBITMQ_MGMT_URLS"):
+        profile = os.environ.get("OSA_RABBITMQ_PROFILE", "4.3")
+        path = REPO_ROOT / ".cache" / "brokers" / f"rabbitmq-{profile}.env"
+        if not path.exists():
+            _start("rabbitmq.sh")
+        for line in path.read_text().splitlines():
+            key, sep, value = line.partition("=")
+            if sep and key.startswith("OSA_RABBITMQ_"):
+                os.environ[key] = value
+    return {k: v for k, v in os.environ.items() if k.startswith("OSA_RABBITMQ_")}
+
+
+RABBITMQ = _rabbitmq_env()
+MGMT_URLS = RABBITMQ["OSA_RABBITMQ_MGMT_URLS"].split(",")
+MGMT_URL = MGMT_URLS[0]
+AMQP_URLS = [u for u in RABBITMQ.get("OSA_RABBITMQ_AMQP_URLS", "").split(",") if u]
+AMQPS_URLS = [u for u in RABBITMQ.get("OSA_RABBITMQ_AMQPS_URLS", "").split(",") if u]
+CA_FILE = RABBITMQ.get("OSA_RABBITMQ_CA_FILE") or None
+CLIENT_CERT = RABBITMQ.get("OSA_RABBITMQ_CLIENT_CERT") or None
+CLIENT_KEY = RABBITMQ.get("OSA_RABBITMQ_CLIENT_KEY") or None
+ADMIN = (RABBITMQ.get("OSA_RABBITMQ_USER", "guest"), RABBITMQ.get("OSA_RABBITMQ_PASSWORD", "guest"))
+# (major, minor) of the broker: tests of behaviour that differs across 3.10 / 4.0 / 4.3 branch on it.
+RABBITMQ_VERSION = tuple(int(x) for x in RABBITMQ["OSA_RABBITMQ_VERSION"].split(".")[:2])
+NODES = RABBITMQ.get("OSA_RABBITMQ_NODES", "").split(",")
+_SSL = ssl.create_default_context(cafile=CA_FILE) if CA_FILE else None
+
+
+def rabbit_conn(**extra: Any) -> dict[str, Any]:
+    """The module's ``rabbitmq:`` connection to the broker under test: every management URL, its CA."""
+    conn: dict[str, Any] = {"urls": MGMT_URLS, "username": ADMIN[0], "password": ADMIN[1]}
+    if CA_FILE:
+        conn["ca_cert"] = CA_FILE
+    conn.update(extra)
+    return conn
+
+
 CLOSED_URL = "http://127.0.0.1:1"
 FQCN = "osa.hybrid_msg.osa_hybrid_msg"
 
@@ -83,6 +130,8 @@ def run_module(
     are passed on the command line, as an operator would.
     """
     out = tmp_path / f"result-{uuid.uuid4().hex[:8]}.json"
+    if "rabbitmq" not in args:
+        args = {"rabbitmq": rabbit_conn(), **args}
     playbook = tmp_path / f"play-{uuid.uuid4().hex[:8]}.yml"
     plays = [
         {
@@ -142,6 +191,8 @@ def run_playbook(
 
 def run_adhoc(module: str, args: dict[str, Any], timeout: float = 180) -> Run:
     """``ansible localhost -m <module> -a '<json>'`` from the repository root; parses the printed result."""
+    if module.endswith("osa_hybrid_msg") and "rabbitmq" not in args:
+        args = {"rabbitmq": rabbit_conn(), **args}
     argv = [
         str(BIN / "ansible"),
         "localhost",
@@ -204,7 +255,7 @@ def api(
     if data is not None:
         req.add_header("Content-Type", "application/json")
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
+        with urllib.request.urlopen(req, timeout=timeout, context=_SSL) as resp:
             return resp.status, resp.read()
     except urllib.error.HTTPError as e:
         return e.code, e.read()
@@ -263,12 +314,6 @@ def rabbitmq_broker() -> str:
     status, body = api("GET", "overview")
     assert status == 200, f"management API at {MGMT_URL} answered {status}: {body[:200]!r}"
     return MGMT_URL
-
-
-def _start(script_name: str) -> None:
-    script = REPO_ROOT / "scripts" / "brokers" / script_name
-    proc = subprocess.run([str(script), "start"], capture_output=True, text=True, timeout=300, check=False)
-    assert proc.returncode == 0, f"{script} start failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
 
 
 @pytest.fixture(scope="session")

@@ -13,10 +13,11 @@ from pathlib import Path
 
 import osa_hybrid_msg
 import pytest
+from ansible_helpers import ADMIN, rabbit_conn
 from osa_hybrid_msg import _core, exceptions
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-CONN = {"urls": ["http://127.0.0.1:15672"], "username": "guest", "password": "guest", "timeout": 10}
+CONN = rabbit_conn(timeout=10)
 
 
 def apply(body: dict, **kwargs) -> dict:
@@ -141,7 +142,7 @@ def test_authentication_error_never_shows_the_password(rabbitmq_broker):
 
 @pytest.mark.rabbitmq
 def test_fork_after_the_runtime_started_oslomsg_vars_works_and_apply_raises_fork_error(rabbitmq_broker):
-    apply({"users": [{"name": "guest"}]})  # starts the runtime in this process
+    apply({"users": [{"name": ADMIN[0]}]})  # starts the runtime in this process
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the child reports through its exit code
         code = 3
@@ -151,7 +152,7 @@ def test_fork_after_the_runtime_started_oslomsg_vars_works_and_apply_raises_fork
             computed = json.loads(_core.oslomsg_vars(json.dumps(facts)))
             if computed["global"]["rabbitmq_servers"] != "10.0.0.1":
                 os._exit(4)
-            apply({"users": [{"name": "guest"}]})
+            apply({"users": [{"name": ADMIN[0]}]})
             code = 1
         except _core.ForkError:
             code = 0

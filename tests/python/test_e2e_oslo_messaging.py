@@ -15,12 +15,11 @@ import os
 import subprocess
 import sys
 import urllib.parse
-import urllib.request
 import uuid
-from base64 import b64encode
 from pathlib import Path
 from typing import Any
 
+import ansible_helpers
 import oslo_e2e
 import pytest
 from confluent_kafka.admin import AdminClient
@@ -28,7 +27,6 @@ from oslo_e2e import HopFailed
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-MGMT_URL = os.environ.get("OSA_RABBITMQ_MGMT_URL", "http://127.0.0.1:15672")
 BOOTSTRAP = "127.0.0.1:9092"
 SERVICE = "neutron"
 # Notification topic of the services (oslo's default [oslo_messaging_notifications] topics).
@@ -86,10 +84,9 @@ def conf(entry, tmp_path_factory):
 
 
 def management_api(path: str) -> Any:
-    request = urllib.request.Request(f"{MGMT_URL}/api/{path}")
-    request.add_header("Authorization", "Basic " + b64encode(b"guest:guest").decode())
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.load(response)
+    status, body = ansible_helpers.api("GET", path)
+    assert status == 200, body
+    return json.loads(body)
 
 
 def rpc_vhost(entry: dict[str, Any]) -> str:
@@ -124,6 +121,9 @@ def test_rpc_call_and_cast_over_quorum_queues(entry, conf):
             raise HopFailed(f"RPC queues in vhost {vhost!r}: {name!r} missing; the vhost has {sorted(queues)}")
         assert queues[name]["type"] == "quorum", f"RPC queue {name!r} in vhost {vhost!r} is {queues[name]['type']}"
         assert queues[name]["durable"] is True
+        # One member on every node of the cluster (3.10's single node: one).
+        members = management_api(f"queues/{urllib.parse.quote(vhost, safe='')}/{urllib.parse.quote(name, safe='')}")
+        assert sorted(members["members"]) == sorted(ansible_helpers.NODES), members["members"]
 
 
 def test_notifications_info_and_error_over_kafka(conf):

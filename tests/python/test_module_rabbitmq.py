@@ -8,11 +8,17 @@ urllib rather than through the module, and deletes what it created. The broker i
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 from ansible_helpers import (
+    BIN,
     CLOSED_URL,
     MGMT_URL,
+    RABBITMQ_VERSION,
+    REPO_ROOT,
+    ansible_env,
     api,
     can_log_in,
     definitions,
@@ -22,6 +28,7 @@ from ansible_helpers import (
     permission,
     policy,
     quote,
+    rabbit_conn,
     run_adhoc,
     run_module,
     run_playbook,
@@ -255,7 +262,7 @@ def test_vhost_with_slashes_in_its_name(tmp_path, objects):
 
 def test_first_url_on_a_closed_port_still_converges(tmp_path, objects):
     vh = objects.vhost(objects.name("failover"))
-    args = {"rabbitmq": {"urls": [CLOSED_URL, MGMT_URL]}, "vhosts": [{"name": vh}]}
+    args = {"rabbitmq": rabbit_conn(urls=[CLOSED_URL, MGMT_URL]), "vhosts": [{"name": vh}]}
 
     result = ok(run_module(tmp_path, args))
 
@@ -324,7 +331,7 @@ def test_bad_input_fails_with_a_message_naming_the_field(tmp_path, args, expecte
 
 def test_unreachable_broker_fails_clearly(tmp_path, objects):
     args = {
-        "rabbitmq": {"urls": [CLOSED_URL, "http://127.0.0.1:2"], "timeout": 5},
+        "rabbitmq": rabbit_conn(urls=[CLOSED_URL, "http://127.0.0.1:2"], timeout=5),
         "vhosts": [{"name": objects.vhost(objects.name("never"))}],
     }
 
@@ -336,7 +343,7 @@ def test_unreachable_broker_fails_clearly(tmp_path, objects):
 
 def test_bad_credentials_fail_clearly_without_the_password(tmp_path, objects):
     args = {
-        "rabbitmq": {"username": "guest", "password": "pw-wrong-e5f6"},
+        "rabbitmq": rabbit_conn(password="pw-wrong-e5f6"),
         "vhosts": [{"name": objects.vhost(objects.name("never"))}],
     }
 
@@ -430,3 +437,90 @@ def test_module_defaults_group_sets_the_connection_options(tmp_path, objects):
     assert run.rc != 0, run.describe()
     assert "127.0.0.1:1" in run.output
     assert vhost(vh) is None
+
+
+# --- behaviour that differs across RabbitMQ 3.10 / 4.0 / 4.3; each branch says which version it expects ---
+
+
+def test_apply_to_quorum_queues_needs_3_12(tmp_path, objects):
+    vh = objects.vhost(objects.name("applyto"))
+    args = {
+        "vhosts": [{"name": vh}],
+        "policies": [{"name": "qq", "vhost": vh, "pattern": "^q\\.", "apply_to": "quorum_queues",
+                      "definition": {"delivery-limit": 20}}],
+    }  # fmt: skip
+    if RABBITMQ_VERSION >= (3, 12):
+        assert ok(run_module(tmp_path, args))["changed"] is True
+        assert policy(vh, "qq")["apply-to"] == "quorum_queues"
+        assert ok(run_module(tmp_path, args))["changed"] is False
+    else:  # 3.10: the broker has no queue-type policy targets; refused before anything is written
+        result = failed(run_module(tmp_path, args))
+        assert "policies[0].apply_to: 'quorum_queues' needs RabbitMQ 3.12 or later" in result["msg"], result["msg"]
+        assert vhost(vh) is None
+
+
+def test_ha_keys_are_refused_on_4x_and_applied_on_3_10(tmp_path, objects):
+    vh = objects.vhost(objects.name("ha"))
+    args = {
+        "vhosts": [{"name": vh}],
+        "policies": [{"name": "ha", "vhost": vh, "pattern": ".*", "definition": {"ha-mode": "all"}}],
+    }
+    if RABBITMQ_VERSION >= (4, 0):  # classic queue mirroring was removed in 4.0
+        result = failed(run_module(tmp_path, args))
+        assert "policies[0].definition.ha-mode: classic queue mirroring was removed in RabbitMQ 4.0" in result["msg"]
+        assert vhost(vh) is None
+    else:  # 3.10 still mirrors classic queues
+        assert ok(run_module(tmp_path, args))["changed"] is True
+        assert policy(vh, "ha")["definition"] == {"ha-mode": "all"}
+
+
+def test_queue_version_warns_on_4x_only(tmp_path, objects):
+    vh = objects.vhost(objects.name("qv"))
+    args = {
+        "vhosts": [{"name": vh}],
+        "policies": [{"name": "CQv2", "vhost": vh, "pattern": ".*", "definition": {"queue-version": 2}}],
+    }
+    result = ok(run_module(tmp_path, args))
+    warned = [w for w in result.get("warnings", []) if "queue-version" in w]
+    if RABBITMQ_VERSION >= (4, 0):  # 4.x has only classic queue version 2
+        assert warned and "has only classic queue version 2" in warned[0], result
+    else:
+        assert warned == [], result
+    assert policy(vh, "CQv2")["definition"] == {"queue-version": 2}
+
+
+def test_vhost_default_queue_type_is_set_and_changed_where_the_broker_allows(tmp_path, objects):
+    vh = objects.vhost(objects.name("dqt"))
+    ok(run_module(tmp_path, {"vhosts": [{"name": vh, "default_queue_type": "quorum"}]}))
+    assert vhost(vh)["default_queue_type"] == "quorum"
+    result = ok(run_module(tmp_path, {"vhosts": [{"name": vh, "default_queue_type": "classic"}]}))
+    if RABBITMQ_VERSION >= (3, 12):  # HTTP updates of the default queue type work from 3.11.17
+        assert result["changed"] is True
+        assert vhost(vh)["default_queue_type"] == "classic"
+    else:  # 3.10 ignores them: the module warns instead of reporting a change that would not happen
+        assert result["changed"] is False
+        assert any("ignores changes to the default queue type" in w for w in result.get("warnings", [])), result
+        assert vhost(vh)["default_queue_type"] == "quorum"
+
+
+def demo(tmp_path, *extra: str) -> dict:
+    """demo/site.yml (16 services, one module task) against the broker under test; the module's report."""
+    report = tmp_path / f"demo-{len(list(tmp_path.iterdir()))}.json"
+    argv = [str(BIN / "ansible-playbook"), "-i", "demo/inventory", "demo/site.yml", "-e", f"demo_report={report}",
+            "-e", f"ansible_python_interpreter={sys.executable}", *extra]  # fmt: skip
+    proc = subprocess.run(
+        argv, cwd=REPO_ROOT, env=ansible_env(), capture_output=True, text=True, timeout=600, check=False
+    )
+    assert proc.returncode == 0, f"{argv}\n{proc.stdout[-8000:]}\n{proc.stderr[-4000:]}"
+    return json.loads(report.read_text()) if report.exists() else {}
+
+
+def test_the_16_service_topology_converges_and_the_second_run_is_a_no_op(tmp_path, rabbitmq_broker, kafka_broker):
+    try:
+        demo(tmp_path)
+        second = demo(tmp_path)
+        assert second["changed"] is False, second
+        assert second["changes"] == 0, second
+        assert second["stats"]["writes"] == 0, second
+    finally:
+        demo(tmp_path, "-e", "demo_state=absent")

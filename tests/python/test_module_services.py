@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from ansible_helpers import (
+    AMQP_URLS,
     BOOTSTRAP,
     REPO_ROOT,
     ansible_env,
@@ -26,6 +27,7 @@ from ansible_helpers import (
     permission,
     policy,
     quote,
+    rabbit_conn,
     run_module,
     user,
     vhost,
@@ -112,6 +114,8 @@ def converge(
         "gather_facts": False,
         "vars": {
             "rabbitmq_use_ssl": False,
+            # The transport URLs point at the first node of the broker under test.
+            "rabbitmq_port": int(AMQP_URLS[0].rsplit(":", 1)[1]),
             # No Ceilometer group here; OSA would then configure no notifications.
             "oslomsg_notify_configure": True,
             **{f"{s}_oslomsg_rpc_password": pw for s, pw in d.passwords.items()},
@@ -122,7 +126,7 @@ def converge(
             {
                 "name": "Declare both services",
                 "osa.hybrid_msg.osa_hybrid_msg": {
-                    "rabbitmq": {"urls": ["http://127.0.0.1:15672"], "username": "guest", "password": "guest"},
+                    "rabbitmq": rabbit_conn(),
                     "kafka": {"bootstrap_servers": [BOOTSTRAP], "timeout": 10},
                     "services": "{{ osa_services }}",
                 },

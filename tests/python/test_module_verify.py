@@ -12,13 +12,13 @@ import json
 import uuid
 
 import pytest
-from ansible_helpers import BOOTSTRAP, api, definitions, failed, ok, quote, run_module, vhost
+from ansible_helpers import AMQP_URLS, BOOTSTRAP, api, definitions, failed, ok, quote, rabbit_conn, run_module, vhost
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.usefixtures("rabbitmq_broker")]
 
-AMQP_URL = "amqp://127.0.0.1:5672"
+AMQP_URL = AMQP_URLS[0]
 ALL = {"configure": ".*", "write": ".*", "read": ".*"}
 
 
@@ -34,7 +34,7 @@ def topics(kafka_broker):
 
 
 def rabbitmq(**extra):
-    return {"urls": ["http://127.0.0.1:15672"], "timeout": 10, "amqp_urls": [AMQP_URL], **extra}
+    return rabbit_conn(timeout=10, amqp_urls=[AMQP_URL], **extra)
 
 
 def service(objects, password):

@@ -347,7 +347,7 @@ async fn kafka_and_rabbitmq_in_one_call_report_each_backend() {
         .await
         .unwrap();
     let body = json!({
-        "rabbitmq": {"urls": [super::MGMT], "username": "guest", "password": "guest"},
+        "rabbitmq": super::conn(),
         "vhosts": [{"name": vhost}],
         "topics": [{"name": name, "partitions": 2}]
     });

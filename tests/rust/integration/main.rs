@@ -1,6 +1,7 @@
 //! Integration tests against the real loopback RabbitMQ that `scripts/brokers/rabbitmq.sh` starts.
 //! They fail (never skip) when the broker cannot be started. Kafka tests are in `kafka.rs`.
 
+mod cluster;
 mod kafka;
 mod verify;
 
@@ -12,8 +13,6 @@ use osa_hybrid_msg::run::{Options, run};
 use osa_hybrid_msg::spec::Request;
 use serde_json::{Value, json};
 
-pub(crate) const MGMT: &str = "http://127.0.0.1:15672";
-
 pub(crate) fn ensure_broker() {
     static START: Once = Once::new();
     START.call_once(|| {
@@ -21,10 +20,90 @@ pub(crate) fn ensure_broker() {
         let status = std::process::Command::new("bash")
             .arg(script)
             .arg("start")
+            .stdout(std::process::Stdio::null())
             .status()
             .expect("run rabbitmq.sh");
         assert!(status.success(), "scripts/brokers/rabbitmq.sh start failed");
     });
+}
+
+/// The broker under test, from `OSA_RABBITMQ_*` (scripts/brokers/rabbitmq.sh's env file contract): the
+/// environment when `scripts/test.sh` exported it, else the env file of `OSA_RABBITMQ_PROFILE` (default 4.3).
+pub(crate) struct Broker {
+    pub mgmt_urls: Vec<String>,
+    pub amqp_urls: Vec<String>,
+    pub amqps_urls: Vec<String>,
+    pub ca_file: Option<String>,
+    pub client_cert: Option<String>,
+    pub client_key: Option<String>,
+    pub user: String,
+    pub password: String,
+    /// (major, minor): behaviour that differs across 3.10, 4.0 and 4.3 branches on it.
+    pub version: (u32, u32),
+}
+
+pub(crate) fn broker() -> &'static Broker {
+    static BROKER: std::sync::OnceLock<Broker> = std::sync::OnceLock::new();
+    BROKER.get_or_init(|| {
+        ensure_broker();
+        let mut vars: std::collections::HashMap<String, String> = std::env::vars()
+            .filter(|(k, _)| k.starts_with("OSA_RABBITMQ_"))
+            .collect();
+        if !vars.contains_key("OSA_RABBITMQ_MGMT_URLS") {
+            let profile = vars.get("OSA_RABBITMQ_PROFILE").map_or("4.3", String::as_str);
+            let path = format!("{}/.cache/brokers/rabbitmq-{profile}.env", env!("CARGO_MANIFEST_DIR"));
+            let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+            for line in text.lines() {
+                if let Some((k, v)) = line.split_once('=') {
+                    vars.insert(k.to_owned(), v.to_owned());
+                }
+            }
+        }
+        let list = |k: &str| -> Vec<String> {
+            vars.get(k)
+                .map(|v| v.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect())
+                .unwrap_or_default()
+        };
+        let opt = |k: &str| vars.get(k).filter(|v| !v.is_empty()).cloned();
+        let version = vars["OSA_RABBITMQ_VERSION"].clone();
+        let mut parts = version.split('.').map(|p| p.parse::<u32>().unwrap());
+        Broker {
+            mgmt_urls: list("OSA_RABBITMQ_MGMT_URLS"),
+            amqp_urls: list("OSA_RABBITMQ_AMQP_URLS"),
+            amqps_urls: list("OSA_RABBITMQ_AMQPS_URLS"),
+            ca_file: opt("OSA_RABBITMQ_CA_FILE"),
+            client_cert: opt("OSA_RABBITMQ_CLIENT_CERT"),
+            client_key: opt("OSA_RABBITMQ_CLIENT_KEY"),
+            user: opt("OSA_RABBITMQ_USER").unwrap_or_else(|| "guest".into()),
+            password: opt("OSA_RABBITMQ_PASSWORD").unwrap_or_else(|| "guest".into()),
+            version: (parts.next().unwrap(), parts.next().unwrap()),
+        }
+    })
+}
+
+/// The first management URL of the broker under test.
+pub(crate) fn mgmt() -> &'static str {
+    &broker().mgmt_urls[0]
+}
+
+/// The module's `rabbitmq:` connection to the broker under test: every management URL, its CA.
+pub(crate) fn conn() -> Value {
+    let b = broker();
+    let mut c = json!({"urls": b.mgmt_urls, "username": b.user, "password": b.password, "timeout": 10});
+    if let Some(ca) = &b.ca_file {
+        c["ca_cert"] = json!(ca);
+    }
+    c
+}
+
+/// A test-side HTTP client that trusts the broker's CA.
+pub(crate) fn client() -> reqwest::Client {
+    let mut builder = reqwest::Client::builder();
+    if let Some(ca) = &broker().ca_file {
+        let pem = std::fs::read(ca).unwrap();
+        builder = builder.add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap());
+    }
+    builder.build().unwrap()
 }
 
 /// The tests share one broker and some compare whole snapshots, so they run one at a time.
@@ -43,7 +122,7 @@ pub(crate) fn unique(prefix: &str) -> String {
 
 fn with_conn(mut body: Value) -> Request {
     if body.get("rabbitmq").is_none() {
-        body["rabbitmq"] = json!({"urls": [MGMT], "username": "guest", "password": "guest", "timeout": 10});
+        body["rabbitmq"] = conn();
     }
     Request::from_json(&body.to_string()).expect("valid request")
 }
@@ -53,11 +132,11 @@ async fn go(body: &Value, check_mode: bool) -> Result<Value, Error> {
     run(&with_conn(body.clone()), Options { check_mode, diff: true }).await
 }
 
-/// `GET /api/{path}` as guest, read outside the code under test; the raw body.
+/// `GET /api/{path}` as the admin user, read outside the code under test; the raw body.
 pub(crate) async fn mgmt_text(path: &str) -> String {
-    reqwest::Client::new()
-        .get(format!("{MGMT}/api/{path}"))
-        .basic_auth("guest", Some("guest"))
+    client()
+        .get(format!("{}/api/{path}", mgmt()))
+        .basic_auth(&broker().user, Some(&broker().password))
         .send()
         .await
         .unwrap()
@@ -73,8 +152,8 @@ async fn definitions() -> String {
 
 /// Logs in as `user` through the management API (a test-side check, not something the module does).
 async fn can_log_in(user: &str, password: &str) -> bool {
-    reqwest::Client::new()
-        .get(format!("{MGMT}/api/whoami"))
+    client()
+        .get(format!("{}/api/whoami", mgmt()))
         .basic_auth(user, Some(password))
         .send()
         .await
@@ -227,10 +306,11 @@ async fn a_closed_first_url_fails_over_to_the_next() {
     let _serial = serial().await;
     let svc = unique("it-failover");
     let mut body = json!({"vhosts": [{"name": svc}]});
-    body["rabbitmq"] =
-        json!({"urls": ["http://127.0.0.1:1", MGMT], "username": "guest", "password": "guest", "timeout": 5});
+    body["rabbitmq"] = conn();
+    body["rabbitmq"]["urls"] = json!(["http://127.0.0.1:1", mgmt()]);
+    body["rabbitmq"]["timeout"] = json!(5);
     let r = go(&body, false).await.unwrap();
-    assert_eq!(r["endpoint"], format!("{MGMT}/api"));
+    assert_eq!(r["endpoint"], format!("{}/api", mgmt()));
     assert_eq!(r["changed"], true);
     go(&json!({"vhosts": [{"name": svc, "state": "absent"}]}), false)
         .await
@@ -271,7 +351,8 @@ async fn a_silent_endpoint_times_out_within_the_timeout() {
 async fn bad_credentials_are_an_authentication_error() {
     let _serial = serial().await;
     let mut body = json!({"vhosts": [{"name": "x"}]});
-    body["rabbitmq"] = json!({"urls": [MGMT], "username": "guest", "password": "wrong-password-123"});
+    body["rabbitmq"] = conn();
+    body["rabbitmq"]["password"] = json!("wrong-password-123");
     let err = go(&body, false).await.unwrap_err();
     assert!(matches!(err, Error::Authentication { status: 401, .. }), "{err:?}");
     assert!(!err.to_string().contains("wrong-password-123"));

@@ -1,4 +1,4 @@
-//! `verify` against the real loopback RabbitMQ (AMQP 5672, management 15672) and tansu (9092).
+//! `verify` against the real loopback RabbitMQ (scripts/brokers/rabbitmq.sh's broker under test) and tansu (9092).
 //!
 //! The run-level tests go through `run()`, as the module does. Two failures the planner makes
 //! unreachable through a declaration, a user without any permission on the vhost it opens and a vhost
@@ -16,12 +16,16 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use serde_json::{Value, json};
 
 use super::kafka::{BOOTSTRAP, ensure_tansu};
-use super::{MGMT, ensure_broker, mgmt_text, serial, unique};
+use super::{broker, ensure_broker, mgmt_text, serial, unique};
 
-const AMQP: &str = "amqp://127.0.0.1:5672";
+fn amqp_url() -> &'static str {
+    &broker().amqp_urls[0]
+}
 
 fn rabbit_conn() -> Value {
-    json!({"urls": [MGMT], "username": "guest", "password": "guest", "timeout": 10, "amqp_urls": [AMQP]})
+    let mut c = super::conn();
+    c["amqp_urls"] = json!([amqp_url()]);
+    c
 }
 
 fn kafka_conn() -> Value {
@@ -47,7 +51,7 @@ async fn go(mut body: Value, check_mode: bool) -> Result<Value, Error> {
     .await
 }
 
-/// `GET /api/{path}` as guest, outside the code under test.
+/// `GET /api/{path}` as the admin user, outside the code under test.
 async fn mgmt_get(path: &str) -> Value {
     serde_json::from_str(&mgmt_text(path).await).unwrap_or(Value::Null)
 }
@@ -187,7 +191,7 @@ async fn verify_passes_reports_the_applied_policy_and_leaves_nothing_behind() {
         (Some(&*svc), Some(&*svc))
     );
     assert_eq!(amqp["status"], "ok", "{amqp:#}");
-    assert_eq!(amqp["url"], AMQP);
+    assert_eq!(amqp["url"], amqp_url());
     let queue = &amqp["queue"];
     assert!(queue["name"].as_str().unwrap().starts_with("osa_hybrid_msg.probe."));
     assert_eq!(queue["type"], "quorum");
@@ -303,7 +307,13 @@ async fn a_vhost_that_does_not_exist_is_reported_as_not_found() {
     let _serial = serial().await;
     ensure_broker();
     let missing = unique("it-verify-missing");
-    let probe = probe_amqp(&settings(), None, &target("guest", &missing, "guest"), Mode::ReadOnly).await;
+    let probe = probe_amqp(
+        &settings(),
+        None,
+        &target(&broker().user, &missing, &broker().password),
+        Mode::ReadOnly,
+    )
+    .await;
     assert_eq!(probe.status, ProbeStatus::Failed);
     assert_eq!(probe.hop, Some("vhost"));
     assert_eq!(
