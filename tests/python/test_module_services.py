@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from ansible_helpers import (
     BOOTSTRAP,
+    BOOTSTRAP_SERVERS,
     REPO_ROOT,
     ansible_env,
     api,
@@ -123,7 +124,7 @@ def converge(
                 "name": "Declare both services",
                 "osa.hybrid_msg.osa_hybrid_msg": {
                     "rabbitmq": {"urls": ["http://127.0.0.1:15672"], "username": "guest", "password": "guest"},
-                    "kafka": {"bootstrap_servers": [BOOTSTRAP], "timeout": 10},
+                    "kafka": {"bootstrap_servers": BOOTSTRAP_SERVERS, "timeout": 10},
                     "services": "{{ osa_services }}",
                 },
                 "register": "r",
