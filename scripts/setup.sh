@@ -21,8 +21,10 @@ as_root() {
 
 debian_deps() {
   # command -> Debian package. gcc/g++/make/pkg-config build the C code of -sys crates (the bundled
-  # librdkafka among them); curl is used by scripts/brokers/*.sh; shellcheck by ansible-test sanity.
-  local -A pkg=([gcc]=gcc [g++]=g++ [make]=make [curl]=curl [pkg-config]=pkg-config [git]=git [shellcheck]=shellcheck)
+  # librdkafka among them); curl is used by scripts/brokers/*.sh; shellcheck by ansible-test sanity;
+  # java, mvn and openssl by scripts/brokers/kafka.sh (Apache Kafka 4 needs Java 17).
+  local -A pkg=([gcc]=gcc [g++]=g++ [make]=make [curl]=curl [pkg-config]=pkg-config [git]=git [shellcheck]=shellcheck
+    [java]=openjdk-17-jre-headless [mvn]=maven [openssl]=openssl)
   # Headers with no command to look for: OpenSSL and zlib for rdkafka's ssl and libz features.
   local headers=(libssl-dev zlib1g-dev)
   local missing=() cmd p

@@ -188,3 +188,49 @@ pub fn incremental_alter<C: ClientContext>(
             .collect())
     }
 }
+
+/// Takes the log and error events waiting on the client's main queue, without waiting, and returns
+/// the texts of errors and of log lines at level error or worse. rust-rdkafka routes librdkafka's logs
+/// and errors there (`log.queue=true`) but only a producer or consumer polls it, never an admin client;
+/// so a failed SASL login or certificate check would otherwise never reach the error we report.
+pub fn drain_main_queue(admin: &AdminClient<impl ClientContext>) -> Vec<String> {
+    let rk = admin.inner().native_ptr();
+    let mut out = Vec::new();
+    // SAFETY: `rk` is the live client `admin` owns; each event is destroyed after its strings are
+    // copied, and the queue handle is released at the end.
+    unsafe {
+        let queue = rd::rd_kafka_queue_get_main(rk);
+        if queue.is_null() {
+            return out;
+        }
+        for _ in 0..100 {
+            let event = rd::rd_kafka_queue_poll(queue, 0);
+            if event.is_null() {
+                break;
+            }
+            match rd::rd_kafka_event_type(event) {
+                rd::RD_KAFKA_EVENT_LOG => {
+                    let mut fac: *const c_char = std::ptr::null();
+                    let mut text: *const c_char = std::ptr::null();
+                    let mut level: c_int = 7;
+                    if rd::rd_kafka_event_log(event, &raw mut fac, &raw mut text, &raw mut level) == 0
+                        && level <= 3
+                        && !text.is_null()
+                    {
+                        out.push(CStr::from_ptr(text).to_string_lossy().into_owned());
+                    }
+                }
+                rd::RD_KAFKA_EVENT_ERROR => {
+                    let text = rd::rd_kafka_event_error_string(event);
+                    if !text.is_null() {
+                        out.push(CStr::from_ptr(text).to_string_lossy().into_owned());
+                    }
+                }
+                _ => {}
+            }
+            rd::rd_kafka_event_destroy(event);
+        }
+        rd::rd_kafka_queue_destroy(queue);
+    }
+    out
+}

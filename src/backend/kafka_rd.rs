@@ -15,7 +15,7 @@ use rdkafka::config::{ClientConfig, FromClientConfigAndContext, RDKafkaLogLevel}
 use rdkafka::consumer::ConsumerContext;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 
-use super::kafka_alter::{TopicAlteration, incremental_alter};
+use super::kafka_alter::{TopicAlteration, drain_main_queue, incremental_alter};
 use crate::error::{Error, Result};
 use crate::observed::{KafkaSnapshot, ObservedTopic};
 use crate::plan::Op;
@@ -115,21 +115,14 @@ fn options(timeout: Duration) -> AdminOptions {
         .operation_timeout(Some(timeout))
 }
 
-/// Apache Kafka lists every topic-level key (25 or more since 0.11) and tags overrides
-/// `DynamicTopic`; tansu 0.6.0 lists only the keys set on the topic, each tagged `Default`. A short
-/// listing without any `DynamicTopic` entry is such a sparse one, and then every entry is an override.
-const SPARSE_LISTING: usize = 15;
-
-/// The entries set on the topic itself, and the names of those whose values are hidden.
+/// The entries set on the topic itself, and the names of those whose values are hidden. Apache Kafka
+/// lists every topic-level key and tags the topic's own overrides `DynamicTopic`; the rest are broker
+/// or built-in defaults, which a run neither manages nor resets.
 fn overrides(entries: &[rdkafka::admin::ConfigEntry]) -> (BTreeMap<String, String>, Vec<String>) {
-    let sparse =
-        entries.len() < SPARSE_LISTING && !entries.iter().any(|e| matches!(e.source, ConfigSource::DynamicTopic));
     let mut config = BTreeMap::new();
     let mut sensitive = Vec::new();
     for e in entries {
-        let set_on_topic =
-            matches!(e.source, ConfigSource::DynamicTopic) || (sparse && matches!(e.source, ConfigSource::Default));
-        if !set_on_topic {
+        if !matches!(e.source, ConfigSource::DynamicTopic) {
             continue;
         }
         match (&e.value, e.is_sensitive) {
@@ -198,6 +191,9 @@ impl RdKafka {
 
     fn kafka_error(&self, e: &KafkaError, action: &str) -> Error {
         let code = e.rdkafka_error_code();
+        for text in drain_main_queue(&self.admin) {
+            self.admin.inner().context().note(text);
+        }
         let detail = self.admin.inner().context().recent();
         let with_detail = |base: String| {
             if detail.is_empty() {
@@ -206,6 +202,25 @@ impl RdKafka {
                 format!("{base}; librdkafka: {detail}")
             }
         };
+        // A refused login or certificate ends the connection, so librdkafka reports a transport
+        // failure; its log says which.
+        if detail.contains("SASL authentication error") {
+            return Error::Authentication {
+                endpoint: self.bootstrap.clone(),
+                action: action.to_owned(),
+                status: 0,
+                reason: with_detail(e.to_string()),
+                hint: "check kafka.sasl_username, kafka.sasl_password and kafka.sasl_mechanism",
+            };
+        }
+        if detail.contains("SSL handshake failed") || detail.contains("certificate verify failed") {
+            return Error::ConnectionConfig {
+                message: format!(
+                    "kafka: TLS with the bootstrap servers {} failed ({action}): {detail}; check kafka.ssl_cafile (the CA that signed the brokers' certificates) and that the servers' names match their certificates",
+                    self.bootstrap
+                ),
+            };
+        }
         match code {
             Some(
                 RDKafkaErrorCode::BrokerTransportFailure
@@ -482,6 +497,13 @@ impl super::KafkaAdmin for RdKafka {
             Ok(map) => map,
             Err(e) => return fail_all(e),
         };
+        let applied: Vec<&Op> = ops
+            .iter()
+            .zip(&names)
+            .filter(|(_, name)| matches!(outcomes.get(**name), Some(Ok(()))))
+            .map(|(op, _)| *op)
+            .collect();
+        self.settle(&applied).await;
         ops.iter()
             .zip(names)
             .map(|(op, name)| {
@@ -507,6 +529,69 @@ impl super::KafkaAdmin for RdKafka {
 }
 
 impl RdKafka {
+    /// Waits, at most the connection timeout, until the cluster's metadata and DescribeConfigs show the
+    /// applied operations. A KRaft controller answers once the change is committed; each broker applies
+    /// it a little later, and a run started right after this one read a topic created here as missing
+    /// (then "created" it again: TopicAlreadyExists) or a config set here as unset.
+    async fn settle(&self, applied: &[&Op]) {
+        if applied.is_empty() {
+            return;
+        }
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        while tokio::time::Instant::now() < deadline {
+            if self.visible(applied).await.unwrap_or(false) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn visible(&self, applied: &[&Op]) -> std::result::Result<bool, KafkaError> {
+        let admin = Arc::clone(&self.admin);
+        let timeout = self.timeout;
+        let metadata = tokio::task::spawn_blocking(move || admin.inner().fetch_metadata(None, timeout))
+            .await
+            .map_err(|_| KafkaError::Canceled)??;
+        let partitions = |name: &str| {
+            metadata
+                .topics()
+                .iter()
+                .find(|t| t.name() == name && t.error().is_none())
+                .map(|t| t.partitions().len())
+        };
+        let mut configs = Vec::new();
+        for op in applied {
+            let ok = match op {
+                Op::CreateTopic {
+                    name, partitions: n, ..
+                }
+                | Op::CreatePartitions { name, total: n } => usize::try_from(*n).ok() == partitions(name),
+                Op::DeleteTopic { name } => partitions(name).is_none(),
+                Op::AlterTopicConfig { name, set, delete } => {
+                    configs.push((name.as_str(), set, delete));
+                    true
+                }
+                _ => true,
+            };
+            if !ok {
+                return Ok(false);
+            }
+        }
+        if configs.is_empty() {
+            return Ok(true);
+        }
+        let specifiers: Vec<ResourceSpecifier<'_>> =
+            configs.iter().map(|(n, ..)| ResourceSpecifier::Topic(n)).collect();
+        let described = self.admin.describe_configs(&specifiers, &options(self.timeout)).await?;
+        Ok(configs.iter().zip(described).all(|((_, set, delete), result)| {
+            result.is_ok_and(|resource| {
+                let (now, hidden) = overrides(&resource.entries);
+                set.iter().all(|(k, v)| now.get(k) == Some(v) || hidden.contains(k))
+                    && delete.iter().all(|k| !now.contains_key(k))
+            })
+        }))
+    }
+
     fn timeout_error(&self, request: &str) -> Error {
         Error::Timeout {
             action: request.to_owned(),
@@ -558,22 +643,5 @@ mod tests {
             [("retention.ms".to_owned(), "5".to_owned())]
         );
         assert!(sensitive.is_empty());
-    }
-
-    #[test]
-    fn tansu_style_sparse_listing_is_all_overrides() {
-        let entries = vec![
-            entry("retention.ms", "5", ConfigSource::Default),
-            entry("cleanup.policy", "compact", ConfigSource::Default),
-        ];
-        let (config, _) = overrides(&entries);
-        assert_eq!(config.len(), 2);
-        let broker_defaults: Vec<ConfigEntry> = (0..30)
-            .map(|i| entry(&format!("k{i}"), "d", ConfigSource::Default))
-            .collect();
-        assert!(
-            overrides(&broker_defaults).0.is_empty(),
-            "broker defaults never read as set"
-        );
     }
 }

@@ -27,12 +27,11 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-BOOTSTRAP = "127.0.0.1:9092"
 
 
-def _start(script_name: str) -> None:
+def _start(script_name: str, *options: str) -> None:
     script = REPO_ROOT / "scripts" / "brokers" / script_name
-    proc = subprocess.run([str(script), "start"], capture_output=True, text=True, timeout=600, check=False)
+    proc = subprocess.run([str(script), *options, "start"], capture_output=True, text=True, timeout=600, check=False)
     assert proc.returncode == 0, f"{script} start failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
 
 
@@ -76,6 +75,22 @@ def rabbit_conn(**extra: Any) -> dict[str, Any]:
     return conn
 
 
+def _kafka_env() -> dict[str, str]:
+    """The ``OSA_KAFKA_*`` variables (scripts/brokers/kafka.sh's env-file contract): from the environment
+    when ``OSA_KAFKA_BOOTSTRAP`` is set, else from the cluster profile's env file."""
+    if os.environ.get("OSA_KAFKA_BOOTSTRAP"):
+        return {k: v for k, v in os.environ.items() if k.startswith("OSA_KAFKA_")}
+    env_file = REPO_ROOT / ".cache" / "brokers" / "kafka-cluster.env"
+    if not env_file.is_file():
+        return {}
+    pairs = (line.split("=", 1) for line in env_file.read_text().splitlines() if "=" in line)
+    return {k.strip(): v.strip() for k, v in pairs}
+
+
+KAFKA_ENV = _kafka_env()
+# The cluster profile's ports (port plan) until kafka_broker has started it and written its env file.
+BOOTSTRAP = KAFKA_ENV.get("OSA_KAFKA_BOOTSTRAP", "127.0.0.1:19092,127.0.0.1:19093,127.0.0.1:19094")
+BOOTSTRAP_SERVERS = BOOTSTRAP.split(",")
 CLOSED_URL = "http://127.0.0.1:1"
 FQCN = "osa.hybrid_msg.osa_hybrid_msg"
 
@@ -318,8 +333,10 @@ def rabbitmq_broker() -> str:
 
 @pytest.fixture(scope="session")
 def kafka_broker() -> str:
-    """Start the loopback Kafka-protocol broker, tansu (idempotent); fail, never skip, when it cannot start."""
-    _start("tansu.sh")
+    """Start the loopback Apache Kafka cluster (idempotent) unless the environment names one; fail, never
+    skip, when it cannot start."""
+    if not os.environ.get("OSA_KAFKA_BOOTSTRAP"):
+        _start("kafka.sh", "--profile", "cluster")
     return BOOTSTRAP
 
 

@@ -11,10 +11,10 @@ import time
 import uuid
 
 import pytest
-from ansible_helpers import BOOTSTRAP, failed, ok, run_module, vhost
+from ansible_helpers import BOOTSTRAP_SERVERS, failed, ok, run_module, vhost
 from confluent_kafka.admin import AdminClient, ConfigResource
 
-KAFKA = {"bootstrap_servers": [BOOTSTRAP], "timeout": 10}
+KAFKA = {"bootstrap_servers": BOOTSTRAP_SERVERS, "timeout": 10}
 PRIORITIES = ["audit", "debug", "info", "warn", "error", "critical", "sample"]
 
 

@@ -20,6 +20,7 @@ import pytest
 from ansible_helpers import (
     AMQP_URLS,
     BOOTSTRAP,
+    BOOTSTRAP_SERVERS,
     REPO_ROOT,
     ansible_env,
     api,
@@ -127,7 +128,7 @@ def converge(
                 "name": "Declare both services",
                 "osa.hybrid_msg.osa_hybrid_msg": {
                     "rabbitmq": rabbit_conn(),
-                    "kafka": {"bootstrap_servers": [BOOTSTRAP], "timeout": 10},
+                    "kafka": {"bootstrap_servers": BOOTSTRAP_SERVERS, "timeout": 10},
                     "services": "{{ osa_services }}",
                 },
                 "register": "r",

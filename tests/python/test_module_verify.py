@@ -12,7 +12,19 @@ import json
 import uuid
 
 import pytest
-from ansible_helpers import AMQP_URLS, BOOTSTRAP, api, definitions, failed, ok, quote, rabbit_conn, run_module, vhost
+from ansible_helpers import (
+    AMQP_URLS,
+    BOOTSTRAP,
+    BOOTSTRAP_SERVERS,
+    api,
+    definitions,
+    failed,
+    ok,
+    quote,
+    rabbit_conn,
+    run_module,
+    vhost,
+)
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
@@ -73,7 +85,7 @@ def records(topic: str) -> int:
 
 def test_verify_passes_for_a_declared_service_and_leaves_no_probe_queue(tmp_path, objects, topics):
     vh, us, args = service(objects, "Verify-Pw-9c1e")
-    args["kafka"] = {"bootstrap_servers": [BOOTSTRAP], "timeout": 15}
+    args["kafka"] = {"bootstrap_servers": BOOTSTRAP_SERVERS, "timeout": 15}
     args["notifications"] = {"topics": [topics], "priorities": ["info", "error"], "partitions": 1}
     args["verify"] = True
     run = run_module(tmp_path, args)

@@ -1,39 +1,86 @@
-//! Kafka topics against the real Kafka-protocol broker that `scripts/brokers/tansu.sh` starts
-//! (tansu 0.6.0, loopback). Where tansu cannot exercise a path the test says which other way covers it.
+//! Kafka topics against real Apache Kafka on loopback: the three-broker KRaft cluster that
+//! `scripts/brokers/kafka.sh` starts (PLAINTEXT, and SASL_SSL with SCRAM-SHA-512 and a test CA).
 
-use std::sync::Once;
+use std::collections::HashMap;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use osa_hybrid_msg::error::Error;
 use osa_hybrid_msg::run::{Options, run};
 use osa_hybrid_msg::spec::Request;
-use rdkafka::admin::{AdminClient, AdminOptions, ResourceSpecifier};
+use rdkafka::admin::{AdminClient, AdminOptions, ConfigSource, ResourceSpecifier};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use serde_json::{Value, json};
 
 use super::{serial, unique};
 
-pub(crate) const BOOTSTRAP: &str = "127.0.0.1:9092";
+/// The broker the tests use: the `OSA_KAFKA_*` variables of `scripts/brokers/kafka.sh` (the env-file
+/// contract) when `OSA_KAFKA_BOOTSTRAP` is set, else the three-broker cluster that script starts.
+pub(crate) struct Kafka {
+    pub bootstrap: String,
+    pub sasl_bootstrap: String,
+    pub ca_file: String,
+    pub admin_user: String,
+    pub admin_password: String,
+    pub nodes: Vec<String>,
+    pub profile: String,
+}
 
-pub(crate) fn ensure_tansu() {
-    static START: Once = Once::new();
-    START.call_once(|| {
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/brokers/tansu.sh");
-        let status = std::process::Command::new("bash")
-            .arg(script)
-            .arg("start")
-            .status()
-            .expect("run tansu.sh");
-        assert!(status.success(), "scripts/brokers/tansu.sh start failed");
-    });
+const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/brokers/kafka.sh");
+
+fn load_env_file(path: &str) -> HashMap<String, String> {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    text.lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .collect()
+}
+
+pub(crate) fn kafka() -> &'static Kafka {
+    static ENV: OnceLock<Kafka> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let mut vars: HashMap<String, String> = std::env::vars().filter(|(k, _)| k.starts_with("OSA_KAFKA_")).collect();
+        if !vars.contains_key("OSA_KAFKA_BOOTSTRAP") {
+            let status = std::process::Command::new("bash")
+                .args([SCRIPT, "--profile", "cluster", "start"])
+                .stdout(std::process::Stdio::null())
+                .status()
+                .expect("run kafka.sh");
+            assert!(
+                status.success(),
+                "scripts/brokers/kafka.sh --profile cluster start failed"
+            );
+            vars = load_env_file(concat!(env!("CARGO_MANIFEST_DIR"), "/.cache/brokers/kafka-cluster.env"));
+        }
+        let get = |k: &str| vars.get(k).cloned().unwrap_or_else(|| panic!("{k} is not set"));
+        let password_file = get("OSA_KAFKA_ADMIN_PASSWORD_FILE");
+        Kafka {
+            bootstrap: get("OSA_KAFKA_BOOTSTRAP"),
+            sasl_bootstrap: get("OSA_KAFKA_SASL_BOOTSTRAP"),
+            ca_file: get("OSA_KAFKA_CA_FILE"),
+            admin_user: get("OSA_KAFKA_ADMIN_USER"),
+            admin_password: std::fs::read_to_string(&password_file)
+                .unwrap_or_else(|e| panic!("{password_file}: {e}"))
+                .trim()
+                .to_owned(),
+            nodes: get("OSA_KAFKA_NODES").split(',').map(str::to_owned).collect(),
+            profile: vars
+                .get("OSA_KAFKA_PROFILE")
+                .cloned()
+                .unwrap_or_else(|| "cluster".into()),
+        }
+    })
+}
+
+pub(crate) fn bootstrap_list() -> Vec<String> {
+    kafka().bootstrap.split(',').map(str::to_owned).collect()
 }
 
 async fn go(body: &Value, check_mode: bool) -> Result<Value, Error> {
-    ensure_tansu();
     let mut body = body.clone();
     if body.get("kafka").is_none() {
-        body["kafka"] = json!({"bootstrap_servers": [BOOTSTRAP], "timeout": 10});
+        body["kafka"] = json!({"bootstrap_servers": bootstrap_list(), "timeout": 10});
     }
     run(
         &Request::from_json(&body.to_string()).expect("valid request"),
@@ -45,7 +92,7 @@ async fn go(body: &Value, check_mode: bool) -> Result<Value, Error> {
 /// An admin client of the test's own, to read the broker independently of the code under test.
 fn admin() -> AdminClient<DefaultClientContext> {
     ClientConfig::new()
-        .set("bootstrap.servers", BOOTSTRAP)
+        .set("bootstrap.servers", &kafka().bootstrap)
         .create()
         .expect("admin client")
 }
@@ -54,10 +101,12 @@ fn topic_name(prefix: &str) -> String {
     unique(prefix).replace('-', "_")
 }
 
+/// From a metadata request for all topics: one that names a missing topic lets a broker with
+/// `auto.create.topics.enable` (Kafka's default, and the test cluster's) create it.
 fn partitions_of(name: &str) -> Option<usize> {
     let md = admin()
         .inner()
-        .fetch_metadata(Some(name), Duration::from_secs(10))
+        .fetch_metadata(None, Duration::from_secs(10))
         .expect("metadata");
     md.topics()
         .iter()
@@ -73,6 +122,7 @@ fn all_topics() -> Vec<String> {
     md.topics().iter().map(|t| t.name().to_owned()).collect()
 }
 
+/// The topic's own overrides (`DynamicTopic`), as an operator's `kafka-configs --describe` shows them.
 async fn config_of(name: &str) -> Vec<(String, Option<String>)> {
     let described = admin()
         .describe_configs(
@@ -86,10 +136,22 @@ async fn config_of(name: &str) -> Vec<(String, Option<String>)> {
         .expect("resource")
         .entries
         .iter()
+        .filter(|e| matches!(e.source, ConfigSource::DynamicTopic))
         .map(|e| (e.name.clone(), e.value.clone()))
         .collect();
     entries.sort();
     entries
+}
+
+async fn full_listing_len(name: &str) -> usize {
+    let described = admin()
+        .describe_configs(
+            &[ResourceSpecifier::Topic(name)],
+            &AdminOptions::new().request_timeout(Some(Duration::from_secs(10))),
+        )
+        .await
+        .expect("describe");
+    described[0].as_ref().expect("resource").entries.len()
 }
 
 fn delete(name: &str) -> Value {
@@ -240,22 +302,23 @@ async fn kafka_partition_decrease_is_refused_before_anything_is_written() {
     go(&delete(&name), false).await.unwrap();
 }
 
-/// tansu 0.6.0 has no CreatePartitions: growth is covered by the planner and fake-applier unit tests
-/// (`kafka_partitions_only_grow` in tests/rust/unit); here we assert that tansu's refusal reaches the
-/// operator as a clear error naming the topic and the target count.
 #[tokio::test]
-async fn kafka_partition_increase_reports_tansus_refusal_clearly() {
+async fn kafka_partition_increase_is_applied_and_read_back() {
     let _serial = serial().await;
     let name = topic_name("it.grow");
     go(&json!({"topics": [{"name": name, "partitions": 1}]}), false)
         .await
         .unwrap();
-    let err = go(&json!({"topics": [{"name": name, "partitions": 3}]}), false)
-        .await
-        .unwrap_err();
-    let text = err.to_string();
-    assert!(text.contains(&format!("grow topic '{name}' to 3 partitions")), "{text}");
-    assert_eq!(partitions_of(&name), Some(1));
+    let body = json!({"topics": [{"name": name, "partitions": 3}]});
+    let grown = go(&body, false).await.unwrap();
+    assert_eq!(grown["changes"][0]["status"], "applied", "{grown}");
+    assert_eq!(
+        grown["changes"][0]["fields"]["partitions"],
+        json!({"before": 1, "after": 3}),
+        "{grown}"
+    );
+    assert_eq!(partitions_of(&name), Some(3));
+    assert_eq!(go(&body, false).await.unwrap()["changed"], false);
     go(&delete(&name), false).await.unwrap();
 }
 
@@ -272,6 +335,8 @@ async fn kafka_internal_topics_are_refused() {
     }
 }
 
+/// Check mode writes nothing (not even a `validate_only` request): the topic is absent afterwards for
+/// an independent metadata read, and an existing topic keeps its partitions and configs.
 #[tokio::test]
 async fn kafka_check_mode_creates_nothing() {
     let _serial = serial().await;
@@ -284,11 +349,28 @@ async fn kafka_check_mode_creates_nothing() {
     .unwrap();
     assert_eq!(r["changed"], true);
     assert_eq!(r["changes"][0]["status"], "planned");
+    assert_eq!(r["stats"]["writes"], 0, "{r}");
     assert_eq!(
         r["diff"]["after"]["topics"][&name]["config"],
         json!({"retention.ms": "1000"})
     );
     assert!(!all_topics().contains(&name));
+    assert_eq!(partitions_of(&name), None);
+
+    go(&json!({"topics": [{"name": name, "partitions": 1}]}), false)
+        .await
+        .unwrap();
+    let planned = go(
+        &json!({"topics": [{"name": name, "partitions": 2, "config": {"retention.ms": 1000}}]}),
+        true,
+    )
+    .await
+    .unwrap();
+    assert_eq!(planned["changed"], true, "{planned}");
+    assert_eq!(planned["stats"]["writes"], 0, "{planned}");
+    assert_eq!(partitions_of(&name), Some(1));
+    assert!(!config_of(&name).await.iter().any(|(k, _)| k == "retention.ms"));
+    go(&delete(&name), false).await.unwrap();
 }
 
 #[tokio::test]
@@ -335,8 +417,8 @@ async fn kafka_invalid_topic_names_are_refused_with_kafkas_rules() {
     assert!(r["warnings"].as_array().unwrap().is_empty(), "{r}");
 }
 
-/// One call declares RabbitMQ and Kafka objects; a Kafka failure (tansu refuses CreatePartitions)
-/// does not hide the RabbitMQ changes that were applied.
+/// One call declares RabbitMQ and Kafka objects; a Kafka failure (the broker refuses a replication
+/// factor above its broker count) does not hide the RabbitMQ changes that were applied.
 #[tokio::test]
 async fn kafka_and_rabbitmq_in_one_call_report_each_backend() {
     let _serial = serial().await;
@@ -349,7 +431,7 @@ async fn kafka_and_rabbitmq_in_one_call_report_each_backend() {
     let body = json!({
         "rabbitmq": super::conn(),
         "vhosts": [{"name": vhost}],
-        "topics": [{"name": name, "partitions": 2}]
+        "topics": [{"name": name, "partitions": 1}, {"name": format!("{name}_rf7"), "replication_factor": 7}]
     });
     let err = go(&body, false).await.unwrap_err();
     let Error::PartialApply { report, .. } = &err else {
@@ -368,7 +450,9 @@ async fn kafka_and_rabbitmq_in_one_call_report_each_backend() {
         err.to_string().contains(&format!("Applied: create vhost '{vhost}'")),
         "{err}"
     );
-    let ok = json!({"rabbitmq": body["rabbitmq"], "vhosts": [{"name": vhost, "state": "absent"}], "topics": [{"name": name, "state": "absent"}]});
+    assert!(err.to_string().contains("replication factor"), "{err}");
+    let ok = json!({"rabbitmq": body["rabbitmq"], "vhosts": [{"name": vhost, "state": "absent"}],
+        "topics": [{"name": name, "state": "absent"}, {"name": format!("{name}_rf7"), "state": "absent"}]});
     let cleaned = go(&ok, false).await.unwrap();
     let backends: Vec<&str> = cleaned["changes"]
         .as_array()
@@ -387,32 +471,233 @@ async fn kafka_and_rabbitmq_in_one_call_report_each_backend() {
     }
 }
 
-/// tansu is one node and does not enforce replication: replica lists come from librdkafka's mock
-/// cluster (three brokers, metadata only; it answers no admin API, so no config is declared here).
+fn replica_counts(name: &str) -> Vec<usize> {
+    let md = admin()
+        .inner()
+        .fetch_metadata(None, Duration::from_secs(10))
+        .expect("metadata");
+    md.topics()
+        .iter()
+        .filter(|t| t.name() == name)
+        .flat_map(|t| t.partitions().iter().map(|p| p.replicas().len()))
+        .collect()
+}
+
+/// Replication factor 3 on three brokers with a topic config; the second run is a no-op, which
+/// compares only the topic's own (`DynamicTopic`) entries of Apache Kafka's full DescribeConfigs
+/// listing. A change of the factor is refused at plan time with the current and the wanted value.
 #[tokio::test]
-async fn kafka_replication_factor_is_read_from_replicas_and_a_change_is_refused() {
+async fn kafka_replication_factor_three_with_config_then_no_op_and_a_change_is_refused() {
     let _serial = serial().await;
-    let mock = rdkafka::mocking::MockCluster::new(3).expect("mock cluster");
-    mock.create_topic("rf.three", 2, 3).expect("mock topic");
-    let servers: Vec<String> = mock.bootstrap_servers().split(',').map(str::to_owned).collect();
-    let conn = json!({"bootstrap_servers": servers, "timeout": 5});
-    let same = go(
-        &json!({"kafka": conn, "topics": [{"name": "rf.three", "partitions": 2, "replication_factor": 3}]}),
-        false,
-    )
-    .await
-    .unwrap();
-    assert_eq!(same["changed"], false, "{same}");
+    let name = topic_name("it.rf3");
+    let body = json!({"topics": [{"name": name, "partitions": 2, "replication_factor": 3,
+        "config": {"min.insync.replicas": 2, "retention.ms": 7_200_000}}]});
+    let created = go(&body, false).await.unwrap();
+    assert_eq!(created["changes"][0]["status"], "applied", "{created}");
+    assert_eq!(replica_counts(&name), [3, 3]);
+    assert!(
+        full_listing_len(&name).await > 20,
+        "Apache Kafka lists every topic key, defaults included"
+    );
+    assert_eq!(
+        config_of(&name).await,
+        [
+            ("min.insync.replicas".into(), Some("2".into())),
+            ("retention.ms".into(), Some("7200000".into()))
+        ]
+    );
+
+    let again = go(&body, false).await.unwrap();
+    assert_eq!(again["changed"], false, "{again}");
+    assert_eq!(again["stats"]["writes"], 0);
+
     let err = go(
-        &json!({"kafka": conn, "topics": [{"name": "rf.three", "replication_factor": 2}]}),
+        &json!({"topics": [{"name": name, "replication_factor": 2, "config": {"retention.ms": 1}}]}),
         false,
     )
     .await
     .unwrap_err();
     let text = err.to_string();
+    assert!(matches!(err, Error::Plan { .. }), "{err:?}");
     assert!(
-        text.starts_with("topics[0].replication_factor:") && text.contains("replication factor 3"),
+        text.starts_with("topics[0].replication_factor:")
+            && text.contains("has replication factor 3")
+            && text.contains("changing it to 2"),
         "{text}"
     );
     assert!(text.contains("never by delete and re-create"), "{text}");
+    assert_eq!(replica_counts(&name), [3, 3]);
+    assert!(
+        config_of(&name)
+            .await
+            .contains(&("retention.ms".into(), Some("7200000".into()))),
+        "nothing of the refused run was applied"
+    );
+    go(&delete(&name), false).await.unwrap();
+}
+
+/// Restarts a stopped broker when dropped, so that a failing assertion leaves the cluster whole.
+struct StoppedNode<'a>(&'a str);
+
+fn node_action(action: &str, node: &str) {
+    let k = kafka();
+    let status = std::process::Command::new("bash")
+        .args([SCRIPT, "--profile", &k.profile, action, node])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("run kafka.sh");
+    assert!(status.success(), "kafka.sh {action} {node} failed");
+}
+
+impl Drop for StoppedNode<'_> {
+    fn drop(&mut self) {
+        node_action("start-node", self.0);
+    }
+}
+
+/// The first of the three bootstrap servers is down: the run reads and writes through the others.
+#[tokio::test]
+async fn kafka_run_succeeds_with_one_of_three_bootstrap_servers_down() {
+    let _serial = serial().await;
+    let k = kafka();
+    assert_eq!(k.nodes.len(), 3, "needs the cluster profile, got nodes {:?}", k.nodes);
+    let name = topic_name("it.failover");
+    let down = &k.nodes[0];
+    node_action("stop-node", down);
+    let _restart = StoppedNode(down);
+    let body = json!({"topics": [{"name": name, "partitions": 2, "replication_factor": 2,
+        "config": {"retention.ms": 3_600_000}}]});
+    let created = go(&body, false).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(created["changes"][0]["status"], "applied", "{created}");
+    assert_eq!(partitions_of(&name), Some(2));
+    assert_eq!(go(&body, false).await.unwrap()["changed"], false);
+    go(&delete(&name), false).await.unwrap();
+}
+
+fn sasl_conn(password: &str, ca_file: &str) -> Value {
+    let k = kafka();
+    json!({
+        "bootstrap_servers": k.sasl_bootstrap.split(',').collect::<Vec<_>>(),
+        "security_protocol": "SASL_SSL",
+        "sasl_mechanism": "SCRAM-SHA-512",
+        "sasl_username": k.admin_user,
+        "sasl_password": password,
+        "ssl_cafile": ca_file,
+        "timeout": 5,
+    })
+}
+
+/// The whole run over SASL_SSL: SCRAM-SHA-512 and the broker certificate checked against the CA.
+#[tokio::test]
+async fn kafka_over_sasl_ssl_with_scram_creates_alters_and_deletes() {
+    let _serial = serial().await;
+    let k = kafka();
+    let conn = sasl_conn(&k.admin_password, &k.ca_file);
+    let name = topic_name("it.sasl");
+    let body = json!({"kafka": conn, "topics": [{"name": name, "partitions": 2, "config": {"retention.ms": 60_000}}]});
+    let created = go(&body, false).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(created["changes"][0]["status"], "applied", "{created}");
+    assert_eq!(partitions_of(&name), Some(2));
+    assert_eq!(go(&body, false).await.unwrap()["changed"], false);
+    let grown = json!({"kafka": conn, "topics": [{"name": name, "partitions": 3}]});
+    go(&grown, false).await.unwrap();
+    assert_eq!(partitions_of(&name), Some(3));
+    go(
+        &json!({"kafka": conn, "topics": [{"name": name, "state": "absent"}]}),
+        false,
+    )
+    .await
+    .unwrap();
+    assert_eq!(partitions_of(&name), None);
+}
+
+#[tokio::test]
+async fn kafka_sasl_wrong_password_is_an_authentication_error_without_the_password() {
+    let _serial = serial().await;
+    let k = kafka();
+    let wrong = "not-the-admin-password-4711";
+    let err = go(
+        &json!({"kafka": sasl_conn(wrong, &k.ca_file), "topics": [{"name": "it_sasl_denied"}]}),
+        false,
+    )
+    .await
+    .unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, Error::Authentication { .. }), "{err:?}");
+    assert!(text.contains("SASL authentication error"), "{text}");
+    assert!(text.contains("kafka.sasl_password"), "{text}");
+    assert!(!text.contains(wrong) && !format!("{err:?}").contains(wrong), "{text}");
+    assert!(!text.contains(&k.admin_password));
+}
+
+#[tokio::test]
+async fn kafka_sasl_ssl_with_a_ca_that_did_not_sign_the_broker_fails_on_verification() {
+    let _serial = serial().await;
+    let k = kafka();
+    let other_ca = std::env::temp_dir().join(format!("osa-it-other-ca-{}.pem", std::process::id()));
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=not the broker's CA",
+        ])
+        .arg("-keyout")
+        .arg(std::env::temp_dir().join(format!("osa-it-other-ca-{}.key", std::process::id())))
+        .arg("-out")
+        .arg(&other_ca)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("openssl");
+    assert!(made.success());
+    let err = go(
+        &json!({"kafka": sasl_conn(&k.admin_password, other_ca.to_str().unwrap()), "topics": [{"name": "it_sasl_ca"}]}),
+        false,
+    )
+    .await
+    .unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, Error::ConnectionConfig { .. }), "{err:?}");
+    assert!(text.contains("certificate verify failed"), "{text}");
+    assert!(text.contains("kafka.ssl_cafile"), "{text}");
+    assert!(!text.contains(&k.admin_password), "{text}");
+}
+
+/// A fresh cluster creates `__consumer_offsets` on the first group-coordinator lookup.
+fn ensure_consumer_offsets() {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &kafka().bootstrap)
+        .set("group.id", "osa-it-offsets")
+        .create()
+        .expect("consumer");
+    let deadline = Instant::now() + Duration::from_mins(1);
+    while partitions_of("__consumer_offsets").is_none() {
+        assert!(Instant::now() < deadline, "no __consumer_offsets after 60 s");
+        let _ = consumer.committed(Duration::from_secs(5));
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// Declaring nothing about internal topics leaves them alone; naming one is refused (above).
+#[tokio::test]
+async fn kafka_runs_leave_consumer_offsets_untouched() {
+    let _serial = serial().await;
+    ensure_consumer_offsets();
+    let before = partitions_of("__consumer_offsets");
+    let before_config = config_of("__consumer_offsets").await;
+    let name = topic_name("it.internal");
+    let notif = json!({"notifications": {"topics": [name], "partitions": 1}});
+    go(&notif, false).await.unwrap();
+    let mut absent = notif.clone();
+    absent["notifications"]["state"] = json!("absent");
+    go(&absent, false).await.unwrap();
+    assert!(before.is_some(), "the cluster has __consumer_offsets");
+    assert_eq!(partitions_of("__consumer_offsets"), before);
+    assert_eq!(config_of("__consumer_offsets").await, before_config);
 }

@@ -1,4 +1,5 @@
-//! `verify` against the real loopback RabbitMQ (scripts/brokers/rabbitmq.sh's broker under test) and tansu (9092).
+//! `verify` against the real loopback RabbitMQ (scripts/brokers/rabbitmq.sh's broker under test) and the
+//! Apache Kafka cluster of `scripts/brokers/kafka.sh`.
 //!
 //! The run-level tests go through `run()`, as the module does. Two failures the planner makes
 //! unreachable through a declaration, a user without any permission on the vhost it opens and a vhost
@@ -15,7 +16,7 @@ use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use serde_json::{Value, json};
 
-use super::kafka::{BOOTSTRAP, ensure_tansu};
+use super::kafka::{bootstrap_list, kafka};
 use super::{broker, ensure_broker, mgmt_text, serial, unique};
 
 fn amqp_url() -> &'static str {
@@ -29,14 +30,13 @@ fn rabbit_conn() -> Value {
 }
 
 fn kafka_conn() -> Value {
-    json!({"bootstrap_servers": [BOOTSTRAP], "timeout": 15})
+    json!({"bootstrap_servers": bootstrap_list(), "timeout": 15})
 }
 
 async fn go(mut body: Value, check_mode: bool) -> Result<Value, Error> {
     ensure_broker();
     body["rabbitmq"] = rabbit_conn();
     if body.get("topics").is_some() || body.get("notifications").is_some() {
-        ensure_tansu();
         body["kafka"] = kafka_conn();
     }
     let request = Request::from_json(&body.to_string()).expect("valid request");
@@ -101,7 +101,7 @@ async fn probe_queues() -> Vec<String> {
 
 fn kafka_client() -> ClientConfig {
     let mut cfg = ClientConfig::new();
-    cfg.set("bootstrap.servers", BOOTSTRAP);
+    cfg.set("bootstrap.servers", &kafka().bootstrap);
     cfg
 }
 
@@ -376,7 +376,6 @@ async fn a_configure_permission_that_excludes_the_probe_name_checks_the_login_on
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_topic_fails_at_metadata_and_the_probe_does_not_create_it() {
     let _serial = serial().await;
-    ensure_tansu();
     let missing = unique("it.verify.missing").replace('-', "_");
     let conn: KafkaConnection = serde_json::from_value(kafka_conn()).unwrap();
     let targets = [KafkaTarget {
