@@ -6,7 +6,7 @@ use futures::StreamExt;
 
 use crate::backend::{KafkaAdmin, RabbitAdmin};
 use crate::error::{Error, Result};
-use crate::plan::{Change, ChangeReport, Plan, Status};
+use crate::plan::{Change, Plan, Status};
 
 /// Writes in flight at once; enough to hide round trips, small enough not to load a busy broker.
 pub const WRITE_CONCURRENCY: usize = 8;
@@ -76,9 +76,32 @@ async fn apply_kafka<K: KafkaAdmin + ?Sized>(mut changes: Vec<&mut Change>, admi
     first_error
 }
 
-/// Applies every change and returns the plan with statuses. Errors: the cause alone when nothing was
-/// applied and one backend was involved, else `Error::PartialApply` with the full report.
-pub async fn apply<R, K>(plan: Plan, rabbit: Option<&R>, kafka: Option<&K>) -> Result<ChangeReport>
+/// The plan with each change's final status, and the first error when a change failed.
+#[derive(Debug)]
+pub struct ChangeReport {
+    pub changes: Vec<Change>,
+    pub error: Option<Error>,
+    /// How many backends had changes to apply.
+    pub backends: usize,
+}
+
+impl ChangeReport {
+    /// The cause alone when nothing was applied and one change of one backend failed (nothing to
+    /// report beside it), else `None`: then the caller reports the whole result with the cause.
+    pub fn plain_error(&mut self) -> Option<Error> {
+        let failures = self.changes.iter().filter(|c| c.status == Status::Failed).count();
+        let applied = self.changes.iter().any(|c| c.status == Status::Applied);
+        if self.backends == 1 && failures == 1 && !applied {
+            self.error.take()
+        } else {
+            None
+        }
+    }
+}
+
+/// Applies every change and returns the plan with statuses. Never stops at the first error of one
+/// backend while the other runs; the report says what happened to each change.
+pub async fn apply<R, K>(plan: Plan, rabbit: Option<&R>, kafka: Option<&K>) -> ChangeReport
 where
     R: RabbitAdmin + ?Sized,
     K: KafkaAdmin + ?Sized,
@@ -109,15 +132,9 @@ where
         }
     };
     let (rabbit_error, kafka_error) = futures::join!(rabbit_run, kafka_run);
-    let Some(cause) = rabbit_error.or(kafka_error) else {
-        return Ok(ChangeReport { changes });
-    };
-    let failures = changes.iter().filter(|c| c.status == Status::Failed).count();
-    if backends == 1 && failures == 1 && !changes.iter().any(|c| c.status == Status::Applied) {
-        return Err(cause);
+    ChangeReport {
+        changes,
+        error: rabbit_error.or(kafka_error),
+        backends,
     }
-    Err(Error::PartialApply {
-        report: Box::new(ChangeReport { changes }),
-        cause: Box::new(cause),
-    })
 }

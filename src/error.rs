@@ -3,9 +3,28 @@
 
 use std::fmt;
 
-use crate::plan::ChangeReport;
+use crate::result::RunResult;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A foreign error kept as the source of ours.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// The broker an error is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Broker {
+    RabbitMq,
+    Kafka,
+}
+
+impl fmt::Display for Broker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Broker::RabbitMq => "RabbitMQ",
+            Broker::Kafka => "Kafka",
+        })
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -18,13 +37,18 @@ pub enum Error {
     #[error("{path}: {message}")]
     Plan { path: String, message: String },
 
-    /// A connection option cannot be used (bad URL, unreadable certificate).
+    /// A connection option cannot be used (bad URL, unreadable certificate). `message` names the
+    /// option and the fix; `source` is the library's error, when there is one.
     #[error("{message}")]
-    ConnectionConfig { message: String },
+    ConnectionConfig {
+        message: String,
+        #[source]
+        source: Option<BoxError>,
+    },
 
-    /// No endpoint answered; each attempt is listed with its cause.
-    #[error("{}", unreachable_message(attempts))]
-    Unreachable { attempts: Vec<String> },
+    /// No endpoint of `broker` answered; each attempt is listed with its cause.
+    #[error("{}", unreachable_message(*broker, attempts))]
+    Unreachable { broker: Broker, attempts: Vec<String> },
 
     /// The endpoint refused the credentials, or the user lacks the tag the call needs.
     #[error("{endpoint} refused {action}{}: {reason}; {hint}", status_text(*status))]
@@ -40,7 +64,7 @@ pub enum Error {
     /// status for RabbitMQ and 0 for Kafka, whose reasons carry their error code.
     #[error("{broker} rejected {action}{}: {reason}", status_text(*status))]
     Api {
-        broker: &'static str,
+        broker: Broker,
         action: String,
         status: u16,
         reason: String,
@@ -56,20 +80,19 @@ pub enum Error {
         seconds: f64,
     },
 
-    /// Some changes were applied, then one failed. The report lists every change with its status.
-    #[error("{}", partial_message(report, cause))]
+    /// Some changes were applied, then one failed (or changes failed on both brokers). `result` is
+    /// the whole run result, each change with its status and `error` set to the cause.
+    #[error("{}", partial_message(result, cause))]
     PartialApply {
-        report: Box<ChangeReport>,
+        result: Box<RunResult>,
+        #[source]
         cause: Box<Error>,
     },
 
     /// A `verify` probe failed. The declarations stay as applied; `result` is the whole run result
     /// (`changes`, `verify`, ...), and the message names each failed probe, its hop and the broker's words.
     #[error("{message}")]
-    Verify {
-        message: String,
-        result: Box<serde_json::Value>,
-    },
+    Verify { message: String, result: Box<RunResult> },
 
     /// The runtime was started in a parent process and this process is a fork of it.
     #[error(
@@ -90,10 +113,26 @@ impl Error {
         }
     }
 
+    /// An unusable connection option, caused by `source`.
+    pub fn config(message: impl Into<String>, source: impl Into<BoxError>) -> Self {
+        Error::ConnectionConfig {
+            message: message.into(),
+            source: Some(source.into()),
+        }
+    }
+
     pub fn plan(path: impl fmt::Display, message: impl Into<String>) -> Self {
         Error::Plan {
             path: path.to_string(),
             message: message.into(),
+        }
+    }
+
+    /// The run result an error after a write carries: what was applied, the diff, the probes.
+    pub fn result(&self) -> Option<&RunResult> {
+        match self {
+            Error::PartialApply { result, .. } | Error::Verify { result, .. } => Some(result),
+            _ => None,
         }
     }
 }
@@ -106,24 +145,22 @@ fn status_text(status: u16) -> String {
     }
 }
 
-/// Attempts start with the endpoint; Kafka ones with "Kafka bootstrap servers".
-fn unreachable_message(attempts: &[String]) -> String {
-    if attempts.iter().all(|a| a.starts_with("Kafka ")) {
-        format!(
+fn unreachable_message(broker: Broker, attempts: &[String]) -> String {
+    match broker {
+        Broker::Kafka => format!(
             "no Kafka broker answered: {}; check that the broker runs and that `kafka.bootstrap_servers` is right",
             attempts.join("; ")
-        )
-    } else {
-        format!(
+        ),
+        Broker::RabbitMq => format!(
             "no RabbitMQ management endpoint answered: {}; check that the management plugin is running and that `rabbitmq.urls` is right",
             attempts.join("; ")
-        )
+        ),
     }
 }
 
-fn partial_message(report: &ChangeReport, cause: &Error) -> String {
+fn partial_message(result: &RunResult, cause: &Error) -> String {
     let list = |status: &str| {
-        let items: Vec<String> = report
+        let items: Vec<String> = result
             .changes
             .iter()
             .filter(|c| c.status.as_str() == status)

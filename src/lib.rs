@@ -11,6 +11,7 @@ pub mod observed;
 pub mod oslomsg;
 pub mod password;
 pub mod plan;
+pub mod result;
 pub mod run;
 pub mod spec;
 pub mod verify;

@@ -2,13 +2,13 @@
 
 use std::time::Instant;
 
-use serde_json::{Value, json};
-
+use crate::apply::ChangeReport;
 use crate::backend::kafka_rd::RdKafka;
 use crate::backend::rabbit_http::HttpRabbit;
 use crate::error::{Error, Result};
-use crate::observed::RabbitSnapshot;
-use crate::plan::{self, Change, ChangeReport, Plan};
+use crate::observed::KafkaSnapshot;
+use crate::plan::{self, Plan, Status};
+use crate::result::{Backends, KafkaStats, RabbitStats, RunResult, Stats};
 use crate::spec::{KafkaConnection, RabbitConnection, Request, State};
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -28,13 +28,24 @@ pub async fn run_json(text: &str, options: Options) -> Result<String> {
     let started = Instant::now();
     let request = Request::from_json(text)?;
     let parse_ms = ms(started);
-    let mut result = run(&request, options).await?;
     // The module's own time includes reading and validating the request.
-    if let Some(stats) = result.get_mut("stats").and_then(Value::as_object_mut) {
-        stats.insert("parse_ms".into(), parse_ms.into());
-        stats.insert("total_ms".into(), ms(started).into());
+    let timed = |mut result: RunResult| {
+        result.stats.parse_ms = parse_ms;
+        result.stats.total_ms = ms(started);
+        result
+    };
+    match run(&request, options).await {
+        Ok(result) => timed(result).to_json(),
+        Err(Error::PartialApply { result, cause }) => Err(Error::PartialApply {
+            result: Box::new(timed(*result)),
+            cause,
+        }),
+        Err(Error::Verify { message, result }) => Err(Error::Verify {
+            message,
+            result: Box::new(timed(*result)),
+        }),
+        Err(e) => Err(e),
     }
-    serde_json::to_string(&result).map_err(|e| Error::Internal(format!("cannot serialise the result: {e}")))
 }
 
 /// Whether the plan needs `GET /api/vhosts` (3.10's definitions omit vhost metadata): only when a
@@ -45,7 +56,7 @@ fn needs_vhost_metadata(request: &Request) -> bool {
     })
 }
 
-pub async fn run(request: &Request, options: Options) -> Result<Value> {
+pub async fn run(request: &Request, options: Options) -> Result<RunResult> {
     let started = Instant::now();
     let default_rabbit = RabbitConnection::default();
     let default_kafka = KafkaConnection::default();
@@ -111,88 +122,100 @@ pub async fn run(request: &Request, options: Options) -> Result<Value> {
     let diff = options.diff.then(|| plan.diff());
 
     let applied_at = Instant::now();
-    let report = if options.check_mode || !changed {
-        ChangeReport { changes: plan.changes }
+    let mut report = if options.check_mode || !changed {
+        ChangeReport {
+            changes: plan.changes,
+            error: None,
+            backends: 0,
+        }
     } else {
-        crate::apply::apply(plan, rabbit.as_ref().map(|(b, _)| b), kafka.as_ref().map(|(b, _)| b)).await?
+        crate::apply::apply(plan, rabbit.as_ref().map(|(b, _)| b), kafka.as_ref().map(|(b, _)| b)).await
     };
     let apply_ms = ms(applied_at);
+    if let Some(cause) = report.plain_error() {
+        close(kafka);
+        return Err(cause);
+    }
 
-    let mut backends = serde_json::Map::new();
+    let mut backends = Backends::default();
     let (mut reads, mut writes) = (0, 0);
     if let Some((b, snapshot)) = &rabbit {
         reads += b.reads();
         writes += b.writes();
-        backends.insert(
-            "rabbitmq".into(),
-            json!({"endpoint": b.endpoint(), "version": snapshot.version, "reads": b.reads(), "writes": b.writes(),
-                   "read_ms": rabbit_read_ms}),
-        );
+        backends.rabbitmq = Some(RabbitStats {
+            endpoint: b.endpoint().to_owned(),
+            version: snapshot.version.clone(),
+            reads: b.reads(),
+            writes: b.writes(),
+            read_ms: rabbit_read_ms,
+        });
     }
     if let Some((b, snapshot)) = &kafka {
         reads += b.reads();
         writes += b.writes();
-        backends.insert(
-            "kafka".into(),
-            json!({"bootstrap_servers": b.bootstrap(), "topics_seen": snapshot.topics.len(), "reads": b.reads(),
-                   "writes": b.writes(), "read_ms": kafka_read_ms}),
-        );
+        backends.kafka = Some(KafkaStats {
+            bootstrap_servers: b.bootstrap().to_owned(),
+            topics_seen: snapshot.topics.len(),
+            reads: b.reads(),
+            writes: b.writes(),
+            read_ms: kafka_read_ms,
+        });
     }
-    let mut result = json!({
-        "changed": changed,
-        "changes": report.changes,
-        "endpoint": rabbit.as_ref().map(|(b, _)| b.endpoint()),
-        "rabbitmq_version": rabbit.as_ref().and_then(|(_, s)| s.version.clone()),
-        "backends": backends,
-        "warnings": warnings,
-        "stats": {
-            "reads": reads, "writes": writes,
-            "read_ms": read_ms, "plan_ms": plan_ms, "apply_ms": apply_ms, "total_ms": ms(started),
+    close(kafka);
+    let mut result = RunResult {
+        changed,
+        changes: report.changes,
+        diff,
+        endpoint: rabbit.as_ref().map(|(b, _)| b.endpoint().to_owned()),
+        rabbitmq_version: rabbit.as_ref().and_then(|(_, s)| s.version.clone()),
+        backends,
+        warnings,
+        stats: Stats {
+            reads,
+            writes,
+            read_ms,
+            plan_ms,
+            apply_ms,
+            total_ms: ms(started),
+            ..Stats::default()
         },
-    });
-    if let Some(d) = diff {
-        result["diff"] = d;
+        verify: None,
+        error: None,
+    };
+    if let Some(cause) = report.error {
+        // `changed` says whether anything reached the broker.
+        result.changed = result.changes.iter().any(|c| c.status == Status::Applied);
+        result.error = Some(cause.to_string());
+        return Err(Error::PartialApply {
+            result: Box::new(result),
+            cause: Box::new(cause),
+        });
     }
-    if let Some((b, _)) = kafka {
-        b.close_in_background();
+    if !request.verify().any() {
+        return Ok(result);
     }
-    if request.verify().any() {
-        verify(request, options, rabbit.as_ref(), &report.changes, &mut result).await?;
-    }
-    Ok(result)
-}
-
-/// Runs the `verify` probes and adds their report to the result; a failed probe turns the whole
-/// result into `Error::Verify`, so that what was applied is still returned.
-async fn verify(
-    request: &Request,
-    options: Options,
-    rabbit: Option<&(HttpRabbit, RabbitSnapshot)>,
-    changes: &[Change],
-    result: &mut Value,
-) -> Result<()> {
     let outcome = crate::verify::run(crate::verify::Context {
         request,
-        rabbit: rabbit.map(|(b, s)| (b, s)),
-        changes,
+        rabbit: rabbit.as_ref().map(|(b, s)| (b, s)),
+        changes: &result.changes,
         check_mode: options.check_mode,
     })
     .await;
-    result["stats"]["verify_ms"] = outcome.report["ms"].clone();
-    if let Some(w) = result["warnings"].as_array_mut() {
-        w.extend(outcome.warnings.into_iter().map(Value::from));
-    }
-    let probes = ["amqp", "kafka"]
-        .iter()
-        .filter_map(|k| outcome.report[k].as_array())
-        .map(|a| a.iter().filter(|p| p["status"] != "skipped").count())
-        .sum();
-    result["verify"] = outcome.report;
+    result.stats.verify_ms = Some(outcome.report.ms);
+    result.warnings.extend(outcome.warnings);
+    let probes = outcome.report.probes_run();
+    result.verify = Some(outcome.report);
     if outcome.failures.is_empty() {
-        return Ok(());
+        return Ok(result);
     }
     Err(Error::Verify {
-        message: crate::verify::failure_message(&outcome.failures, probes, changes, options.check_mode),
-        result: Box::new(result.take()),
+        message: crate::verify::failure_message(&outcome.failures, probes, &result.changes, options.check_mode),
+        result: Box::new(result),
     })
+}
+
+fn close(kafka: Option<(RdKafka, KafkaSnapshot)>) {
+    if let Some((b, _)) = kafka {
+        b.close_in_background();
+    }
 }

@@ -59,20 +59,6 @@ NOTIFICATION_KEYS = ("topics", "priorities", "partitions", "replication_factor",
 # The options that grow with the declaration; left out of ``invocation`` below -vvv (see _invocation).
 DECLARATION_LISTS = ("vhosts", "users", "policies", "topics", "services")
 
-# Exception class name in _core -> what failed, as the first words of the message.
-ERROR_PREFIXES = (
-    ("SpecError", "Invalid request"),
-    ("PlanError", "Cannot plan the changes"),
-    ("ConnectionConfigError", "Unusable connection options"),
-    ("BrokerUnreachableError", "Broker unreachable"),
-    ("AuthenticationError", "Broker refused the credentials"),
-    ("BrokerApiError", "Broker rejected a change"),
-    ("BrokerTimeoutError", "Broker timed out"),
-    ("VerifyError", "Verification failed"),
-    ("ForkError", "Cannot use the osa_hybrid_msg runtime in this process"),
-    ("InternalError", "Internal error in osa_hybrid_msg"),
-)
-
 
 def _pick(item, keys):
     if item is None:
@@ -178,26 +164,38 @@ def narrow_services_no_log(module):
     module.no_log_values.difference_update(_strings(services))
 
 
-def _error_message(core, exc):
+def error_message(exc):
+    """The core's message after the class's ``summary`` of what failed (set in ``_core`` for each class)."""
     text = str(exc).strip() or type(exc).__name__
-    for class_name, prefix in ERROR_PREFIXES:
-        cls = getattr(core, class_name, None)
-        if isinstance(cls, type) and isinstance(exc, cls):
-            return f"{prefix}: {text}"
-    return f"osa_hybrid_msg failed: {text}"
+    summary = getattr(type(exc), "summary", "osa_hybrid_msg failed")
+    return f"{summary}: {text}" if summary else text
 
 
-def _partial_result(exc):
-    """Decode the ``result`` of ``PartialApplyError`` or ``VerifyError``; an undecodable one yields an empty result."""
+def decode_result(raw):
+    """The run result (JSON text) as a dict; anything undecodable yields an empty result."""
     try:
-        result = json.loads(getattr(exc, "result", None) or "{}")
+        result = json.loads(raw or "{}")
     except (TypeError, ValueError):
         result = {}
     return result if isinstance(result, dict) else {}
 
 
-def _applied(changes):
-    return any(isinstance(c, dict) and c.get("status") == "applied" for c in changes)
+def module_result(module, result, diff):
+    """The module's return values from a run result, whether the run succeeded or failed after a write."""
+    for warning in result.get("warnings") or []:
+        module.warn(warning)
+    out = {
+        "changed": bool(result.get("changed")),
+        "changes": result.get("changes") or [],
+        "endpoint": result.get("endpoint"),
+        "backends": result.get("backends") or {},
+        "stats": result.get("stats") or {},
+    }
+    if "verify" in result:
+        out["verify"] = result["verify"]
+    if diff:
+        out["diff"] = result.get("diff") or {"before": {}, "after": {}}
+    return out
 
 
 def _invocation(module):
@@ -222,50 +220,20 @@ def run_module(module):
 
     try:
         raw = core.apply(request, check_mode=bool(module.check_mode), diff=diff)
-    except core.PartialApplyError as exc:
-        partial = _partial_result(exc)
-        changes = partial.get("changes") or []
-        extra = {"changed": _applied(changes), "changes": changes}
-        for key in ("endpoint", "backends", "stats"):
-            if key in partial:
-                extra[key] = partial[key]
-        if diff and "diff" in partial:
-            extra["diff"] = partial["diff"]
-        # The core's message already lists what was applied, what failed and what was not attempted.
-        module.fail_json(
-            msg=str(exc).strip() or "applied only part of the changes", invocation=_invocation(module), **extra
-        )
-    except getattr(core, "VerifyError", ()) as exc:
-        # The declarations stay applied: return them, and every probe's outcome, with the failure.
-        result = _partial_result(exc)
-        for warning in result.get("warnings") or []:
-            module.warn(warning)
-        extra = {"changed": bool(result.get("changed")), "changes": result.get("changes") or []}
-        for key in ("endpoint", "backends", "stats", "verify"):
-            if key in result:
-                extra[key] = result[key]
-        if diff and "diff" in result:
-            extra["diff"] = result["diff"]
-        module.fail_json(msg=_error_message(core, exc), invocation=_invocation(module), **extra)
     except core.OsaHybridMsgError as exc:
-        module.fail_json(msg=_error_message(core, exc), changed=False)
+        # An error after a write (partial apply, failed verify) carries the run result: what was applied
+        # stays applied, so it is returned with the failure, diff and probes included.
+        carried = getattr(exc, "result", None)
+        if carried is None:
+            module.fail_json(msg=error_message(exc), changed=False)
+        module.fail_json(
+            msg=error_message(exc),
+            invocation=_invocation(module),
+            **module_result(module, decode_result(carried), diff),
+        )
 
     try:
         result = json.loads(raw)
     except (TypeError, ValueError) as exc:
         module.fail_json(msg=f"osa_hybrid_msg._core returned a result that is not JSON ({exc}); please report it")
-
-    for warning in result.get("warnings") or []:
-        module.warn(warning)
-    out = {
-        "changed": bool(result.get("changed")),
-        "changes": result.get("changes") or [],
-        "endpoint": result.get("endpoint"),
-        "backends": result.get("backends") or {},
-        "stats": result.get("stats") or {},
-    }
-    if "verify" in result:
-        out["verify"] = result["verify"]
-    if diff:
-        out["diff"] = result.get("diff") or {"before": {}, "after": {}}
-    module.exit_json(invocation=_invocation(module), **out)
+    module.exit_json(invocation=_invocation(module), **module_result(module, result, diff))

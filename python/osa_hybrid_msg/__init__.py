@@ -6,20 +6,8 @@ and returns, and ``osa_hybrid_msg._types`` for the same shapes as TypedDicts.
 
 from __future__ import annotations
 
-from osa_hybrid_msg.exceptions import (
-    AuthenticationError,
-    BrokerApiError,
-    BrokerTimeoutError,
-    BrokerUnreachableError,
-    ConnectionConfigError,
-    ForkError,
-    InternalError,
-    OsaHybridMsgError,
-    PartialApplyError,
-    PlanError,
-    SpecError,
-    VerifyError,
-)
+from osa_hybrid_msg import exceptions
+from osa_hybrid_msg.exceptions import *  # noqa: F403 - the classes, named once in _core
 
 try:
     from osa_hybrid_msg._core import __version__, apply, oslomsg_vars
@@ -43,20 +31,4 @@ except ImportError as _err:  # pragma: no cover - exercised only without the bui
         ) from _CORE_IMPORT_ERROR
 
 
-__all__ = [
-    "AuthenticationError",
-    "BrokerApiError",
-    "BrokerTimeoutError",
-    "BrokerUnreachableError",
-    "ConnectionConfigError",
-    "ForkError",
-    "InternalError",
-    "OsaHybridMsgError",
-    "PartialApplyError",
-    "PlanError",
-    "SpecError",
-    "VerifyError",
-    "__version__",
-    "apply",
-    "oslomsg_vars",
-]
+__all__ = [*exceptions.__all__, "__version__", "apply", "oslomsg_vars"]  # noqa: PLE0604

@@ -1,4 +1,10 @@
-"""Typed stub of the compiled ``osa_hybrid_msg._core`` (``docs/core-api.md``)."""
+"""Typed stub of the compiled ``osa_hybrid_msg._core`` (``docs/core-api.md``).
+
+The exception classes are listed in ``src/py/errors.rs``; stubtest and ``tests/python/test_core_api.py``
+check this copy against it.
+"""
+
+from typing import ClassVar
 
 __all__ = [
     "AuthenticationError",
@@ -14,6 +20,7 @@ __all__ = [
     "SpecError",
     "VerifyError",
     "__version__",
+    "_result_sample",
     "apply",
     "oslomsg_vars",
 ]
@@ -28,6 +35,9 @@ def apply(request: str, check_mode: bool = False, diff: bool = False) -> str:
     check mode) and add ``verify`` to the result; a failed probe raises ``VerifyError``.
     """
 
+def _result_sample() -> str:
+    """A result (JSON) with every optional part present; for the test of ``_types.py`` and the docs."""
+
 def oslomsg_vars(request: str) -> str:
     """Compute OpenStack-Ansible's ``oslomsg_*`` variables and transport URLs from ``request`` (JSON).
 
@@ -37,6 +47,9 @@ def oslomsg_vars(request: str) -> str:
 
 class OsaHybridMsgError(Exception):
     """Base class of every error the core raises."""
+
+    summary: ClassVar[str]
+    """What failed, in a few words: the Ansible module puts it before the message (empty: nothing)."""
 
 class SpecError(OsaHybridMsgError):
     """The request is malformed (type, unknown key, empty name, bad regex, bad ``apply_to``)."""
@@ -52,14 +65,17 @@ class ConnectionConfigError(OsaHybridMsgError):
     """A connection option is unusable (unreadable CA file, bad URL)."""
 
 class BrokerUnreachableError(OsaHybridMsgError):
-    """No management endpoint answered."""
+    """No endpoint of ``broker`` (``RabbitMQ`` or ``Kafka``) answered."""
+
+    broker: str
 
 class AuthenticationError(OsaHybridMsgError):
     """The endpoint refused the credentials (401) or the user lacks a tag (403)."""
 
 class BrokerApiError(OsaHybridMsgError):
-    """The broker rejected a request; the message carries RabbitMQ's ``reason``."""
+    """``broker`` rejected a request; ``reason`` is its own words, ``status`` the HTTP status (0 for Kafka)."""
 
+    broker: str
     status: int
     reason: str
 
@@ -67,12 +83,12 @@ class BrokerTimeoutError(OsaHybridMsgError):
     """A request exceeded ``timeout``."""
 
 class PartialApplyError(OsaHybridMsgError):
-    """Some changes were applied, then one failed. ``result`` is JSON: the result so far plus ``error``."""
+    """Some changes were applied, then one failed. ``result`` is the run result (JSON), ``error`` included."""
 
     result: str
 
 class VerifyError(OsaHybridMsgError):
-    """A verify probe failed; the declarations stay applied. ``result`` is JSON: the result, ``verify`` included."""
+    """A verify probe failed; the declarations stay applied. ``result``: the run result (JSON), with ``verify``."""
 
     result: str
 

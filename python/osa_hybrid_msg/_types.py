@@ -12,6 +12,7 @@ __all__ = [
     "AmqpProbe",
     "ApplyResult",
     "ApplyTo",
+    "Backends",
     "BusSpec",
     "Change",
     "ChangeAction",
@@ -21,18 +22,19 @@ __all__ = [
     "Diff",
     "FieldChange",
     "HashingAlgorithm",
+    "KafkaBackend",
     "KafkaConnection",
     "KafkaProbe",
     "NotificationsSpec",
     "OslomsgFacts",
     "OslomsgOptions",
     "OslomsgVars",
-    "PartialApplyResult",
     "PermissionSpec",
     "PolicySpec",
     "ProbeQueue",
     "ProbeStatus",
     "QueueType",
+    "RabbitBackend",
     "RabbitConnection",
     "Request",
     "ServicePolicy",
@@ -295,24 +297,43 @@ class VerifyReport(TypedDict):
     ms: float
 
 
+class RabbitBackend(TypedDict):
+    endpoint: str
+    version: str | None
+    reads: int
+    writes: int
+    read_ms: float
+
+
+class KafkaBackend(TypedDict):
+    bootstrap_servers: str
+    topics_seen: int
+    reads: int
+    writes: int
+    read_ms: float
+
+
+class Backends(TypedDict):
+    """The brokers a run contacted; one with nothing declared is left out."""
+
+    rabbitmq: NotRequired[RabbitBackend]
+    kafka: NotRequired[KafkaBackend]
+
+
 class ApplyResult(TypedDict):
-    """What ``apply`` returns, once decoded with ``json.loads``."""
+    """What ``apply`` returns, once decoded with ``json.loads``; also the ``result`` of ``PartialApplyError``
+    and ``VerifyError`` (the errors that follow a write), where ``error`` is the first cause of a partial apply."""
 
     changed: bool
     changes: list[Change]
     diff: NotRequired[Diff]
     endpoint: str | None
     rabbitmq_version: str | None
-    backends: dict[str, dict[str, Any]]
+    backends: Backends
     stats: Stats
     warnings: list[str]
     verify: NotRequired[VerifyReport]
-
-
-class PartialApplyResult(ApplyResult):
-    """``PartialApplyError.result``, once decoded: the result so far, plus the error that stopped it."""
-
-    error: str
+    error: NotRequired[str]
 
 
 class OslomsgOptions(TypedDict, total=False):

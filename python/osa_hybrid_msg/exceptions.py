@@ -1,88 +1,43 @@
 """Exception classes raised by ``osa_hybrid_msg``.
 
-The classes are defined in the compiled ``osa_hybrid_msg._core``; this module gives them a stable import
-path. When the extension is missing (a source checkout that was never built), stand-ins with the same
-names and hierarchy are defined instead, so ``except osa_hybrid_msg.exceptions.SpecError`` never fails to
-import. Nothing raises the stand-ins.
+The classes are defined once, in the compiled ``osa_hybrid_msg._core`` (``src/py/errors.rs``); this module
+gives them a stable import path and takes their names from ``_core``. When the extension is missing (a
+source checkout that was never built), stand-ins with the names, hierarchy and docs of ``_core.pyi`` are
+defined instead, so ``except osa_hybrid_msg.exceptions.SpecError`` never fails to import. Nothing raises
+the stand-ins.
 """
 
 from __future__ import annotations
 
-__all__ = [
-    "AuthenticationError",
-    "BrokerApiError",
-    "BrokerTimeoutError",
-    "BrokerUnreachableError",
-    "ConnectionConfigError",
-    "ForkError",
-    "InternalError",
-    "OsaHybridMsgError",
-    "PartialApplyError",
-    "PlanError",
-    "SpecError",
-    "VerifyError",
-]
+import ast
+from pathlib import Path
 
 try:
-    from osa_hybrid_msg._core import (
-        AuthenticationError,
-        BrokerApiError,
-        BrokerTimeoutError,
-        BrokerUnreachableError,
-        ConnectionConfigError,
-        ForkError,
-        InternalError,
-        OsaHybridMsgError,
-        PartialApplyError,
-        PlanError,
-        SpecError,
-        VerifyError,
-    )
+    from osa_hybrid_msg import _core
 except ImportError:  # pragma: no cover - exercised only without the built extension
+    _core = None  # type: ignore[assignment]
 
-    class OsaHybridMsgError(Exception):  # type: ignore[no-redef]
-        """Base class of every error the core raises."""
 
-    class SpecError(OsaHybridMsgError):  # type: ignore[no-redef]
-        """The request is malformed. ``path`` names the field, e.g. ``users[2].permissions[0].vhost``."""
+def _compiled() -> dict[str, type[BaseException]]:
+    found = {}
+    for name in _core.__all__:
+        value = getattr(_core, name)
+        if isinstance(value, type) and issubclass(value, BaseException):
+            found[name] = value
+    return found
 
-        path: str
 
-    class PlanError(OsaHybridMsgError):  # type: ignore[no-redef]
-        """The request cannot be planned against what exists. ``path`` names the field."""
+def _stand_ins() -> dict[str, type[BaseException]]:  # pragma: no cover - only without the built extension
+    """The classes ``_core.pyi`` declares, in its order, each a subclass of the one it names."""
+    tree = ast.parse(Path(__file__).with_name("_core.pyi").read_text())
+    found: dict[str, type[BaseException]] = {}
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef):
+            bases = tuple(found.get(b.id, Exception) for b in node.bases if isinstance(b, ast.Name))
+            found[node.name] = type(node.name, bases or (Exception,), {"__doc__": ast.get_docstring(node)})
+    return found
 
-        path: str
 
-    class ConnectionConfigError(OsaHybridMsgError):  # type: ignore[no-redef]
-        """A connection option is unusable (unreadable CA file, bad URL)."""
-
-    class BrokerUnreachableError(OsaHybridMsgError):  # type: ignore[no-redef]
-        """No management endpoint answered."""
-
-    class AuthenticationError(OsaHybridMsgError):  # type: ignore[no-redef]
-        """The endpoint refused the credentials (401) or the user lacks a tag (403)."""
-
-    class BrokerApiError(OsaHybridMsgError):  # type: ignore[no-redef]
-        """The broker rejected a request; ``reason`` is RabbitMQ's own words."""
-
-        status: int
-        reason: str
-
-    class BrokerTimeoutError(OsaHybridMsgError):  # type: ignore[no-redef]
-        """A request exceeded the configured timeout."""
-
-    class PartialApplyError(OsaHybridMsgError):  # type: ignore[no-redef]
-        """Some changes were applied, then one failed. ``result`` is the JSON result with each change's status."""
-
-        result: str
-
-    class VerifyError(OsaHybridMsgError):  # type: ignore[no-redef]
-        """A verify probe failed; the declarations stay applied. ``result`` is the JSON result with ``verify``."""
-
-        result: str
-
-    class ForkError(OsaHybridMsgError):  # type: ignore[no-redef]
-        """The runtime was started in a parent process and used after ``fork()``."""
-
-    class InternalError(OsaHybridMsgError):  # type: ignore[no-redef]
-        """A bug in the core (a caught panic)."""
+_CLASSES = _compiled() if _core is not None else _stand_ins()
+globals().update(_CLASSES)
+__all__ = list(_CLASSES)

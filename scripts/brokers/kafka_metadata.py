@@ -65,7 +65,7 @@ def broker_count(host: str, port: int, timeout: float) -> int:
 
 
 def main() -> int:
-    host, _, port = sys.argv[1].rpartition(":")
+    host, _sep, port = sys.argv[1].rpartition(":")
     try:
         print(broker_count(host, int(port), 5.0))
     except (OSError, RuntimeError, struct.error) as exc:

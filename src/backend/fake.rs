@@ -2,7 +2,7 @@
 
 use std::sync::Mutex;
 
-use crate::error::{Error, Result};
+use crate::error::{Broker, Error, Result};
 use crate::observed::{
     KafkaSnapshot, ObservedPermission, ObservedPolicy, ObservedTopic, ObservedUser, ObservedVhost, RabbitSnapshot,
 };
@@ -45,7 +45,7 @@ impl super::RabbitAdmin for FakeRabbit {
             .any(|f| text.contains(f.as_str()))
         {
             return Err(Error::Api {
-                broker: "RabbitMQ",
+                broker: Broker::RabbitMq,
                 action: format!("fake {text}"),
                 status: 400,
                 reason: "injected failure".into(),
@@ -202,7 +202,7 @@ impl super::KafkaAdmin for FakeKafka {
                 };
                 if failing.contains(&name) {
                     return Err(Error::Api {
-                        broker: "Kafka",
+                        broker: Broker::Kafka,
                         action: format!("fake op on topic '{name}'"),
                         status: 0,
                         reason: "injected failure".into(),

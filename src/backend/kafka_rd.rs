@@ -16,7 +16,7 @@ use rdkafka::consumer::ConsumerContext;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 
 use super::kafka_alter::{TopicAlteration, drain_main_queue, incremental_alter};
-use crate::error::{Error, Result};
+use crate::error::{Broker, Error, Result};
 use crate::observed::{KafkaSnapshot, ObservedTopic};
 use crate::plan::Op;
 use crate::spec::KafkaConnection;
@@ -152,11 +152,10 @@ impl RdKafka {
         let timeout = Duration::from_secs_f64(conn.timeout_seconds());
         async move {
             let admin = AdminClient::from_config_and_context(&cfg, Context::default()).map_err(|e| {
-                Error::ConnectionConfig {
-                    message: format!(
-                        "kafka: cannot create the admin client: {e}; check the kafka ssl_* and sasl_* options"
-                    ),
-                }
+                Error::config(
+                    format!("kafka: cannot create the admin client: {e}; check the kafka ssl_* and sasl_* options"),
+                    e,
+                )
             })?;
             let backend = RdKafka {
                 admin: Arc::new(admin),
@@ -219,6 +218,7 @@ impl RdKafka {
                     "kafka: TLS with the bootstrap servers {} failed ({action}): {detail}; check kafka.ssl_cafile (the CA that signed the brokers' certificates) and that the servers' names match their certificates",
                     self.bootstrap
                 ),
+                source: None,
             };
         }
         match code {
@@ -229,6 +229,7 @@ impl RdKafka {
                 | RDKafkaErrorCode::OperationTimedOut
                 | RDKafkaErrorCode::RequestTimedOut,
             ) => Error::Unreachable {
+                broker: Broker::Kafka,
                 attempts: vec![with_detail(format!(
                     "Kafka bootstrap servers {}: {action}: {e}",
                     self.bootstrap
@@ -247,7 +248,7 @@ impl RdKafka {
                 hint: "check kafka.sasl_username, kafka.sasl_password, kafka.sasl_mechanism and the broker's ACLs",
             },
             _ => Error::Api {
-                broker: "Kafka",
+                broker: Broker::Kafka,
                 action: action.to_owned(),
                 status: 0,
                 reason: with_detail(e.to_string()),
@@ -274,6 +275,7 @@ impl super::KafkaAdmin for RdKafka {
             )
             .await
             .map_err(|_| Error::Unreachable {
+                broker: Broker::Kafka,
                 attempts: vec![format!(
                     "Kafka bootstrap servers {}: no metadata within {}s",
                     self.bootstrap,
@@ -327,7 +329,7 @@ impl super::KafkaAdmin for RdKafka {
                 continue;
             };
             let resource = result.map_err(|code| Error::Api {
-                broker: "Kafka",
+                broker: Broker::Kafka,
                 action: format!("describe config of topic '{name}'"),
                 status: 0,
                 reason: code_text(code),
@@ -352,7 +354,7 @@ impl super::KafkaAdmin for RdKafka {
             ops.iter()
                 .map(|op| {
                     Err(Error::Api {
-                        broker: "Kafka",
+                        broker: Broker::Kafka,
                         action: describe(op),
                         status: 0,
                         reason: reason.clone(),
@@ -463,7 +465,7 @@ impl super::KafkaAdmin for RdKafka {
                     Err(_) => Err(self.timeout_error("IncrementalAlterConfigs")),
                     Ok(Err(e)) => Err(Error::Internal(format!("IncrementalAlterConfigs task failed: {e}"))),
                     Ok(Ok(Err(text))) => Err(Error::Api {
-                        broker: "Kafka",
+                        broker: Broker::Kafka,
                         action: "alter topic configs".into(),
                         status: 0,
                         reason: text,
@@ -511,13 +513,13 @@ impl super::KafkaAdmin for RdKafka {
                 match outcomes.remove(name) {
                     Some(Ok(())) => Ok(()),
                     Some(Err(reason)) => Err(Error::Api {
-                        broker: "Kafka",
+                        broker: Broker::Kafka,
                         action,
                         status: 0,
                         reason,
                     }),
                     None => Err(Error::Api {
-                        broker: "Kafka",
+                        broker: Broker::Kafka,
                         action,
                         status: 0,
                         reason: "the broker returned no result for it".into(),

@@ -15,7 +15,7 @@ use rabbitmq_http_client::error::Error as ClientError;
 use rabbitmq_http_client::requests::{Permissions, PolicyParams, TopicPermissions};
 use serde_json::{Value, json};
 
-use crate::error::{Error, Result};
+use crate::error::{Broker, Error, Result};
 use crate::observed::RabbitSnapshot;
 use crate::plan::{Op, PasswordWrite, Secret};
 use crate::spec::{HashingAlgorithm, RabbitConnection};
@@ -34,8 +34,11 @@ pub struct HttpRabbit {
 /// Builds the one HTTP client of a run: TLS settings, timeouts, keep-alive pool.
 fn http_client(conn: &RabbitConnection, timeout: Duration) -> Result<reqwest::Client> {
     let read = |path: &str, field: &str| {
-        std::fs::read(path).map_err(|e| Error::ConnectionConfig {
-            message: format!("rabbitmq.{field}: cannot read '{path}' ({e}); give a readable PEM file"),
+        std::fs::read(path).map_err(|e| {
+            Error::config(
+                format!("rabbitmq.{field}: cannot read '{path}' ({e}); give a readable PEM file"),
+                e,
+            )
         })
     };
     let mut builder = reqwest::Client::builder()
@@ -44,10 +47,8 @@ fn http_client(conn: &RabbitConnection, timeout: Duration) -> Result<reqwest::Cl
         .pool_max_idle_per_host(crate::apply::WRITE_CONCURRENCY)
         .redirect(reqwest::redirect::Policy::none());
     if let Some(ca) = &conn.ca_cert {
-        let certs =
-            reqwest::Certificate::from_pem_bundle(&read(ca, "ca_cert")?).map_err(|e| Error::ConnectionConfig {
-                message: format!("rabbitmq.ca_cert: '{ca}' holds no PEM certificate ({e})"),
-            })?;
+        let certs = reqwest::Certificate::from_pem_bundle(&read(ca, "ca_cert")?)
+            .map_err(|e| Error::config(format!("rabbitmq.ca_cert: '{ca}' holds no PEM certificate ({e})"), e))?;
         for cert in certs {
             builder = builder.add_root_certificate(cert);
         }
@@ -56,8 +57,11 @@ fn http_client(conn: &RabbitConnection, timeout: Duration) -> Result<reqwest::Cl
         let mut pem = read(cert, "client_cert")?;
         pem.push(b'\n');
         pem.extend(read(key, "client_key")?);
-        let identity = reqwest::Identity::from_pem(&pem).map_err(|e| Error::ConnectionConfig {
-            message: format!("rabbitmq.client_cert/client_key: not a PEM certificate and private key ({e})"),
+        let identity = reqwest::Identity::from_pem(&pem).map_err(|e| {
+            Error::config(
+                format!("rabbitmq.client_cert/client_key: not a PEM certificate and private key ({e})"),
+                e,
+            )
         })?;
         builder = builder.identity(identity);
     }
@@ -73,9 +77,9 @@ fn http_client(conn: &RabbitConnection, timeout: Duration) -> Result<reqwest::Cl
     {
         builder = builder.tls_certs_only([]);
     }
-    builder.build().map_err(|e| Error::ConnectionConfig {
-        message: format!("cannot build the HTTP client: {}", chain(&e)),
-    })
+    builder
+        .build()
+        .map_err(|e| Error::config(format!("cannot build the HTTP client: {}", chain(&e)), e))
 }
 
 /// An error with its causes, e.g. "error sending request: client error (Connect): Connection refused".
@@ -145,9 +149,7 @@ impl HttpRabbit {
                 .with_basic_auth_credentials(conn.username().to_owned(), conn.password().to_owned())
                 .with_client(http.clone())
                 .build()
-                .map_err(|e| Error::ConnectionConfig {
-                    message: format!("rabbitmq.urls: '{endpoint}': {e}"),
-                })?;
+                .map_err(|e| Error::config(format!("rabbitmq.urls: '{endpoint}': {e}"), e))?;
             let backend = HttpRabbit {
                 http: http.clone(),
                 api,
@@ -160,7 +162,7 @@ impl HttpRabbit {
             };
             match super::RabbitAdmin::snapshot(&backend, with_vhost_metadata).await {
                 Ok(snapshot) => return Ok((backend, snapshot)),
-                Err(Error::Unreachable { attempts: a }) => attempts.extend(a),
+                Err(Error::Unreachable { attempts: a, .. }) => attempts.extend(a),
                 Err(Error::Timeout {
                     action,
                     endpoint,
@@ -171,7 +173,10 @@ impl HttpRabbit {
                 Err(e) => return Err(e),
             }
         }
-        Err(Error::Unreachable { attempts })
+        Err(Error::Unreachable {
+            broker: Broker::RabbitMq,
+            attempts,
+        })
     }
 
     pub fn endpoint(&self) -> &str {
@@ -210,7 +215,7 @@ impl HttpRabbit {
             ClientError::NotFound => self.status_error(404, "not found".into(), action),
             ClientError::RequestError { error, .. } => self.transport_error(&error, action),
             other => Error::Api {
-                broker: "RabbitMQ",
+                broker: Broker::RabbitMq,
                 action: action.to_owned(),
                 status: 0,
                 reason: other.to_string(),
@@ -235,7 +240,7 @@ impl HttpRabbit {
                 hint: "the management user needs the 'administrator' tag",
             },
             _ => Error::Api {
-                broker: "RabbitMQ",
+                broker: Broker::RabbitMq,
                 action: action.to_owned(),
                 status,
                 reason,
@@ -252,11 +257,12 @@ impl HttpRabbit {
             }
         } else if error.is_connect() {
             Error::Unreachable {
+                broker: Broker::RabbitMq,
                 attempts: vec![format!("{}: {}", self.endpoint, chain(error))],
             }
         } else {
             Error::Api {
-                broker: "RabbitMQ",
+                broker: Broker::RabbitMq,
                 action: action.to_owned(),
                 status: 0,
                 reason: chain(error),
@@ -317,7 +323,7 @@ impl HttpRabbit {
     pub async fn queue_policy(&self, vhost: &str, name: &str) -> Result<(Option<String>, Option<String>, Value)> {
         let action = format!("GET queue '{name}' on vhost '{vhost}'");
         let not_json = |e: serde_json::Error| Error::Api {
-            broker: "RabbitMQ",
+            broker: Broker::RabbitMq,
             action: action.clone(),
             status: 0,
             reason: format!("the answer is not JSON ({e})"),
@@ -339,7 +345,7 @@ impl HttpRabbit {
             .as_array()
             .and_then(|items| items.iter().find(|q| q["name"] == name))
             .ok_or_else(|| Error::Api {
-                broker: "RabbitMQ",
+                broker: Broker::RabbitMq,
                 action: action.clone(),
                 status: 404,
                 reason: "the broker does not list the queue".into(),

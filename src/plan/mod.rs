@@ -11,8 +11,9 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::Serialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
+use crate::result::Diff;
 use crate::spec::HashingAlgorithm;
 
 pub const HIDDEN: &str = "<hidden>";
@@ -216,6 +217,30 @@ pub struct Change {
     pub op: Op,
 }
 
+impl Change {
+    /// A planned change; the backend follows from the operation.
+    pub fn new(
+        kind: Kind,
+        name: impl Into<String>,
+        vhost: Option<String>,
+        action: Action,
+        fields: BTreeMap<String, FieldChange>,
+        op: Op,
+    ) -> Self {
+        Change {
+            backend: op.backend(),
+            kind,
+            name: name.into(),
+            vhost,
+            action,
+            fields,
+            status: Status::Planned,
+            error: None,
+            op,
+        }
+    }
+}
+
 impl fmt::Display for Change {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let action = match self.action {
@@ -255,7 +280,7 @@ impl Plan {
     }
 
     /// `before` and `after` documents for Ansible's `--diff`, built from the changed fields only.
-    pub fn diff(&self) -> Value {
+    pub fn diff(&self) -> Diff {
         let mut before = Map::new();
         let mut after = Map::new();
         for c in &self.changes {
@@ -291,14 +316,8 @@ impl Plan {
                 }
             }
         }
-        json!({"before": before, "after": after})
+        Diff { before, after }
     }
-}
-
-/// The plan with each change's final status, as returned to Python.
-#[derive(Debug, Clone, Serialize)]
-pub struct ChangeReport {
-    pub changes: Vec<Change>,
 }
 
 pub(crate) fn field(before: impl Into<Value>, after: impl Into<Value>) -> FieldChange {

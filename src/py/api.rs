@@ -22,7 +22,16 @@ pub fn apply(py: Python<'_>, request: String, check_mode: bool, diff: bool) -> P
         .unwrap_or_else(|panic| Err(Error::Internal(panic_text(&panic))))
         .and_then(|r| r)
     });
-    outcome.map_err(|e| super::errors::to_pyerr(py, e))
+    Ok(outcome?)
+}
+
+/// _result_sample() -> str
+///
+/// A run result with every optional part present, as JSON; for the test that checks `_types.py`
+/// and `docs/core-api.md` against the Rust definition. Not part of the public API.
+#[pyfunction]
+pub fn _result_sample() -> PyResult<String> {
+    Ok(crate::result::RunResult::sample().to_json()?)
 }
 
 pub(super) fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {

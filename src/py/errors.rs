@@ -1,12 +1,15 @@
-//! One Python exception class per `Error` variant, all under `OsaHybridMsgError`.
+//! One Python exception class per `Error` variant, all under `OsaHybridMsgError`. The list below is the
+//! only one: the module registers the classes from it (`register`), each with its `summary`, the words
+//! the Ansible module puts before the message; `exceptions.py`, `__init__.py` and the module derive
+//! theirs from `_core`, and `_core.pyi` is checked against it (stubtest, `tests/python/test_core_api.py`).
 
 use pyo3::IntoPyObjectExt;
 use pyo3::create_exception;
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
-use serde_json::json;
 
 use crate::error::Error;
+use crate::result::RunResult;
 
 create_exception!(
     _core,
@@ -14,113 +17,100 @@ create_exception!(
     PyException,
     "Base class of every osa_hybrid_msg error."
 );
-create_exception!(
-    _core,
-    SpecError,
-    OsaHybridMsgError,
-    "The request is malformed; `path` names the field."
-);
-create_exception!(
-    _core,
-    PlanError,
-    OsaHybridMsgError,
-    "The request cannot be planned against the broker; `path` names the field."
-);
-create_exception!(
-    _core,
-    ConnectionConfigError,
-    OsaHybridMsgError,
-    "A connection option cannot be used."
-);
-create_exception!(
-    _core,
-    BrokerUnreachableError,
-    OsaHybridMsgError,
-    "No broker endpoint answered."
-);
-create_exception!(
-    _core,
-    AuthenticationError,
-    OsaHybridMsgError,
-    "The broker refused the credentials or the user lacks a tag."
-);
-create_exception!(
-    _core,
-    BrokerApiError,
-    OsaHybridMsgError,
-    "The broker rejected a request; `status` and `reason` are its answer."
-);
-create_exception!(
-    _core,
-    BrokerTimeoutError,
-    OsaHybridMsgError,
-    "A request exceeded the timeout."
-);
-create_exception!(
-    _core,
-    PartialApplyError,
-    OsaHybridMsgError,
-    "Part of the plan was applied; `result` (JSON) lists each change's status."
-);
-create_exception!(
-    _core,
-    VerifyError,
-    OsaHybridMsgError,
-    "A verify probe failed after the declarations were applied; `result` (JSON) is the run's result with `verify`."
-);
-create_exception!(
-    _core,
-    ForkError,
-    OsaHybridMsgError,
-    "The runtime was started before fork() and cannot be used in the child."
-);
-create_exception!(_core, InternalError, OsaHybridMsgError, "A bug in osa_hybrid_msg.");
+
+macro_rules! exceptions {
+    ($($name:ident, $summary:literal, $doc:literal;)*) => {
+        $(create_exception!(_core, $name, OsaHybridMsgError, $doc);)*
+
+        /// Adds the base class and every subclass to the module, each with its `summary`.
+        pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+            let py = m.py();
+            let base = py.get_type::<OsaHybridMsgError>();
+            base.setattr("summary", "osa_hybrid_msg failed")?;
+            m.add("OsaHybridMsgError", base)?;
+            $(
+                let class = py.get_type::<$name>();
+                class.setattr("summary", $summary)?;
+                m.add(stringify!($name), class)?;
+            )*
+            Ok(())
+        }
+    };
+}
+
+exceptions! {
+    SpecError, "Invalid request",
+        "The request is malformed; `path` names the field.";
+    PlanError, "Cannot plan the changes",
+        "The request cannot be planned against the broker; `path` names the field.";
+    ConnectionConfigError, "Unusable connection options",
+        "A connection option cannot be used.";
+    BrokerUnreachableError, "Broker unreachable",
+        "No broker endpoint answered; `broker` names which.";
+    AuthenticationError, "Broker refused the credentials",
+        "The broker refused the credentials or the user lacks a tag.";
+    BrokerApiError, "Broker rejected a change",
+        "The broker rejected a request; `broker`, `status` and `reason` are its answer.";
+    BrokerTimeoutError, "Broker timed out",
+        "A request exceeded the timeout.";
+    // The message already says what was applied, what failed and what was not attempted.
+    PartialApplyError, "",
+        "Part of the plan was applied; `result` (JSON) is the run result, each change with its status.";
+    VerifyError, "Verification failed",
+        "A verify probe failed after the declarations were applied; `result` (JSON) is the run result with `verify`.";
+    ForkError, "Cannot use the osa_hybrid_msg runtime in this process",
+        "The runtime was started before fork() and cannot be used in the child.";
+    InternalError, "Internal error in osa_hybrid_msg",
+        "A bug in osa_hybrid_msg.";
+}
 
 /// Converts once, in one place; attributes are set on the instance so Python can read them.
-pub fn to_pyerr(py: Python<'_>, e: Error) -> PyErr {
-    let message = e.to_string();
-    let (err, attrs): (PyErr, Vec<(&str, Py<PyAny>)>) = match e {
-        Error::Spec { path, .. } => (
-            SpecError::new_err(message),
-            vec![("path", path.into_py_any(py).unwrap_or_else(|_| py.None()))],
-        ),
-        Error::Plan { path, .. } => (
-            PlanError::new_err(message),
-            vec![("path", path.into_py_any(py).unwrap_or_else(|_| py.None()))],
-        ),
-        Error::ConnectionConfig { .. } => (ConnectionConfigError::new_err(message), vec![]),
-        Error::Unreachable { .. } => (BrokerUnreachableError::new_err(message), vec![]),
-        Error::Authentication { .. } => (AuthenticationError::new_err(message), vec![]),
-        Error::Api { status, reason, .. } => (
-            BrokerApiError::new_err(message),
-            vec![
-                ("status", status.into_py_any(py).unwrap_or_else(|_| py.None())),
-                ("reason", reason.into_py_any(py).unwrap_or_else(|_| py.None())),
-            ],
-        ),
-        Error::Timeout { .. } => (BrokerTimeoutError::new_err(message), vec![]),
-        Error::PartialApply { report, cause } => {
-            let applied = report.changes.iter().any(|c| c.status == crate::plan::Status::Applied);
-            let result = json!({"changed": applied, "changes": report.changes, "error": cause.to_string()}).to_string();
-            (
-                PartialApplyError::new_err(message),
-                vec![("result", result.into_py_any(py).unwrap_or_else(|_| py.None()))],
-            )
-        }
-        Error::Verify { result, .. } => (
-            VerifyError::new_err(message),
-            vec![(
-                "result",
-                result.to_string().into_py_any(py).unwrap_or_else(|_| py.None()),
-            )],
-        ),
-        Error::Fork { .. } => (ForkError::new_err(message), vec![]),
-        Error::Internal(_) => (InternalError::new_err(message), vec![]),
-    };
-    let value = err.value(py);
-    for (name, v) in attrs {
-        // Setting an attribute on a fresh exception instance cannot fail in practice; keep the error regardless.
-        let _ = value.setattr(name, v);
+impl From<Error> for PyErr {
+    fn from(e: Error) -> PyErr {
+        let message = e.to_string();
+        let err = match &e {
+            Error::Spec { .. } => SpecError::new_err(message),
+            Error::Plan { .. } => PlanError::new_err(message),
+            Error::ConnectionConfig { .. } => ConnectionConfigError::new_err(message),
+            Error::Unreachable { .. } => BrokerUnreachableError::new_err(message),
+            Error::Authentication { .. } => AuthenticationError::new_err(message),
+            Error::Api { .. } => BrokerApiError::new_err(message),
+            Error::Timeout { .. } => BrokerTimeoutError::new_err(message),
+            Error::PartialApply { .. } => PartialApplyError::new_err(message),
+            Error::Verify { .. } => VerifyError::new_err(message),
+            Error::Fork { .. } => ForkError::new_err(message),
+            Error::Internal(_) => InternalError::new_err(message),
+        };
+        Python::attach(|py| {
+            let value = err.value(py);
+            let set = |name: &str, v: PyResult<Py<PyAny>>| {
+                // Setting an attribute on a fresh exception instance cannot fail in practice; keep the error regardless.
+                let _ = v.and_then(|v| value.setattr(name, v));
+            };
+            match &e {
+                Error::Spec { path, .. } | Error::Plan { path, .. } => set("path", path.into_py_any(py)),
+                Error::Unreachable { broker, .. } => set("broker", broker.to_string().into_py_any(py)),
+                Error::Api {
+                    broker, status, reason, ..
+                } => {
+                    set("broker", broker.to_string().into_py_any(py));
+                    set("status", status.into_py_any(py));
+                    set("reason", reason.into_py_any(py));
+                }
+                Error::PartialApply { result, .. } | Error::Verify { result, .. } => {
+                    set("result", result_json(py, result));
+                }
+                _ => {}
+            }
+        });
+        err
     }
-    err
+}
+
+/// `result` as JSON text; `None` should serialising ever fail, which the module reports as no result.
+fn result_json(py: Python<'_>, result: &RunResult) -> PyResult<Py<PyAny>> {
+    match result.to_json() {
+        Ok(text) => text.into_py_any(py),
+        Err(_) => Ok(py.None()),
+    }
 }

@@ -9,12 +9,7 @@ use pyo3::prelude::*;
 #[pymodule(gil_used = false)]
 mod _core {
     #[pymodule_export]
-    use super::api::apply;
-    #[pymodule_export]
-    use super::errors::{
-        AuthenticationError, BrokerApiError, BrokerTimeoutError, BrokerUnreachableError, ConnectionConfigError,
-        ForkError, InternalError, OsaHybridMsgError, PartialApplyError, PlanError, SpecError, VerifyError,
-    };
+    use super::api::{_result_sample, apply};
     #[pymodule_export]
     use super::oslomsg::oslomsg_vars;
 
@@ -22,6 +17,7 @@ mod _core {
 
     #[pymodule_init]
     fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
-        m.add("__version__", env!("CARGO_PKG_VERSION"))
+        m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+        super::errors::register(m)
     }
 }

@@ -13,8 +13,9 @@ use crate::error::Error;
 /// (groups, hostvars, vars, options, services). Returns `{"global": {...}, "services": [...]}` as JSON.
 /// Raises `SpecError` with `path` naming the offending input.
 #[pyfunction]
-pub fn oslomsg_vars(py: Python<'_>, request: &str) -> PyResult<String> {
-    catch_unwind(AssertUnwindSafe(|| crate::oslomsg::oslomsg_vars_json(request)))
-        .unwrap_or_else(|panic| Err(Error::Internal(super::api::panic_text(&panic))))
-        .map_err(|e| super::errors::to_pyerr(py, e))
+pub fn oslomsg_vars(request: &str) -> PyResult<String> {
+    Ok(
+        catch_unwind(AssertUnwindSafe(|| crate::oslomsg::oslomsg_vars_json(request)))
+            .unwrap_or_else(|panic| Err(Error::Internal(super::api::panic_text(&panic))))?,
+    )
 }

@@ -31,12 +31,33 @@ use crate::spec::{KafkaConnection, PasswordSpec, RabbitConnection, Request, Stat
 /// AMQP probes in flight at once; each is one connection to the broker.
 pub const PROBE_CONCURRENCY: usize = 4;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Mode {
     /// After apply: every hop, probe queue and probe record included.
     Full,
     /// Check mode: only hops that write nothing.
     ReadOnly,
+}
+
+/// `result["verify"]`: every probe's outcome.
+#[derive(Debug, Clone, Serialize)]
+pub struct VerifyReport {
+    pub mode: Mode,
+    /// No probe failed.
+    pub ok: bool,
+    pub amqp: Vec<AmqpProbe>,
+    pub kafka: Vec<KafkaProbe>,
+    pub consumer_group: Option<GroupReport>,
+    pub ms: f64,
+}
+
+impl VerifyReport {
+    /// The probes that ran (not skipped).
+    pub fn probes_run(&self) -> usize {
+        self.amqp.iter().filter(|p| p.status != ProbeStatus::Skipped).count()
+            + self.kafka.iter().filter(|p| p.status != ProbeStatus::Skipped).count()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -369,7 +390,7 @@ pub struct Context<'a> {
 
 pub struct Outcome {
     /// The `verify` section of the result.
-    pub report: Value,
+    pub report: VerifyReport,
     /// One line per failed probe, naming it, the hop and the broker's words.
     pub failures: Vec<String>,
     pub warnings: Vec<String>,
@@ -438,14 +459,14 @@ pub async fn run(ctx: Context<'_>) -> Outcome {
             g.error.as_deref().unwrap_or("no reason given")
         ));
     }
-    let report = json!({
-        "mode": if ctx.check_mode { "read_only" } else { "full" },
-        "ok": failures.is_empty(),
-        "amqp": amqp,
-        "kafka": kafka,
-        "consumer_group": group,
-        "ms": ms_since(started),
-    });
+    let report = VerifyReport {
+        mode,
+        ok: failures.is_empty(),
+        amqp,
+        kafka,
+        consumer_group: group,
+        ms: ms_since(started),
+    };
     Outcome {
         report,
         failures,

@@ -8,13 +8,14 @@ import re
 import socket
 import threading
 import time
+import typing
 import uuid
 from pathlib import Path
 
 import osa_hybrid_msg
 import pytest
 from ansible_helpers import ADMIN, rabbit_conn
-from osa_hybrid_msg import _core, exceptions
+from osa_hybrid_msg import _core, _types, exceptions
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CONN = rabbit_conn(timeout=10)
@@ -31,25 +32,77 @@ def test_version_is_the_crate_version():
     assert osa_hybrid_msg.__version__ == version
 
 
+ERROR_CLASSES = {
+    "SpecError",
+    "PlanError",
+    "ConnectionConfigError",
+    "BrokerUnreachableError",
+    "AuthenticationError",
+    "BrokerApiError",
+    "BrokerTimeoutError",
+    "PartialApplyError",
+    "VerifyError",
+    "ForkError",
+    "InternalError",
+}
+
+
 def test_every_error_class_derives_from_the_base_and_is_re_exported():
-    names = [
-        "SpecError",
-        "PlanError",
-        "ConnectionConfigError",
-        "BrokerUnreachableError",
-        "AuthenticationError",
-        "BrokerApiError",
-        "BrokerTimeoutError",
-        "PartialApplyError",
-        "ForkError",
-        "InternalError",
-    ]
-    for name in names:
+    registered = {n for n in _core.__all__ if isinstance(getattr(_core, n), type)}
+    assert registered == ERROR_CLASSES | {"OsaHybridMsgError"}
+    assert set(exceptions.__all__) == registered
+    assert set(osa_hybrid_msg.__all__) == registered | {"__version__", "apply", "oslomsg_vars"}
+    for name in ERROR_CLASSES:
         cls = getattr(_core, name)
-        assert issubclass(cls, _core.OsaHybridMsgError), name
+        assert cls.__bases__ == (_core.OsaHybridMsgError,), name
         assert getattr(exceptions, name) is cls, name
+        assert getattr(osa_hybrid_msg, name) is cls, name
+        assert isinstance(cls.summary, str), name
+    assert _core.OsaHybridMsgError.__bases__ == (Exception,)
     # No class shadows a builtin such as ConnectionError or TimeoutError.
-    assert not any(issubclass(getattr(_core, n), (ConnectionError, TimeoutError)) for n in names)
+    assert not any(issubclass(getattr(_core, n), (ConnectionError, TimeoutError)) for n in ERROR_CLASSES)
+
+
+def test_the_stub_and_the_docs_name_every_error_class():
+    stub = (REPO_ROOT / "python" / "osa_hybrid_msg" / "_core.pyi").read_text()
+    assert set(re.findall(r"^class (\w+)\(OsaHybridMsgError\)", stub, re.MULTILINE)) == ERROR_CLASSES
+    doc = (REPO_ROOT / "docs" / "core-api.md").read_text()
+    assert set(re.findall(r"^\| `(\w+Error)` \|", doc, re.MULTILINE)) == ERROR_CLASSES
+
+
+def _typed_dicts(annotation):
+    if typing.is_typeddict(annotation):
+        yield annotation
+    for arg in typing.get_args(annotation):
+        yield from _typed_dicts(arg)
+
+
+def _compare(value, typed_dict, path, seen):
+    keys = typed_dict.__required_keys__ | typed_dict.__optional_keys__
+    assert set(value) == keys, f"{path} ({typed_dict.__name__}): Rust has {sorted(value)}, _types.py {sorted(keys)}"
+    seen.update(value)
+    hints = typing.get_type_hints(typed_dict)
+    for key, item in value.items():
+        nested = list(_typed_dicts(hints[key]))
+        if not nested:
+            continue
+        if typing.get_origin(hints[key]) is dict:
+            elements = list(item.values())  # keyed by name, e.g. ``fields``
+        else:
+            elements = item if isinstance(item, list) else [item]
+        for element in elements:
+            _compare(element, nested[0], f"{path}.{key}", seen)
+
+
+def test_the_result_types_and_docs_match_the_rust_result():
+    """``_result_sample`` serialises the Rust ``RunResult`` with every optional part present: each of its
+    objects must have exactly the keys of its TypedDict, and each key must be named in docs/core-api.md."""
+    sample = json.loads(_core._result_sample())
+    keys: set[str] = set()
+    _compare(sample, _types.ApplyResult, "result", keys)
+    doc = (REPO_ROOT / "docs" / "core-api.md").read_text()
+    undocumented = sorted(k for k in keys if f"`{k}`" not in doc and f'"{k}"' not in doc)
+    assert undocumented == []
 
 
 def test_spec_error_carries_the_field_path():
@@ -99,6 +152,7 @@ def test_gil_is_released_while_waiting_on_the_network():
     elapsed = time.monotonic() - started
     # While connecting, a silent endpoint counts as unreachable, so the next URL would be tried.
     assert isinstance(errors[0], _core.BrokerUnreachableError), errors
+    assert errors[0].broker == "RabbitMQ"
     assert "timed out after 1s" in str(errors[0])
     assert elapsed < 5
     # With the GIL held for the whole second, this loop could not have run.
@@ -128,6 +182,7 @@ def test_broker_api_error_has_status_and_reason(rabbitmq_broker):
     body = {"policies": [{"name": "bad", "vhost": "/", "pattern": ".*", "definition": {"max-length": "lots"}}]}
     with pytest.raises(_core.BrokerApiError) as info:
         apply(body)
+    assert info.value.broker == "RabbitMQ"
     assert info.value.status == 400
     assert "is not a valid maximum length" in info.value.reason
 

@@ -28,6 +28,7 @@ async fn go(body: &Value) -> Value {
         },
     ))
     .await
+    .map(|r| serde_json::to_value(r).unwrap())
     .unwrap_or_else(|e| panic!("{e}"))
 }
 

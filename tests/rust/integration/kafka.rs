@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use osa_hybrid_msg::error::Error;
+use osa_hybrid_msg::error::{Broker, Error};
 use osa_hybrid_msg::run::{Options, run};
 use osa_hybrid_msg::spec::Request;
 use rdkafka::admin::{AdminClient, AdminOptions, ConfigSource, ResourceSpecifier};
@@ -87,6 +87,7 @@ async fn go(body: &Value, check_mode: bool) -> Result<Value, Error> {
         Options { check_mode, diff: true },
     )
     .await
+    .map(|r| serde_json::to_value(r).unwrap())
 }
 
 /// An admin client of the test's own, to read the broker independently of the code under test.
@@ -389,7 +390,16 @@ async fn kafka_unreachable_bootstrap_servers_are_named_within_the_timeout() {
         started.elapsed()
     );
     let text = err.to_string();
-    assert!(matches!(err, Error::Unreachable { .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            Error::Unreachable {
+                broker: Broker::Kafka,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     assert!(text.contains("127.0.0.1:1,127.0.0.1:2"), "{text}");
 }
 
@@ -434,7 +444,7 @@ async fn kafka_and_rabbitmq_in_one_call_report_each_backend() {
         "topics": [{"name": name, "partitions": 1}, {"name": format!("{name}_rf7"), "replication_factor": 7}]
     });
     let err = go(&body, false).await.unwrap_err();
-    let Error::PartialApply { report, .. } = &err else {
+    let Error::PartialApply { result: report, .. } = &err else {
         panic!("expected PartialApply, got {err:?}")
     };
     let statuses: Vec<(&str, String)> = report

@@ -8,7 +8,7 @@ mod verify;
 use std::sync::Once;
 use std::time::{Duration, Instant};
 
-use osa_hybrid_msg::error::Error;
+use osa_hybrid_msg::error::{Broker as ErrBroker, Error};
 use osa_hybrid_msg::run::{Options, run};
 use osa_hybrid_msg::spec::Request;
 use serde_json::{Value, json};
@@ -129,7 +129,9 @@ fn with_conn(mut body: Value) -> Request {
 
 async fn go(body: &Value, check_mode: bool) -> Result<Value, Error> {
     ensure_broker();
-    run(&with_conn(body.clone()), Options { check_mode, diff: true }).await
+    run(&with_conn(body.clone()), Options { check_mode, diff: true })
+        .await
+        .map(|r| serde_json::to_value(r).unwrap())
 }
 
 /// `GET /api/{path}` as the admin user, read outside the code under test; the raw body.
@@ -324,7 +326,16 @@ async fn unreachable_endpoints_are_each_named() {
     body["rabbitmq"] = json!({"urls": ["http://127.0.0.1:1", "http://127.0.0.1:2"], "timeout": 5});
     let err = go(&body, false).await.unwrap_err();
     let text = err.to_string();
-    assert!(matches!(err, Error::Unreachable { .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            Error::Unreachable {
+                broker: ErrBroker::RabbitMq,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     assert!(text.contains("127.0.0.1:1") && text.contains("127.0.0.1:2"), "{text}");
 }
 
@@ -367,7 +378,7 @@ async fn a_broker_rejection_carries_its_reason_and_what_was_applied() {
         "policies": [{"name": "bad", "vhost": svc, "pattern": ".*", "definition": {"max-length": "lots"}}]
     });
     let err = go(&body, false).await.unwrap_err();
-    let Error::PartialApply { report, cause } = &err else {
+    let Error::PartialApply { result: report, cause } = &err else {
         panic!("expected PartialApply, got {err:?}")
     };
     assert!(matches!(**cause, Error::Api { status: 400, .. }), "{cause:?}");

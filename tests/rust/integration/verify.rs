@@ -49,6 +49,7 @@ async fn go(mut body: Value, check_mode: bool) -> Result<Value, Error> {
         },
     ))
     .await
+    .map(|r| serde_json::to_value(r).unwrap())
 }
 
 /// `GET /api/{path}` as the admin user, outside the code under test.
@@ -259,6 +260,7 @@ async fn wrong_credentials_fail_at_login_and_what_was_applied_stays_applied() {
     let Error::Verify { message, result } = &err else {
         panic!("expected Error::Verify, got {err:?}")
     };
+    let result = serde_json::to_value(result).unwrap();
     assert!(
         message.contains(&format!(
             "user '{svc}' on vhost '{svc}' failed at login: ACCESS_REFUSED"
@@ -351,6 +353,7 @@ async fn a_refused_write_fails_at_publish_and_the_probe_queue_is_still_deleted()
     let Error::Verify { message, result } = &err else {
         panic!("expected Error::Verify, got {err:?}")
     };
+    let result = serde_json::to_value(result).unwrap();
     assert!(message.contains("failed at publish: ACCESS_REFUSED"), "{message}");
     let probe = &result["verify"]["amqp"][0];
     assert_eq!(probe["queue"]["deleted"], true, "{probe:#}");

@@ -59,23 +59,24 @@ def _make_fake_core():
     fake.__version__ = "0.1.0"
 
     class OsaHybridMsgError(Exception):
-        pass
+        summary = "osa_hybrid_msg failed"
 
     fake.OsaHybridMsgError = OsaHybridMsgError
-    for name in (
-        "SpecError",
-        "PlanError",
-        "ConnectionConfigError",
-        "BrokerUnreachableError",
-        "AuthenticationError",
-        "BrokerApiError",
-        "BrokerTimeoutError",
-        "PartialApplyError",
-        "VerifyError",
-        "ForkError",
-        "InternalError",
+    # Each class with the ``summary`` _core gives it (src/py/errors.rs).
+    for name, summary in (
+        ("SpecError", "Invalid request"),
+        ("PlanError", "Cannot plan the changes"),
+        ("ConnectionConfigError", "Unusable connection options"),
+        ("BrokerUnreachableError", "Broker unreachable"),
+        ("AuthenticationError", "Broker refused the credentials"),
+        ("BrokerApiError", "Broker rejected a change"),
+        ("BrokerTimeoutError", "Broker timed out"),
+        ("PartialApplyError", ""),
+        ("VerifyError", "Verification failed"),
+        ("ForkError", "Cannot use the osa_hybrid_msg runtime in this process"),
+        ("InternalError", "Internal error in osa_hybrid_msg"),
     ):
-        setattr(fake, name, type(name, (OsaHybridMsgError,), {}))
+        setattr(fake, name, type(name, (OsaHybridMsgError,), {"summary": summary}))
 
     fake.calls = []
     fake.result = {
@@ -496,7 +497,8 @@ def _partial_error(fake_core, statuses):
     error = fake_core.PartialApplyError("applied only part of the plan: RabbitMQ rejected PUT vhost v1 (400): bad")
     error.result = json.dumps(
         {
-            "changed": True,
+            # The core sets `changed` of a partial apply to whether anything was applied.
+            "changed": "applied" in statuses,
             "changes": changes,
             "endpoint": "http://127.0.0.1:15672/api",
             "stats": {"reads": 2, "writes": 2, "read_ms": 1.0, "plan_ms": 0.1, "apply_ms": 1.0, "total_ms": 2.1},
@@ -516,6 +518,34 @@ def test_partial_apply_reports_changed_and_each_change_status(fake_core):
     assert result["changes"] == changes
     assert result["msg"] == "applied only part of the plan: RabbitMQ rejected PUT vhost v1 (400): bad"
     assert result["endpoint"] == "http://127.0.0.1:15672/api"
+
+
+def test_partial_apply_with_diff_keeps_the_diff_and_warnings(fake_core, monkeypatch):
+    warned = []
+    monkeypatch.setattr(basic.AnsibleModule, "warn", lambda self, w: warned.append(w))
+    fake_core.raises, _changes = _partial_error(fake_core, ["applied", "failed"])
+    carried = json.loads(fake_core.raises.result)
+    carried["diff"] = {"before": {"vhosts": {"v0": None}}, "after": {"vhosts": {"v0": {"tags": []}}}}
+    carried["warnings"] = ["policy CQv2 overrides policy ha-all"]
+    fake_core.raises.result = json.dumps(carried)
+
+    result = run_fail({"vhosts": [{"name": "v0"}, {"name": "v1"}], "_ansible_diff": True})
+
+    assert result["diff"] == carried["diff"]
+    assert result["stats"] == carried["stats"]
+    assert warned == ["policy CQv2 overrides policy ha-all"]
+
+
+def test_an_error_before_any_write_carries_no_result(fake_core):
+    fake_core.raises = fake_core.BrokerUnreachableError("no RabbitMQ management endpoint answered")
+
+    result = run_fail({"vhosts": [{"name": "v0"}], "_ansible_diff": True})
+
+    assert result == {
+        "failed": True,
+        "changed": False,
+        "msg": "Broker unreachable: no RabbitMQ management endpoint answered",
+    }
 
 
 def test_partial_apply_with_nothing_applied_is_not_a_change(fake_core):
