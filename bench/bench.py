@@ -28,6 +28,7 @@ import os
 import platform
 import re
 import secrets
+import ssl
 import statistics
 import subprocess
 import sys
@@ -64,11 +65,44 @@ def set_prefix(prefix: str) -> None:
     TOPIC_PREFIX = prefix[:-1] + "."
 
 
-MGMT_HOST, MGMT_PORT = "127.0.0.1", 15672
-MGMT_URL = f"http://{MGMT_HOST}:{MGMT_PORT}"
-BOOTSTRAP = "127.0.0.1:9092"
-ADMIN = ("guest", "guest")
-RABBIT_NODE = "rabbit@localhost"  # scripts/brokers/rabbitmq.sh sets NODENAME
+def _broker_env() -> dict[str, str]:
+    """The brokers under test, by the broker scripts' env-file contract: ``OSA_RABBITMQ_*`` and ``OSA_KAFKA_*``
+    from the environment (bench/run.sh exports them), else from .cache/brokers/ (RabbitMQ profile
+    OSA_RABBITMQ_PROFILE, default 4.3; Kafka profile cluster)."""
+    env: dict[str, str] = {}
+    profile = os.environ.get("OSA_RABBITMQ_PROFILE", "4.3")
+    for name in (f"rabbitmq-{profile}.env", "kafka-cluster.env"):
+        path = ROOT / ".cache" / "brokers" / name
+        if path.is_file():
+            for line in path.read_text().splitlines():
+                key, sep, value = line.partition("=")
+                if sep:
+                    env[key.strip()] = value.strip()
+    env.update({k: v for k, v in os.environ.items() if k.startswith(("OSA_RABBITMQ_", "OSA_KAFKA_"))})
+    missing = [k for k in ("OSA_RABBITMQ_MGMT_URLS", "OSA_RABBITMQ_USER", "OSA_KAFKA_BOOTSTRAP") if not env.get(k)]
+    if missing:
+        raise SystemExit(f"bench: {', '.join(missing)} not set and no env file in .cache/brokers/; run bench/run.sh")
+    return env
+
+
+BROKERS = _broker_env()
+MGMT_URLS = BROKERS["OSA_RABBITMQ_MGMT_URLS"].split(",")
+MGMT_URL = MGMT_URLS[0]
+_MGMT = urllib.parse.urlsplit(MGMT_URL)
+MGMT_HOST, MGMT_TLS = _MGMT.hostname or "127.0.0.1", _MGMT.scheme == "https"
+MGMT_PORT = _MGMT.port or (443 if MGMT_TLS else 80)
+CA_FILE = BROKERS.get("OSA_RABBITMQ_CA_FILE") or None
+ADMIN = (BROKERS["OSA_RABBITMQ_USER"], BROKERS.get("OSA_RABBITMQ_PASSWORD", ""))
+RABBIT_PROFILE = BROKERS.get("OSA_RABBITMQ_PROFILE", "4.3")
+RABBIT_NODE = BROKERS.get("OSA_RABBITMQ_NODES", "rabbit@localhost").split(",")[0]
+BOOTSTRAP = BROKERS["OSA_KAFKA_BOOTSTRAP"]
+# Notification topics as production creates them: replicated on three brokers where there are three.
+REPLICATION = min(3, len(BOOTSTRAP.split(",")))
+
+
+def kafka_admin() -> AdminClient:
+    return AdminClient({"bootstrap.servers": BOOTSTRAP})
+
 
 # The policies of demo/vars/topology.yml: OSA's CQv2 default, and a cap on notification queues.
 POLICIES = [
@@ -115,7 +149,9 @@ def module_args(
     args: dict[str, Any] = {}
     present = state == "present"
     if rabbit:
-        args["rabbitmq"] = {"urls": [MGMT_URL], "username": ADMIN[0], "password": ADMIN[1], "timeout": 120}
+        args["rabbitmq"] = {"urls": MGMT_URLS, "username": ADMIN[0], "password": ADMIN[1], "timeout": 120}
+        if CA_FILE:
+            args["rabbitmq"]["ca_cert"] = CA_FILE
         args["vhosts"] = [{"name": s, "state": state} for s in svcs]
         if present:
             args["users"] = [
@@ -132,10 +168,11 @@ def module_args(
             # Deleting a vhost deletes its policies and permissions.
             args["users"] = [{"name": s, "state": "absent"} for s in svcs]
     if topic_names is not None:
-        args["kafka"] = {"bootstrap_servers": [BOOTSTRAP], "timeout": 120}
+        args["kafka"] = {"bootstrap_servers": BOOTSTRAP.split(","), "timeout": 120}
         if present:
             args["topics"] = [
-                {"name": t, "partitions": 1, "replication_factor": 1, "config": dict(TOPIC_CONFIG)} for t in topic_names
+                {"name": t, "partitions": 1, "replication_factor": REPLICATION, "config": dict(TOPIC_CONFIG)}
+                for t in topic_names
             ]
         else:
             args["topics"] = [{"name": t, "state": "absent"} for t in topic_names]
@@ -148,7 +185,9 @@ def core_request(args: dict[str, Any]) -> dict[str, Any]:
         k: None for k in ("rabbitmq", "vhosts", "users", "policies", "kafka", "topics", "notifications")
     }
     if "rabbitmq" in args:
-        req["rabbitmq"] = dict(args["rabbitmq"], ca_cert=None, client_cert=None, client_key=None, validate_certs=True)
+        req["rabbitmq"] = dict(
+            {"ca_cert": None}, **args["rabbitmq"], client_cert=None, client_key=None, validate_certs=True
+        )
         req["vhosts"] = [
             dict({"description": None, "tags": None, "default_queue_type": None}, **v) for v in args["vhosts"]
         ]
@@ -196,7 +235,13 @@ class Mgmt:
 
     def __init__(self) -> None:
         self.auth = "Basic " + base64.b64encode(f"{ADMIN[0]}:{ADMIN[1]}".encode()).decode()
-        self.conn = http.client.HTTPConnection(MGMT_HOST, MGMT_PORT, timeout=120)
+        if MGMT_TLS:
+            context = ssl.create_default_context(cafile=CA_FILE)
+            self.conn: http.client.HTTPConnection = http.client.HTTPSConnection(
+                MGMT_HOST, MGMT_PORT, timeout=120, context=context
+            )
+        else:
+            self.conn = http.client.HTTPConnection(MGMT_HOST, MGMT_PORT, timeout=120)
         self.requests = 0
 
     def request(self, method: str, path: str, body: Any = None) -> tuple[int, bytes]:
@@ -242,7 +287,7 @@ def preclean() -> None:
                     api.ok("DELETE", f"{kind}/{q(name)}")
     finally:
         api.close()
-    admin = AdminClient({"bootstrap.servers": BOOTSTRAP})
+    admin = kafka_admin()
     doomed = [t for t in admin.list_topics(timeout=30).topics if t.startswith(TOPIC_PREFIX)]
     for i in range(0, len(doomed), 500):
         for future in admin.delete_topics(doomed[i : i + 500], operation_timeout=60).values():
@@ -308,7 +353,13 @@ def lower_bound(topic_names: list[str], samples: int) -> dict[str, Any]:
     fresh_get, fresh_kafka = [], []
     for _sample in range(samples):
         proc = subprocess.run(
-            [sys.executable, str(BENCH / "raw_round_trip.py"), MGMT_HOST, str(MGMT_PORT), BOOTSTRAP, *ADMIN],
+            [sys.executable, str(BENCH / "raw_round_trip.py"), MGMT_URL, BOOTSTRAP.split(",")[0]],
+            env={
+                **os.environ,
+                "OSA_RABBITMQ_USER": ADMIN[0],
+                "OSA_RABBITMQ_PASSWORD": ADMIN[1],
+                "OSA_RABBITMQ_CA_FILE": CA_FILE or "",
+            },
             input="\n".join(topic_names),
             capture_output=True,
             text=True,
@@ -330,7 +381,7 @@ def lower_bound(topic_names: list[str], samples: int) -> dict[str, Any]:
                 future.result()
         return (time.perf_counter() - t0) * 1000
 
-    admin = AdminClient({"bootstrap.servers": BOOTSTRAP})
+    admin = kafka_admin()
     admin.list_topics(timeout=60)  # connect and learn the cluster
     kafka_ms = [kafka_round(admin) for _sample in range(samples)]
     out = {
@@ -353,11 +404,11 @@ def kafka_loop(topic_names: list[str], state: str) -> dict[str, Any]:
     """What a per-object Kafka tool does: for each topic a metadata request, then DescribeConfigs, and a
     CreateTopics / IncrementalAlterConfigs / DeleteTopics for that topic alone, waiting for each."""
     t0 = time.perf_counter()
-    admin = AdminClient({"bootstrap.servers": BOOTSTRAP})
+    admin = kafka_admin()
     writes = 0
     for name in topic_names:
-        # DescribeTopics sends a metadata request that never auto-creates (a topic-scoped list_topics would,
-        # on tansu).
+        # DescribeTopics sends a metadata request that never auto-creates (a topic-scoped list_topics may,
+        # where the broker allows auto-creation).
         try:
             admin.describe_topics(TopicCollection([name]), request_timeout=60)[name].result()
             exists = True
@@ -371,7 +422,8 @@ def kafka_loop(topic_names: list[str], state: str) -> dict[str, Any]:
                 writes += 1
             continue
         if not exists:
-            admin.create_topics([NewTopic(name, 1, 1, config=dict(TOPIC_CONFIG))], operation_timeout=60)[name].result()
+            new = NewTopic(name, 1, REPLICATION, config=dict(TOPIC_CONFIG))
+            admin.create_topics([new], operation_timeout=60)[name].result()
             writes += 1
             continue
         res = ConfigResource(ConfigResource.Type.TOPIC, name)
@@ -474,12 +526,14 @@ def peer_tasks(mode: str, svcs: list[str], passwords: dict[str, str], state: str
         conn: dict[str, Any] = {"node": RABBIT_NODE}
     else:
         conn = {
-            "login_protocol": "http",
+            "login_protocol": "https" if MGMT_TLS else "http",
             "login_host": MGMT_HOST,
             "login_port": str(MGMT_PORT),
             "login_user": ADMIN[0],
             "login_password": ADMIN[1],
         }
+        if CA_FILE:
+            conn["ca_cert"] = CA_FILE
     if state == "absent":
         return [
             {
@@ -728,7 +782,10 @@ def versions() -> dict[str, str]:
         out["RabbitMQ"] = f"{overview.get('rabbitmq_version')} (Erlang {overview.get('erlang_version')})"
     finally:
         api.close()
-    out["Kafka broker"] = "tansu 0.6.0 (memory storage), per scripts/brokers/tansu.sh"
+    out["RabbitMQ"] += f", {len(MGMT_URLS)} node(s), management {_MGMT.scheme}"
+    brokers = len(kafka_admin().list_topics(timeout=30).brokers)
+    kafka_version = BROKERS.get("OSA_KAFKA_VERSION", "?")
+    out["Kafka broker"] = f"Apache Kafka {kafka_version}, {brokers} broker(s) (scripts/brokers/kafka.sh)"
     if (PEER_VENV / "bin" / "ansible").exists():
         core = cmd([str(PEER_VENV / "bin" / "ansible"), "--version"]).splitlines()[0]
         manifest = PEER_VENV / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages"
@@ -979,6 +1036,12 @@ def main(argv: list[str] | None = None) -> int:
     for m in modes:
         if m not in ("ctl", "http"):
             parser.error(f"--peers: unknown mode {m!r} (ctl, http)")
+    if "ctl" in modes and RABBIT_PROFILE != "3.10":
+        # community.rabbitmq's ctl mode runs the host's rabbitmqctl, which is 3.10's; the 4.x nodes run
+        # inside their chroot, where the peer's modules cannot reach.
+        parser.error(
+            f"--peers ctl: needs OSA_RABBITMQ_PROFILE=3.10 (RabbitMQ {RABBIT_PROFILE} has no host rabbitmqctl)"
+        )
     if modes and not (PEER_VENV / "bin" / "ansible-playbook").exists():
         parser.error(f"--peers needs {PEER_VENV} (bench/run.sh --peers ... creates it)")
 

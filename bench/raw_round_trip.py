@@ -11,7 +11,9 @@ from inside the process as the module's ``stats.total_ms`` is timed:
   Written by hand from the Kafka protocol guide, so that no client's start-up is counted: this is one
   round trip, where a client needs a handshake first.
 
-Usage: ``raw_round_trip.py MGMT_HOST MGMT_PORT KAFKA_HOST:PORT USER PASSWORD < topics``. Prints one JSON
+Usage: ``raw_round_trip.py MGMT_URL KAFKA_HOST:PORT < topics``, with the management API's user, password and CA
+file in ``OSA_RABBITMQ_USER``, ``OSA_RABBITMQ_PASSWORD`` and ``OSA_RABBITMQ_CA_FILE`` (never on the command
+line, where ``ps`` shows them); an https URL includes the TLS handshake in ``get_ms``. Prints one JSON
 object with both and the sizes read; exits non-zero when an answer is not the one expected
 (HTTP status other than 200, a Kafka error code, a topic missing from the metadata).
 """
@@ -19,16 +21,20 @@ object with both and the sizes read; exits non-zero when an answer is not the on
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
+import os
 import socket
+import ssl
 import struct
 import sys
 import time
+import urllib.parse
 
 CLIENT_ID = b"osa-hybrid-msg-bench"
 
 
-def http_get(mgmt: tuple[str, int], admin: tuple[str, str]) -> tuple[float, int]:
+def http_get(mgmt: tuple[str, int], admin: tuple[str, str], tls: ssl.SSLContext | None) -> tuple[float, int]:
     """The answer ends where its Content-Length says (RabbitMQ sends one), not at the server's close,
     which would add the close handshake to the time."""
     auth = base64.b64encode(f"{admin[0]}:{admin[1]}".encode()).decode()
@@ -37,21 +43,48 @@ def http_get(mgmt: tuple[str, int], admin: tuple[str, str]) -> tuple[float, int]
         "Accept: application/json\r\n\r\n"
     ).encode()
     t0 = time.perf_counter()
-    with socket.create_connection(mgmt, timeout=60) as sock:
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sock.sendall(request)
-        raw = b""
-        while b"\r\n\r\n" not in raw:
-            raw += recv(sock)
-        head, _sep, body = raw.partition(b"\r\n\r\n")
-        status = head.split(b"\r\n", 1)[0]
-        headers = head.lower().split(b"\r\n")
-        lengths = [line.split(b":", 1)[1] for line in headers if line.startswith(b"content-length:")]
-        if not status.startswith(b"HTTP/1.1 200") or not lengths:
-            raise SystemExit(f"GET /api/definitions: {status!r} (content-length {lengths})")
-        while len(body) < int(lengths[0]):
-            body += recv(sock)
+    with socket.create_connection(mgmt, timeout=60) as plain:
+        plain.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        with tls.wrap_socket(plain, server_hostname=mgmt[0]) if tls else contextlib.nullcontext(plain) as sock:
+            body = read_http(sock, request)
     return (time.perf_counter() - t0) * 1000, len(body)
+
+
+def read_http(sock: socket.socket, request: bytes) -> bytes:
+    """Send ``request``; return the body of a 200 answer, read up to its Content-Length."""
+    sock.sendall(request)
+    raw = b""
+    while b"\r\n\r\n" not in raw:
+        raw += recv(sock)
+    head, _sep, body = raw.partition(b"\r\n\r\n")
+    status = head.split(b"\r\n", 1)[0]
+    headers = head.lower().split(b"\r\n")
+    lengths = [line.split(b":", 1)[1] for line in headers if line.startswith(b"content-length:")]
+    chunked = any(line.startswith(b"transfer-encoding:") and b"chunked" in line for line in headers)
+    if not status.startswith(b"HTTP/1.1 200") or not (lengths or chunked):
+        raise SystemExit(f"GET /api/definitions: {status!r} (content-length {lengths}, chunked {chunked})")
+    if chunked:
+        # RabbitMQ 4.x streams the definitions in chunks: the body ends at the zero-size chunk.
+        return read_chunked(sock, body)
+    while len(body) < int(lengths[0]):
+        body += recv(sock)
+    return body
+
+
+def read_chunked(sock: socket.socket, buf: bytes) -> bytes:
+    """A chunked body (RFC 9112 7.1), ``buf`` being what was read past the headers; trailers are not expected."""
+    body = b""
+    while True:
+        while b"\r\n" not in buf:
+            buf += recv(sock)
+        size_line, _sep, buf = buf.partition(b"\r\n")
+        size = int(size_line.split(b";", 1)[0], 16)
+        while len(buf) < size + 2:
+            buf += recv(sock)
+        if size == 0:
+            return body
+        body += buf[:size]
+        buf = buf[size + 2 :]
 
 
 def recv(sock: socket.socket) -> bytes:
@@ -126,7 +159,7 @@ def metadata_topics(body: bytes) -> set[str]:
 
 def describe_errors(body: bytes) -> list[tuple[str | None, int]]:
     """DescribeConfigs v1 answer: throttle, then per resource (error code, message, type, name, entries).
-    Version 1, not 0: tansu 0.6.0 leaves a byte out of each v0 entry."""
+    Version 1: the oldest version every broker the project has run on answers correctly."""
     r = Reader(body)
     r.take(">i")
     out = []
@@ -175,10 +208,15 @@ def kafka_round_trip(bootstrap: tuple[str, int], topics: list[str]) -> tuple[flo
 
 
 def main() -> int:
-    mgmt_host, mgmt_port, bootstrap, user, password = sys.argv[1:6]
+    mgmt_url, bootstrap = sys.argv[1:3]
+    url = urllib.parse.urlsplit(mgmt_url)
+    https = url.scheme == "https"
+    tls = ssl.create_default_context(cafile=os.environ.get("OSA_RABBITMQ_CA_FILE") or None) if https else None
+    mgmt = (url.hostname or "127.0.0.1", url.port or (443 if https else 80))
+    admin = (os.environ.get("OSA_RABBITMQ_USER", "guest"), os.environ.get("OSA_RABBITMQ_PASSWORD", "guest"))
     kafka_host, _sep, kafka_port = bootstrap.rpartition(":")
     topics = [line.strip() for line in sys.stdin if line.strip()]
-    get_ms, definitions_bytes = http_get((mgmt_host, int(mgmt_port)), (user, password))
+    get_ms, definitions_bytes = http_get(mgmt, admin, tls)
     kafka_ms, kafka_bytes = kafka_round_trip((kafka_host, int(kafka_port)), topics)
     print(
         json.dumps(

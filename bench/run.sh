@@ -32,8 +32,17 @@ for arg in "${args[@]}"; do
   case "$arg" in --peers | --peers=*) explicit_peers=1 ;; esac
 done
 
-scripts/brokers/rabbitmq.sh start
-scripts/brokers/tansu.sh start
+# The production shape: RabbitMQ (OSA_RABBITMQ_PROFILE, default a three-node 4.3 cluster with TLS) and a
+# three-broker Apache Kafka; bench.py reads both from their env files, exported here.
+profile="${OSA_RABBITMQ_PROFILE:-4.3}"
+scripts/brokers/rabbitmq.sh --profile "$profile" start >/dev/null
+scripts/brokers/kafka.sh --profile cluster start >/dev/null
+set -a
+# shellcheck disable=SC1090
+. ".cache/brokers/rabbitmq-$profile.env"
+# shellcheck disable=SC1091
+. .cache/brokers/kafka-cluster.env
+set +a
 if ! "$PY" -c 'from osa_hybrid_msg import _core' 2>/dev/null; then
   echo "bench/run.sh: osa_hybrid_msg._core is not importable from $PY; run scripts/setup.sh first" >&2
   exit 1
@@ -47,7 +56,8 @@ if [ "$peers" -eq 1 ] || [ "$explicit_peers" -eq 1 ]; then
   fi
 fi
 if [ "$peers" -eq 1 ] && [ "$explicit_peers" -eq 0 ]; then
-  args=(--peers "ctl,http" "${args[@]}")
+  # community.rabbitmq's rabbitmqctl mode needs the host's rabbitmqctl, which only 3.10 has.
+  if [ "$profile" = 3.10 ]; then args=(--peers "ctl,http" "${args[@]}"); else args=(--peers http "${args[@]}"); fi
 fi
 
 exec "$PY" bench/bench.py "${args[@]}"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# What creating N vhosts costs RabbitMQ itself, with no HTTP and no client: `rabbit_vhost:add/2` called
+# What creating N vhosts costs RabbitMQ itself (on a cluster: node 1, replicating to the others), with no HTTP and no client: `rabbit_vhost:add/2` called
 # N times inside the broker (rabbitmqctl eval), then `rabbit_vhost:delete/2` for each. This is the floor
 # under any tool's cold run at large N; bench/README.md ("N=1000 and the broker") explains the growth.
 #   bench/vhost_floor.sh [N]        (default 1000; vhosts are named oshfloor_0001 ... and removed after)
@@ -26,4 +26,11 @@ io:format("~w~n", [[{n, N}, {total_ms, Total}, {first10_ms, lists:sublist(Each, 
                      {middle10_ms, lists:sublist(Each, N div 2, 10)}, {last10_ms, lists:sublist(Each, N - 9, 10)},
                      {delete_ms, Delete}]]).
 ERLANG
-rabbitmqctl eval "${expr//@N@/$n}"
+# The RabbitMQ under test (OSA_RABBITMQ_PROFILE, default 4.3): a 4.x cluster's node 1 through its chroot's
+# rabbitmqctl (scripts/brokers/rabbitmq.sh ctl), or the host's 3.10 node.
+profile="${OSA_RABBITMQ_PROFILE:-4.3}"
+if [ "$profile" = 3.10 ]; then
+  rabbitmqctl eval "${expr//@N@/$n}"
+else
+  "$(dirname "${BASH_SOURCE[0]}")/../scripts/brokers/rabbitmq.sh" --profile "$profile" ctl 1 eval "${expr//@N@/$n}"
+fi

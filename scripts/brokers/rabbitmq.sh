@@ -7,7 +7,8 @@
 # 157(x+1)+i, dist 257x+i, with x=0 for 4.0 and x=3 for 4.3. The chroots are built on first use
 # (debootstrap --variant=minbase, then apt-get install rabbitmq-server) under $OSA_BROKER_CACHE and
 # reused; a test CA, per-node server certificates and a client certificate are made there with openssl.
-# `start` writes .cache/brokers/rabbitmq-<profile>.env (OSA_RABBITMQ_* variables) and prints it.
+# `start` writes .cache/brokers/rabbitmq-<profile>.env (OSA_RABBITMQ_* variables) and prints it without the
+# password.
 #   scripts/brokers/rabbitmq.sh [--profile 3.10|4.0|4.3] start|wait|status|stop|env|install|ctl N ARGS...
 # `ctl N ARGS...` runs rabbitmqctl against node N of a 4.x cluster (tests stop and start nodes with it).
 # Environment: OSA_RABBITMQ_PROFILE (default 4.3), OSA_BROKER_CACHE (default /var/cache/osa-hybrid-msg),
@@ -436,7 +437,8 @@ OSA_RABBITMQ_METADATA_STORE=${12}
 ENV
   chmod 600 "$(env_file)"
   log "ready: RabbitMQ $1; environment in $(env_file)"
-  cat "$(env_file)"
+  # The file is the contract; what is printed leaves the password out (it ends up in CI logs).
+  sed 's/^OSA_RABBITMQ_PASSWORD=.*/OSA_RABBITMQ_PASSWORD=<in the env file>/' "$(env_file)"
 }
 
 usage() {

@@ -14,10 +14,10 @@ import subprocess
 import uuid
 
 import pytest
-from ansible_helpers import REPO_ROOT, ansible_env, api, quote
+from ansible_helpers import BOOTSTRAP, REPO_ROOT, ansible_env, api, quote
 from confluent_kafka.admin import AdminClient
 
-pytestmark = pytest.mark.usefixtures("rabbitmq_broker")
+pytestmark = pytest.mark.usefixtures("rabbitmq_broker", "kafka_broker")
 
 
 @pytest.mark.timeout(600)
@@ -29,7 +29,7 @@ def _remove_leftovers(prefix: str) -> None:
             for obj in json.loads(body):
                 if obj["name"].startswith(prefix):
                     api("DELETE", f"{kind}/{quote(obj['name'])}")
-    admin = AdminClient({"bootstrap.servers": "127.0.0.1:9092"})
+    admin = AdminClient({"bootstrap.servers": BOOTSTRAP})
     doomed = [t for t in admin.list_topics(timeout=30).topics if t.startswith(prefix[:-1] + ".")]
     if doomed:
         for future in admin.delete_topics(doomed, operation_timeout=30).values():
