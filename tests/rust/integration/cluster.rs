@@ -28,8 +28,7 @@ async fn go(body: &Value) -> Value {
         },
     ))
     .await
-    .map(|r| serde_json::to_value(r).unwrap())
-    .unwrap_or_else(|e| panic!("{e}"))
+    .map_or_else(|e| panic!("{e}"), |r| serde_json::to_value(r).unwrap())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
