@@ -36,7 +36,7 @@ test-rabbitmq-versions:
 ## molecule: every molecule scenario and the oslo.messaging end-to-end test (pytest; starts the brokers)
 molecule: build-dev
 	scripts/brokers/rabbitmq.sh start
-	scripts/brokers/tansu.sh start
+	scripts/brokers/kafka.sh --profile cluster start
 	.venv/bin/python -m pytest tests/python/test_molecule.py tests/python/test_e2e_oslo_messaging.py
 
 ## sanity: ansible-test sanity on a copy laid out as ansible_collections/osa/hybrid_msg

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The demo: RabbitMQ and Kafka (tansu) on loopback, the extension in .venv, then demo/site.yml twice.
+# The demo: a RabbitMQ 4.3 cluster and an Apache Kafka cluster on loopback, the extension in .venv, then demo/site.yml twice.
 # The first run converges hybrid messaging for 16 OpenStack services (RPC on RabbitMQ: vhosts, users,
 # permissions, policies; notifications on Kafka: topics) with the messaging inventory plugin, the oslomsg
 # lookup and one module task; the second finds nothing to change. Prints a summary per service, each
@@ -18,13 +18,13 @@ if [ "${1:-}" = "--clean" ]; then
   shift
 fi
 
-header "brokers: RabbitMQ and Kafka (tansu) on loopback"
+header "brokers: RabbitMQ (three nodes, TLS) and Apache Kafka (three brokers) on loopback"
 scripts/brokers/rabbitmq.sh start >/dev/null
 set -a
 # shellcheck disable=SC1090
 . ".cache/brokers/rabbitmq-${OSA_RABBITMQ_PROFILE:-4.3}.env"
 set +a
-scripts/brokers/tansu.sh start
+scripts/brokers/kafka.sh --profile cluster start >/dev/null
 header "setup: .venv and the osa_hybrid_msg extension"
 scripts/setup.sh
 

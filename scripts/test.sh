@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole test suite, as CI runs it (.ci/run): setup, the loopback brokers (RabbitMQ, Apache Kafka, tansu), Rust lint
+# The whole test suite, as CI runs it (.ci/run): setup, the loopback brokers (RabbitMQ, Apache Kafka), Rust lint
 # and tests, the extension, Python lint and tests, ansible-test sanity. Every section runs even after a
 # failure; the exit code is non-zero if any failed. Needs root (or passwordless sudo) for apt-get and
 # rabbitmq-server.
@@ -121,9 +121,6 @@ section() {
     brokers)
       run_section "RabbitMQ ${OSA_RABBITMQ_PROFILE:-4.3}: scripts/brokers/rabbitmq.sh start" rabbitmq_default
       run_section "Kafka: scripts/brokers/kafka.sh --profile cluster start" kafka_cluster
-      if [ -x scripts/brokers/tansu.sh ]; then
-        run_section "Kafka (tansu): scripts/brokers/tansu.sh start" scripts/brokers/tansu.sh start
-      fi
       ;;
     lint-rust) lint_rust ;;
     test-rust) run_section "Rust tests" rust_tests ;;

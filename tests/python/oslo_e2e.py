@@ -189,7 +189,7 @@ def notify_round_trip(
     """Listen on ``<topic>.<priority>`` with a fresh pool; send info and error notifications; return them.
 
     A new consumer group starts at the latest offset, and the broker assigns partitions only after the
-    group join (~23 s on tansu), so probes are sent until the listener receives one; only then are the
+    group join, so probes are sent until the listener receives one; only then are the
     info and error notifications sent.
     """
     try:

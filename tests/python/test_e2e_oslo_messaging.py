@@ -27,7 +27,8 @@ from oslo_e2e import HopFailed
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-BOOTSTRAP = "127.0.0.1:9092"
+# The default scenario's Kafka: the three-broker Apache Kafka cluster (scripts/brokers/kafka.sh --profile cluster).
+BOOTSTRAP = ansible_helpers.BOOTSTRAP
 SERVICE = "neutron"
 # Notification topic of the services (oslo's default [oslo_messaging_notifications] topics).
 NOTIFY_TOPIC = "notifications"
@@ -35,11 +36,14 @@ NOTIFY_TOPIC = "notifications"
 pytestmark = pytest.mark.timeout(420)
 
 
-def molecule(action: str, env_extra: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def molecule(action: str, workdir: Path, env_extra: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """``molecule ACTION -s default`` with its own working directory (molecule's default one is shared by every
+    checkout of the same directory name)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ANSIBLE_", "MOLECULE_"))}
     env.update(
         PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}",
         MOLECULE_GLOB="molecule/*/molecule.yml",
+        MOLECULE_EPHEMERAL_DIRECTORY=str(workdir),
         ANSIBLE_NOCOLOR="1",
         NO_COLOR="1",
         **env_extra,
@@ -58,8 +62,9 @@ def molecule(action: str, env_extra: dict[str, str]) -> subprocess.CompletedProc
 @pytest.fixture(scope="module")
 def entry(tmp_path_factory) -> Any:
     """Converge the default scenario; return neutron's lookup entry as converge wrote it. Clean up afterwards."""
-    out = tmp_path_factory.mktemp("e2e") / f"{SERVICE}.json"
-    proc = molecule("converge", {"OSA_E2E_OUT": str(out)})
+    tmp = tmp_path_factory.mktemp("e2e")
+    out, workdir = tmp / f"{SERVICE}.json", tmp / "molecule"
+    proc = molecule("converge", workdir, {"OSA_E2E_OUT": str(out)})
     try:
         if proc.returncode != 0:
             raise HopFailed(
@@ -71,7 +76,7 @@ def entry(tmp_path_factory) -> Any:
         yield json.loads(out.read_text())
     finally:
         out.unlink(missing_ok=True)
-        done = molecule("cleanup", {})
+        done = molecule("cleanup", workdir, {})
         assert done.returncode == 0, f"molecule cleanup -s default failed:\n{(done.stdout + done.stderr)[-5000:]}"
 
 
@@ -131,7 +136,7 @@ def test_notifications_info_and_error_over_kafka(conf):
     try:
         got = oslo_e2e.notify_round_trip(conf, NOTIFY_TOPIC, pool, join_timeout=120, timeout=30)
     finally:
-        # A fresh group per run: tansu does not reliably let a group that emptied be joined again.
+        # A fresh group per run, removed afterwards so the cluster does not collect them.
         admin = AdminClient({"bootstrap.servers": BOOTSTRAP})
         for future in admin.delete_consumer_groups([pool], request_timeout=10).values():
             try:

@@ -1,8 +1,8 @@
-"""The module's Kafka side against the real loopback Kafka-protocol broker (tansu 0.6.0), through ansible-playbook.
+"""The module's Kafka side against the loopback three-broker Apache Kafka cluster, through ansible-playbook.
 
 Topics are read back with confluent-kafka's AdminClient, not through the module. Each test uses its own
-topic names and deletes them. tansu has no CreatePartitions and does not enforce replication; those paths
-are covered by the Rust planner tests and rdkafka's mock cluster (tests/rust), as their docstrings say.
+topic names and deletes them. Partition growth, replication factor, failover across bootstrap servers and
+SASL_SSL are tested on the same cluster by the Rust integration tests (tests/rust/integration/kafka.rs).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The module's ``services:`` shorthand fed verbatim by the ``oslomsg`` lookup, against the real brokers.
 
-Two services, RPC on the loopback RabbitMQ and notifications on the loopback Kafka-protocol broker (tansu),
+Two services, RPC on the loopback RabbitMQ and notifications on the loopback Apache Kafka cluster,
 converged through ansible-playbook: check mode first (nothing written), then apply, then a second run
 that must change nothing. The broker is read back independently: the management API (urllib), an AMQP
 login with each service's credentials (kombu, as oslo.messaging's rabbit driver does), and Kafka metadata

@@ -1,4 +1,4 @@
-"""The module's ``verify`` option through ansible-playbook, against the loopback RabbitMQ and tansu.
+"""The module's ``verify`` option through ansible-playbook, against the loopback RabbitMQ and Apache Kafka.
 
 The broker is read back independently: queues through the management API (urllib), topics and records
 with confluent-kafka. The Rust integration tests (tests/rust/integration/verify.rs) cover the probe
