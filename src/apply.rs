@@ -5,7 +5,7 @@
 use futures::StreamExt;
 
 use crate::backend::{KafkaAdmin, RabbitAdmin};
-use crate::error::{Error, Result};
+use crate::error::{Broker, Error, Result};
 use crate::plan::{Change, Plan, Status};
 
 /// Writes in flight at once; enough to hide round trips, small enough not to load a busy broker.
@@ -111,7 +111,7 @@ where
         c.status = Status::NotApplied;
     }
     let (rabbit_changes, kafka_changes): (Vec<&mut Change>, Vec<&mut Change>) =
-        changes.iter_mut().partition(|c| c.op.backend() == "rabbitmq");
+        changes.iter_mut().partition(|c| c.op.backend() == Broker::RabbitMq);
     let backends = usize::from(!rabbit_changes.is_empty()) + usize::from(!kafka_changes.is_empty());
     let rabbit_run = async {
         match (rabbit, rabbit_changes.is_empty()) {

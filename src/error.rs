@@ -10,10 +10,12 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// A foreign error kept as the source of ours.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
-/// The broker an error is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The broker an error or a change is about; serialized as the result's `backend` name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub enum Broker {
+    #[serde(rename = "rabbitmq")]
     RabbitMq,
+    #[serde(rename = "kafka")]
     Kafka,
 }
 

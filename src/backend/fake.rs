@@ -141,7 +141,7 @@ impl super::RabbitAdmin for FakeRabbit {
                     (vhost, name),
                     ObservedPolicy {
                         pattern,
-                        apply_to,
+                        apply_to: apply_to.as_str().to_owned(),
                         priority,
                         definition,
                     },

@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use crate::error::{Broker, Error, Result};
 use crate::observed::RabbitSnapshot;
 use crate::plan::{Op, PasswordWrite, Secret};
-use crate::spec::{HashingAlgorithm, RabbitConnection};
+use crate::spec::{ApplyTo, HashingAlgorithm, RabbitConnection};
 
 pub struct HttpRabbit {
     http: reqwest::Client,
@@ -101,14 +101,14 @@ fn enc(segment: &str) -> String {
     utf8_percent_encode(segment, NON_ALPHANUMERIC).to_string()
 }
 
-fn policy_target(apply_to: &str) -> PolicyTarget {
+fn policy_target(apply_to: ApplyTo) -> PolicyTarget {
     match apply_to {
-        "queues" => PolicyTarget::Queues,
-        "exchanges" => PolicyTarget::Exchanges,
-        "classic_queues" => PolicyTarget::ClassicQueues,
-        "quorum_queues" => PolicyTarget::QuorumQueues,
-        "streams" => PolicyTarget::Streams,
-        _ => PolicyTarget::All,
+        ApplyTo::All => PolicyTarget::All,
+        ApplyTo::Queues => PolicyTarget::Queues,
+        ApplyTo::Exchanges => PolicyTarget::Exchanges,
+        ApplyTo::ClassicQueues => PolicyTarget::ClassicQueues,
+        ApplyTo::QuorumQueues => PolicyTarget::QuorumQueues,
+        ApplyTo::Streams => PolicyTarget::Streams,
     }
 }
 
@@ -540,7 +540,7 @@ impl super::RabbitAdmin for HttpRabbit {
                     vhost,
                     name,
                     pattern,
-                    apply_to: policy_target(apply_to),
+                    apply_to: policy_target(*apply_to),
                     // Validated to fit at parse time.
                     priority: i32::try_from(*priority).unwrap_or_default(),
                     definition: definition.clone(),

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde_json::{Map, Value};
 
-use super::{Action, Change, FieldChange, Kind, Op, Plan, Status, field};
+use super::{Action, Change, FieldChange, Kind, Op, Plan, field};
 use crate::error::{Error, Result};
 use crate::observed::{KafkaSnapshot, ObservedTopic, config_string};
 use crate::spec::{Request, State, TopicSpec};
@@ -17,17 +17,7 @@ pub fn is_internal(name: &str) -> bool {
 }
 
 fn change(name: &str, action: Action, fields: BTreeMap<String, FieldChange>, op: Op) -> Change {
-    Change {
-        backend: "kafka",
-        kind: Kind::Topic,
-        name: name.to_owned(),
-        vhost: None,
-        action,
-        fields,
-        status: Status::Planned,
-        error: None,
-        op,
-    }
+    Change::new(Kind::Topic, name, None, action, fields, op)
 }
 
 /// The desired config as broker strings; `None` values are removals.

@@ -13,8 +13,9 @@ use std::fmt;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::error::Broker;
 use crate::result::Diff;
-use crate::spec::HashingAlgorithm;
+use crate::spec::{ApplyTo, HashingAlgorithm};
 
 pub const HIDDEN: &str = "<hidden>";
 pub const HIDDEN_CHANGED: &str = "<hidden, changed>";
@@ -140,7 +141,7 @@ pub enum Op {
         vhost: String,
         name: String,
         pattern: String,
-        apply_to: String,
+        apply_to: ApplyTo,
         priority: i64,
         definition: Map<String, Value>,
     },
@@ -190,8 +191,23 @@ impl Op {
         }
     }
 
-    pub fn backend(&self) -> &'static str {
-        if self.stage() >= 10 { "kafka" } else { "rabbitmq" }
+    pub fn backend(&self) -> Broker {
+        match self {
+            Op::PutVhost { .. }
+            | Op::DeleteVhost { .. }
+            | Op::PutUser { .. }
+            | Op::DeleteUser { .. }
+            | Op::PutPermission { .. }
+            | Op::DeletePermission { .. }
+            | Op::PutTopicPermissions { .. }
+            | Op::DeleteTopicPermissions { .. }
+            | Op::PutPolicy { .. }
+            | Op::DeletePolicy { .. } => Broker::RabbitMq,
+            Op::CreateTopic { .. }
+            | Op::CreatePartitions { .. }
+            | Op::AlterTopicConfig { .. }
+            | Op::DeleteTopic { .. } => Broker::Kafka,
+        }
     }
 }
 
@@ -203,7 +219,7 @@ pub struct FieldChange {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Change {
-    pub backend: &'static str,
+    pub backend: Broker,
     pub kind: Kind,
     pub name: String,
     pub vhost: Option<String>,

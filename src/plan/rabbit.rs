@@ -4,9 +4,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde_json::{Map, Value, json};
 
-use super::{
-    Action, Change, FieldChange, HIDDEN, HIDDEN_CHANGED, Kind, Op, PasswordWrite, Plan, Secret, Status, field,
-};
+use super::{Action, Change, FieldChange, HIDDEN, HIDDEN_CHANGED, Kind, Op, PasswordWrite, Plan, Secret, field};
 use crate::error::{Error, Result};
 use crate::observed::{ObservedPermission, ObservedPolicy, ObservedUser, RabbitSnapshot, normalize_definition};
 use crate::spec::{
@@ -91,22 +89,19 @@ fn plan_vhosts(request: &Request, observed: &RabbitSnapshot, plan: &mut Plan) ->
                 if let Some(q) = &dqt {
                     fields.insert("default_queue_type".into(), field(Value::Null, q.clone()));
                 }
-                plan.changes.push(Change {
-                    backend: "rabbitmq",
-                    kind: Kind::Vhost,
-                    name: v.name.clone(),
-                    vhost: None,
-                    action: Action::Create,
+                plan.changes.push(Change::new(
+                    Kind::Vhost,
+                    v.name.clone(),
+                    None,
+                    Action::Create,
                     fields,
-                    status: Status::Planned,
-                    error: None,
-                    op: Op::PutVhost {
+                    Op::PutVhost {
                         name: v.name.clone(),
                         description,
                         tags,
                         default_queue_type: dqt,
                     },
-                });
+                ));
             }
             (State::Present, Some(cur)) => {
                 let mut fields = BTreeMap::new();
@@ -146,22 +141,19 @@ fn plan_vhosts(request: &Request, observed: &RabbitSnapshot, plan: &mut Plan) ->
                     }
                 }
                 if !fields.is_empty() {
-                    plan.changes.push(Change {
-                        backend: "rabbitmq",
-                        kind: Kind::Vhost,
-                        name: v.name.clone(),
-                        vhost: None,
-                        action: Action::Update,
+                    plan.changes.push(Change::new(
+                        Kind::Vhost,
+                        v.name.clone(),
+                        None,
+                        Action::Update,
                         fields,
-                        status: Status::Planned,
-                        error: None,
-                        op: Op::PutVhost {
+                        Op::PutVhost {
                             name: v.name.clone(),
                             description,
                             tags,
                             default_queue_type: dqt,
                         },
-                    });
+                    ));
                 }
             }
             (State::Absent, Some(cur)) => {
@@ -174,17 +166,14 @@ fn plan_vhosts(request: &Request, observed: &RabbitSnapshot, plan: &mut Plan) ->
                 let mut fields = BTreeMap::new();
                 fields.insert("description".into(), field(cur.description.clone(), Value::Null));
                 fields.insert("tags".into(), field(cur.tags.clone(), Value::Null));
-                plan.changes.push(Change {
-                    backend: "rabbitmq",
-                    kind: Kind::Vhost,
-                    name: v.name.clone(),
-                    vhost: None,
-                    action: Action::Delete,
+                plan.changes.push(Change::new(
+                    Kind::Vhost,
+                    v.name.clone(),
+                    None,
+                    Action::Delete,
                     fields,
-                    status: Status::Planned,
-                    error: None,
-                    op: Op::DeleteVhost { name: v.name.clone() },
-                });
+                    Op::DeleteVhost { name: v.name.clone() },
+                ));
             }
             (State::Absent, None) => {}
         }
@@ -265,17 +254,14 @@ fn plan_users(request: &Request, observed: &RabbitSnapshot, fate: &VhostFate<'_>
                 let mut fields = BTreeMap::new();
                 fields.insert("tags".into(), field(cur.tags.clone(), Value::Null));
                 fields.insert("password".into(), field(HIDDEN, Value::Null));
-                plan.changes.push(Change {
-                    backend: "rabbitmq",
-                    kind: Kind::User,
-                    name: u.name.clone(),
-                    vhost: None,
-                    action: Action::Delete,
+                plan.changes.push(Change::new(
+                    Kind::User,
+                    u.name.clone(),
+                    None,
+                    Action::Delete,
                     fields,
-                    status: Status::Planned,
-                    error: None,
-                    op: Op::DeleteUser { name: u.name.clone() },
-                });
+                    Op::DeleteUser { name: u.name.clone() },
+                ));
             }
             continue;
         }
@@ -299,25 +285,22 @@ fn plan_users(request: &Request, observed: &RabbitSnapshot, fate: &VhostFate<'_>
             fields.insert("password".into(), field(before, HIDDEN_CHANGED));
         }
         if current.is_none() || !fields.is_empty() {
-            plan.changes.push(Change {
-                backend: "rabbitmq",
-                kind: Kind::User,
-                name: u.name.clone(),
-                vhost: None,
-                action: if current.is_some() {
+            plan.changes.push(Change::new(
+                Kind::User,
+                u.name.clone(),
+                None,
+                if current.is_some() {
                     Action::Update
                 } else {
                     Action::Create
                 },
                 fields,
-                status: Status::Planned,
-                error: None,
-                op: Op::PutUser {
+                Op::PutUser {
                     name: u.name.clone(),
                     password: password.unwrap_or(PasswordWrite::Disabled),
                     tags,
                 },
-            });
+            ));
         }
 
         if let Some(perms) = &u.permissions {
@@ -368,23 +351,20 @@ fn plan_permissions(
                 fields.insert(name.to_owned(), field(before, after.clone()));
             }
         }
-        plan.changes.push(Change {
-            backend: "rabbitmq",
-            kind: Kind::Permission,
-            name: u.name.clone(),
-            vhost: Some(p.vhost.clone()),
-            action: if cur.is_some() { Action::Update } else { Action::Create },
+        plan.changes.push(Change::new(
+            Kind::Permission,
+            u.name.clone(),
+            Some(p.vhost.clone()),
+            if cur.is_some() { Action::Update } else { Action::Create },
             fields,
-            status: Status::Planned,
-            error: None,
-            op: Op::PutPermission {
+            Op::PutPermission {
                 user: u.name.clone(),
                 vhost: p.vhost.clone(),
                 configure: want.configure,
                 write: want.write,
                 read: want.read,
             },
-        });
+        ));
     }
     if u.purge_permissions() && current.is_some() {
         for ((user, vhost), cur) in observed.permissions.range((u.name.clone(), String::new())..) {
@@ -398,20 +378,17 @@ fn plan_permissions(
             fields.insert("configure".into(), field(cur.configure.clone(), Value::Null));
             fields.insert("write".into(), field(cur.write.clone(), Value::Null));
             fields.insert("read".into(), field(cur.read.clone(), Value::Null));
-            plan.changes.push(Change {
-                backend: "rabbitmq",
-                kind: Kind::Permission,
-                name: u.name.clone(),
-                vhost: Some(vhost.clone()),
-                action: Action::Delete,
+            plan.changes.push(Change::new(
+                Kind::Permission,
+                u.name.clone(),
+                Some(vhost.clone()),
+                Action::Delete,
                 fields,
-                status: Status::Planned,
-                error: None,
-                op: Op::DeletePermission {
+                Op::DeletePermission {
                     user: u.name.clone(),
                     vhost: vhost.clone(),
                 },
-            });
+            ));
         }
     }
     Ok(())
@@ -450,22 +427,19 @@ fn plan_topic_permissions(
         let clear_first = cur.keys().any(|x| !entries.contains_key(x));
         let mut fields = BTreeMap::new();
         fields.insert("exchanges".into(), field(topic_value(cur), topic_value(entries)));
-        plan.changes.push(Change {
-            backend: "rabbitmq",
-            kind: Kind::TopicPermission,
-            name: u.name.clone(),
-            vhost: Some((*vhost).to_owned()),
-            action: if cur.is_empty() { Action::Create } else { Action::Update },
+        plan.changes.push(Change::new(
+            Kind::TopicPermission,
+            u.name.clone(),
+            Some((*vhost).to_owned()),
+            if cur.is_empty() { Action::Create } else { Action::Update },
             fields,
-            status: Status::Planned,
-            error: None,
-            op: Op::PutTopicPermissions {
+            Op::PutTopicPermissions {
                 user: u.name.clone(),
                 vhost: (*vhost).to_owned(),
                 entries: entries.clone(),
                 clear_first,
             },
-        });
+        ));
     }
     if u.purge_permissions() && current.is_some() {
         for ((user, vhost), cur) in observed.topic_permissions.range((u.name.clone(), String::new())..) {
@@ -477,20 +451,17 @@ fn plan_topic_permissions(
             }
             let mut fields = BTreeMap::new();
             fields.insert("exchanges".into(), field(topic_value(cur), Value::Null));
-            plan.changes.push(Change {
-                backend: "rabbitmq",
-                kind: Kind::TopicPermission,
-                name: u.name.clone(),
-                vhost: Some(vhost.clone()),
-                action: Action::Delete,
+            plan.changes.push(Change::new(
+                Kind::TopicPermission,
+                u.name.clone(),
+                Some(vhost.clone()),
+                Action::Delete,
                 fields,
-                status: Status::Planned,
-                error: None,
-                op: Op::DeleteTopicPermissions {
+                Op::DeleteTopicPermissions {
                     user: u.name.clone(),
                     vhost: vhost.clone(),
                 },
-            });
+            ));
         }
     }
     Ok(())
@@ -520,20 +491,17 @@ fn plan_policies(request: &Request, observed: &RabbitSnapshot, fate: &VhostFate<
             if let Some(cur) = current
                 && !fate.deleted(&p.vhost)
             {
-                plan.changes.push(Change {
-                    backend: "rabbitmq",
-                    kind: Kind::Policy,
-                    name: p.name.clone(),
-                    vhost: Some(p.vhost.clone()),
-                    action: Action::Delete,
-                    fields: policy_fields(Some(cur), None),
-                    status: Status::Planned,
-                    error: None,
-                    op: Op::DeletePolicy {
+                plan.changes.push(Change::new(
+                    Kind::Policy,
+                    p.name.clone(),
+                    Some(p.vhost.clone()),
+                    Action::Delete,
+                    policy_fields(Some(cur), None),
+                    Op::DeletePolicy {
                         vhost: p.vhost.clone(),
                         name: p.name.clone(),
                     },
-                });
+                ));
             }
             continue;
         }
@@ -575,28 +543,25 @@ fn plan_policies(request: &Request, observed: &RabbitSnapshot, fate: &VhostFate<
         if current == Some(&want) {
             continue;
         }
-        plan.changes.push(Change {
-            backend: "rabbitmq",
-            kind: Kind::Policy,
-            name: p.name.clone(),
-            vhost: Some(p.vhost.clone()),
-            action: if current.is_some() {
+        plan.changes.push(Change::new(
+            Kind::Policy,
+            p.name.clone(),
+            Some(p.vhost.clone()),
+            if current.is_some() {
                 Action::Update
             } else {
                 Action::Create
             },
-            fields: policy_fields(current, Some(&want)),
-            status: Status::Planned,
-            error: None,
-            op: Op::PutPolicy {
+            policy_fields(current, Some(&want)),
+            Op::PutPolicy {
                 vhost: p.vhost.clone(),
                 name: p.name.clone(),
                 pattern: want.pattern,
-                apply_to: want.apply_to,
+                apply_to,
                 priority: want.priority,
                 definition: want.definition,
             },
-        });
+        ));
     }
     Ok(())
 }

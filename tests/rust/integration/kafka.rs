@@ -447,14 +447,17 @@ async fn kafka_and_rabbitmq_in_one_call_report_each_backend() {
     let Error::PartialApply { result: report, .. } = &err else {
         panic!("expected PartialApply, got {err:?}")
     };
-    let statuses: Vec<(&str, String)> = report
+    let statuses: Vec<(Broker, String)> = report
         .changes
         .iter()
         .map(|c| (c.backend, format!("{:?}", c.status)))
         .collect();
     assert_eq!(
         statuses,
-        [("rabbitmq", "Applied".to_owned()), ("kafka", "Failed".to_owned())]
+        [
+            (Broker::RabbitMq, "Applied".to_owned()),
+            (Broker::Kafka, "Failed".to_owned())
+        ]
     );
     assert!(
         err.to_string().contains(&format!("Applied: create vhost '{vhost}'")),

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use osa_hybrid_msg::apply::apply;
 use osa_hybrid_msg::backend::fake::{FakeKafka, FakeRabbit};
-use osa_hybrid_msg::error::Error;
+use osa_hybrid_msg::error::{Broker, Error};
 use osa_hybrid_msg::observed::{KafkaSnapshot, ObservedTopic};
 use osa_hybrid_msg::plan::{Op, Status, plan_kafka};
 use osa_hybrid_msg::spec::Request;
@@ -51,7 +51,7 @@ fn kafka_unset_counts_create_with_the_broker_defaults() {
             config: BTreeMap::new()
         }
     );
-    assert_eq!(p.changes[0].backend, "kafka");
+    assert_eq!(p.changes[0].backend, Broker::Kafka);
 }
 
 #[test]

@@ -7,7 +7,7 @@ mod verify;
 
 use osa_hybrid_msg::backend::RabbitAdmin;
 use osa_hybrid_msg::backend::fake::{FakeKafka, FakeRabbit};
-use osa_hybrid_msg::error::Error;
+use osa_hybrid_msg::error::{Broker, Error};
 use osa_hybrid_msg::observed::{ObservedPermission, ObservedPolicy, ObservedUser, ObservedVhost, RabbitSnapshot};
 use osa_hybrid_msg::password;
 use osa_hybrid_msg::plan::{Action, Kind, Op, PasswordWrite, Plan, Status, plan_rabbit as plan};
@@ -91,7 +91,7 @@ fn creates_in_dependency_order_vhost_user_permission_policy() {
     assert!(
         p.changes
             .iter()
-            .all(|c| c.status == Status::Planned && c.backend == "rabbitmq")
+            .all(|c| c.status == Status::Planned && c.backend == Broker::RabbitMq)
     );
 }
 
