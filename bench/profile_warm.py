@@ -98,7 +98,7 @@ def in_module(args: dict[str, Any], samples: int, profile_path: Path) -> dict[st
             module = basic.AnsibleModule(argument_spec=osa_hybrid_msg.argument_spec(), supports_check_mode=True)
             t1 = time.perf_counter()
             module.no_log_values.update(runner.secret_values(module.params))
-            request = json.dumps(runner.build_request(module.params))
+            request = json.dumps(runner.build_request(module.params, module.argument_spec))
             t2 = time.perf_counter()
             raw = _core.apply(request, check_mode=False, diff=False)
             t3 = time.perf_counter()

@@ -14,62 +14,25 @@ from urllib.parse import quote
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible_collections.osa.hybrid_msg.plugins.module_utils.core import require_core
 
-# The request keys, in the order docs/core-api.md lists them. Aliases (login_user, tags for definition)
-# are resolved by AnsibleModule and must not reach the core, which rejects unknown keys.
-RABBITMQ_KEYS = (
-    "urls",
-    "username",
-    "password",
-    "ca_cert",
-    "client_cert",
-    "client_key",
-    "validate_certs",
-    "timeout",
-    "amqp_urls",
-)
-VHOST_KEYS = ("name", "state", "description", "tags", "default_queue_type")
-USER_KEYS = (
-    "name",
-    "password",
-    "password_hash",
-    "hashing_algorithm",
-    "tags",
-    "update_password",
-    "state",
-    "permissions",
-    "topic_permissions",
-    "purge_permissions",
-)
-PERMISSION_KEYS = ("vhost", "configure", "write", "read")
-TOPIC_PERMISSION_KEYS = ("vhost", "exchange", "write", "read")
-POLICY_KEYS = ("name", "vhost", "pattern", "apply_to", "priority", "definition", "state")
-KAFKA_KEYS = (
-    "bootstrap_servers",
-    "security_protocol",
-    "sasl_mechanism",
-    "sasl_username",
-    "sasl_password",
-    "ssl_cafile",
-    "ssl_certfile",
-    "ssl_keyfile",
-    "timeout",
-)
-TOPIC_KEYS = ("name", "partitions", "replication_factor", "config", "state")
-NOTIFICATION_KEYS = ("topics", "priorities", "partitions", "replication_factor", "config", "state")
 # The options that grow with the declaration; left out of ``invocation`` below -vvv (see _invocation).
 DECLARATION_LISTS = ("vhosts", "users", "policies", "topics", "services")
 
 
-def _pick(item, keys):
-    if item is None:
-        return None
-    return {key: item.get(key) for key in keys}
+def request_shape(options):
+    """The request's keys, read from an argspec ``options`` dict: each key maps to the shape of its
+    suboptions, or ``None`` for a value passed as it is. The argspec is the one list of keys: aliases
+    (login_user, tags for definition) are resolved by AnsibleModule and never reach the core, which
+    rejects unknown keys."""
+    return {name: request_shape(spec["options"]) if spec.get("options") else None for name, spec in options.items()}
 
 
-def _pick_list(items, keys):
-    if items is None:
-        return None
-    return [_pick(item, keys) for item in items]
+def _build(value, shape):
+    """``value`` reduced to ``shape``: every key present (``None`` where unset), lists element by element."""
+    if value is None or shape is None:
+        return value
+    if isinstance(value, list):
+        return [_build(item, shape) for item in value]
+    return {key: _build(value.get(key), sub) for key, sub in shape.items()}
 
 
 def verify_option(value):
@@ -90,28 +53,13 @@ def verify_option(value):
     return value
 
 
-def build_request(params):
-    """Build the request object from validated module parameters; every documented key is present."""
-    users = None
-    if params.get("users") is not None:
-        users = []
-        for user in params["users"]:
-            entry = _pick(user, USER_KEYS)
-            entry["permissions"] = _pick_list(user.get("permissions"), PERMISSION_KEYS)
-            entry["topic_permissions"] = _pick_list(user.get("topic_permissions"), TOPIC_PERMISSION_KEYS)
-            users.append(entry)
-    return {
-        "rabbitmq": _pick(params.get("rabbitmq"), RABBITMQ_KEYS),
-        "vhosts": _pick_list(params.get("vhosts"), VHOST_KEYS),
-        "users": users,
-        "policies": _pick_list(params.get("policies"), POLICY_KEYS),
-        "kafka": _pick(params.get("kafka"), KAFKA_KEYS),
-        "topics": _pick_list(params.get("topics"), TOPIC_KEYS),
-        "notifications": _pick(params.get("notifications"), NOTIFICATION_KEYS),
-        # Passed as given: the core validates the entries, which carry per-service keys.
-        "services": params.get("services"),
-        "verify": verify_option(params.get("verify")),
-    }
+def build_request(params, argument_spec):
+    """The request object from validated module parameters and the module's argument spec; every
+    documented key is present. ``services`` goes as given (the core validates its per-service keys);
+    ``verify`` is normalised (verify_option)."""
+    request = _build(params, request_shape(argument_spec))
+    request["verify"] = verify_option(request.get("verify"))
+    return request
 
 
 def secret_values(params):
@@ -215,7 +163,7 @@ def run_module(module):
     narrow_services_no_log(module)
     module.no_log_values.update(secret_values(module.params))
     core = require_core(module)
-    request = json.dumps(build_request(module.params))
+    request = json.dumps(build_request(module.params, module.argument_spec))
     diff = bool(module._diff)
 
     try:
