@@ -3,8 +3,7 @@
 use std::time::Instant;
 
 use crate::apply::ChangeReport;
-use crate::backend::kafka_rd::RdKafka;
-use crate::backend::rabbit_http::HttpRabbit;
+use crate::backend::{Brokers, KafkaAdmin, RabbitAdmin, RealBrokers};
 use crate::error::{Error, Result};
 use crate::observed::KafkaSnapshot;
 use crate::plan::{self, Plan, Status};
@@ -56,7 +55,13 @@ fn needs_vhost_metadata(request: &Request) -> bool {
     })
 }
 
+/// One run on the real brokers.
 pub async fn run(request: &Request, options: Options) -> Result<RunResult> {
+    run_on(&RealBrokers, request, options).await
+}
+
+/// One run on the given brokers: the real clients, or the fakes in the crate's unit tests.
+pub async fn run_on<B: Brokers>(brokers: &B, request: &Request, options: Options) -> Result<RunResult> {
     let started = Instant::now();
     let default_rabbit = RabbitConnection::default();
     let default_kafka = KafkaConnection::default();
@@ -74,7 +79,7 @@ pub async fn run(request: &Request, options: Options) -> Result<RunResult> {
     // client is synchronous, and in the same task it held back the RabbitMQ request. A backend with
     // nothing declared is never contacted.
     let kafka_task = (!declared.is_empty()).then(|| {
-        let read = RdKafka::connect(kafka_conn, topic_names);
+        let read = brokers.kafka(kafka_conn, topic_names);
         tokio::spawn(async move {
             let at = Instant::now();
             let result = read.await;
@@ -82,7 +87,8 @@ pub async fn run(request: &Request, options: Options) -> Result<RunResult> {
         })
     });
     let rabbit = if request.has_rabbitmq_objects() {
-        HttpRabbit::connect(rabbit_conn, needs_vhost_metadata(request))
+        brokers
+            .rabbit(rabbit_conn, needs_vhost_metadata(request))
             .await
             .map(Some)
     } else {
@@ -100,7 +106,7 @@ pub async fn run(request: &Request, options: Options) -> Result<RunResult> {
         Ok(r) => r,
         Err(e) => {
             if let Ok(Some((b, _))) = kafka {
-                b.close_in_background();
+                b.close();
             }
             return Err(e);
         }
@@ -214,8 +220,8 @@ pub async fn run(request: &Request, options: Options) -> Result<RunResult> {
     })
 }
 
-fn close(kafka: Option<(RdKafka, KafkaSnapshot)>) {
+fn close<K: KafkaAdmin>(kafka: Option<(K, KafkaSnapshot)>) {
     if let Some((b, _)) = kafka {
-        b.close_in_background();
+        b.close();
     }
 }

@@ -1,12 +1,18 @@
-//! An in-memory RabbitMQ for planner and applier unit tests. Never used in place of integration tests.
+//! An in-memory RabbitMQ and Kafka for the planner, applier and run unit tests (feature `fakes`, which only
+//! the crate's own tests turn on). Never used in place of integration tests.
 
-use std::sync::Mutex;
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use serde_json::Value;
 
 use crate::error::{Broker, Error, Result};
 use crate::observed::{
     KafkaSnapshot, ObservedPermission, ObservedPolicy, ObservedTopic, ObservedUser, ObservedVhost, RabbitSnapshot,
 };
 use crate::plan::{Op, PasswordWrite};
+use crate::spec::{KafkaConnection, RabbitConnection};
 
 #[derive(Default)]
 pub struct FakeRabbit {
@@ -15,6 +21,7 @@ pub struct FakeRabbit {
     pub log: Mutex<Vec<Op>>,
     /// Operations that fail with an API error, matched by their `Debug` text containing this string.
     pub fail_on: Mutex<Vec<String>>,
+    pub reads: AtomicUsize,
 }
 
 impl FakeRabbit {
@@ -32,7 +39,35 @@ impl FakeRabbit {
 
 impl super::RabbitAdmin for FakeRabbit {
     async fn snapshot(&self, _with_vhost_metadata: bool) -> Result<RabbitSnapshot> {
+        self.reads.fetch_add(1, Ordering::Relaxed);
         Ok(self.snapshot_now())
+    }
+
+    #[allow(clippy::unnecessary_literal_bound)] // the trait's signature, which the real backend needs
+    fn endpoint(&self) -> &str {
+        "fake://rabbitmq"
+    }
+
+    fn reads(&self) -> usize {
+        self.reads.load(Ordering::Relaxed)
+    }
+
+    fn writes(&self) -> usize {
+        self.log.lock().expect("fake lock").len()
+    }
+
+    /// The fake has no queues: `verify` on it stops at the AMQP connection, before any queue.
+    async fn queue_policy(&self, vhost: &str, name: &str) -> Result<(Option<String>, Option<String>, Value)> {
+        Err(Error::Api {
+            broker: Broker::RabbitMq,
+            action: format!("fake GET queue '{name}' on vhost '{vhost}'"),
+            status: 404,
+            reason: "the fake has no queues".into(),
+        })
+    }
+
+    async fn delete_queue(&self, _vhost: &str, _name: &str) -> Result<()> {
+        Ok(())
     }
 
     async fn execute(&self, op: &Op) -> Result<()> {
@@ -164,6 +199,7 @@ pub struct FakeKafka {
     pub batches: Mutex<Vec<Vec<Op>>>,
     /// Topics whose operations fail, as a broker would fail one topic of a batch.
     pub fail_topics: Mutex<Vec<String>>,
+    pub reads: AtomicUsize,
 }
 
 impl FakeKafka {
@@ -181,8 +217,24 @@ impl FakeKafka {
 
 impl super::KafkaAdmin for FakeKafka {
     async fn snapshot(&self, _topics: &[String]) -> Result<KafkaSnapshot> {
+        self.reads.fetch_add(1, Ordering::Relaxed);
         Ok(self.snapshot_now())
     }
+
+    #[allow(clippy::unnecessary_literal_bound)] // the trait's signature, which the real backend needs
+    fn bootstrap(&self) -> &str {
+        "fake:9092"
+    }
+
+    fn reads(&self) -> usize {
+        self.reads.load(Ordering::Relaxed)
+    }
+
+    fn writes(&self) -> usize {
+        self.batches.lock().expect("fake lock").len()
+    }
+
+    fn close(self) {}
 
     async fn execute_batch(&self, ops: &[&Op]) -> Vec<Result<()>> {
         self.batches
@@ -243,5 +295,62 @@ impl super::KafkaAdmin for FakeKafka {
                 Ok(())
             })
             .collect()
+    }
+}
+
+impl super::KafkaAdmin for Arc<FakeKafka> {
+    async fn snapshot(&self, topics: &[String]) -> Result<KafkaSnapshot> {
+        FakeKafka::snapshot(self, topics).await
+    }
+
+    async fn execute_batch(&self, ops: &[&Op]) -> Vec<Result<()>> {
+        FakeKafka::execute_batch(self, ops).await
+    }
+
+    fn bootstrap(&self) -> &str {
+        FakeKafka::bootstrap(self)
+    }
+
+    fn reads(&self) -> usize {
+        FakeKafka::reads(self)
+    }
+
+    fn writes(&self) -> usize {
+        FakeKafka::writes(self)
+    }
+
+    fn close(self) {}
+}
+
+/// Both fakes, shared with the test that made them: every run reads and writes the same state.
+#[derive(Default, Clone)]
+pub struct FakeBrokers {
+    pub rabbit: Arc<FakeRabbit>,
+    pub kafka: Arc<FakeKafka>,
+}
+
+impl super::Brokers for FakeBrokers {
+    type Rabbit = Arc<FakeRabbit>;
+    type Kafka = Arc<FakeKafka>;
+
+    async fn rabbit(
+        &self,
+        _conn: &RabbitConnection,
+        with_vhost_metadata: bool,
+    ) -> Result<(Self::Rabbit, RabbitSnapshot)> {
+        let snapshot = super::RabbitAdmin::snapshot(&self.rabbit, with_vhost_metadata).await?;
+        Ok((Arc::clone(&self.rabbit), snapshot))
+    }
+
+    fn kafka(
+        &self,
+        _conn: &KafkaConnection,
+        topics: Vec<String>,
+    ) -> impl Future<Output = Result<(Self::Kafka, KafkaSnapshot)>> + Send + 'static {
+        let kafka = Arc::clone(&self.kafka);
+        async move {
+            let snapshot = super::KafkaAdmin::snapshot(&kafka, &topics).await?;
+            Ok((kafka, snapshot))
+        }
     }
 }

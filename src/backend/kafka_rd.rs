@@ -169,25 +169,6 @@ impl RdKafka {
         }
     }
 
-    pub fn bootstrap(&self) -> &str {
-        &self.bootstrap
-    }
-
-    /// Drops the client on a thread of its own: librdkafka's destroy joins its broker threads, which
-    /// took ~150 ms per run against tansu, longer than the whole no-op read.
-    pub fn close_in_background(self) {
-        let admin = self.admin;
-        std::thread::spawn(move || drop(admin));
-    }
-
-    pub fn reads(&self) -> usize {
-        self.reads.load(Ordering::Relaxed)
-    }
-
-    pub fn writes(&self) -> usize {
-        self.writes.load(Ordering::Relaxed)
-    }
-
     fn kafka_error(&self, e: &KafkaError, action: &str) -> Error {
         let code = e.rdkafka_error_code();
         for text in drain_main_queue(&self.admin) {
@@ -262,6 +243,25 @@ impl RdKafka {
 }
 
 impl super::KafkaAdmin for RdKafka {
+    fn bootstrap(&self) -> &str {
+        &self.bootstrap
+    }
+
+    /// Drops the client on a thread of its own: librdkafka's destroy joins its broker threads, which
+    /// took ~150 ms per run, longer than the whole no-op read.
+    fn close(self) {
+        let admin = self.admin;
+        std::thread::spawn(move || drop(admin));
+    }
+
+    fn reads(&self) -> usize {
+        self.reads.load(Ordering::Relaxed)
+    }
+
+    fn writes(&self) -> usize {
+        self.writes.load(Ordering::Relaxed)
+    }
+
     /// Metadata and DescribeConfigs go out together: the declared names are known up front, and a
     /// topic that turns out not to exist only costs its per-resource error in the same answer.
     async fn snapshot(&self, topics: &[String]) -> Result<KafkaSnapshot> {

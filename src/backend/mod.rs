@@ -1,16 +1,25 @@
-//! Backends: the small async traits the applier talks to, the real RabbitMQ and Kafka ones, and
-//! fakes for unit tests.
+//! Backends: the small async traits a run talks to, the real RabbitMQ and Kafka clients, and (for the
+//! crate's own tests only, feature `fakes`) in-memory fakes. `Brokers` is how a run reaches them, so the
+//! whole run can be exercised on the fakes.
 
+#[cfg(feature = "fakes")]
 pub mod fake;
 mod kafka_alter;
 pub mod kafka_rd;
 pub mod rabbit_http;
 
+use std::future::Future;
+use std::sync::Arc;
+
+use serde_json::Value;
+
 use crate::error::Result;
 use crate::observed::{KafkaSnapshot, RabbitSnapshot};
 use crate::plan::Op;
+use crate::spec::{KafkaConnection, RabbitConnection};
 
-/// What the core needs from RabbitMQ: one read of everything, and one idempotent write per operation.
+/// What the core needs from RabbitMQ: one read of everything, one idempotent write per operation, and
+/// the two queue calls of `verify`.
 #[allow(async_fn_in_trait)]
 pub trait RabbitAdmin {
     /// Reads the snapshot. `with_vhost_metadata` adds `GET /api/vhosts` (3.10's definitions lack metadata).
@@ -18,6 +27,17 @@ pub trait RabbitAdmin {
 
     /// Executes one operation. A delete of something already gone is success.
     async fn execute(&self, op: &Op) -> Result<()>;
+
+    /// The endpoint that answered the read (reported in the result).
+    fn endpoint(&self) -> &str;
+    fn reads(&self) -> usize;
+    fn writes(&self) -> usize;
+
+    /// A queue's type, the policy that applies to it and that policy's definition (`verify`).
+    async fn queue_policy(&self, vhost: &str, name: &str) -> Result<(Option<String>, Option<String>, Value)>;
+
+    /// Deletes a queue; one already gone is success (`verify`'s cleanup).
+    async fn delete_queue(&self, vhost: &str, name: &str) -> Result<()>;
 }
 
 /// What the core needs from Kafka: one read (metadata + configs of `topics`), and batched writes.
@@ -28,4 +48,88 @@ pub trait KafkaAdmin {
     /// Executes operations of one kind in one request; one result per operation, in order.
     /// Creating a topic that exists and deleting one that is gone are success.
     async fn execute_batch(&self, ops: &[&Op]) -> Vec<Result<()>>;
+
+    /// The bootstrap servers, as reported in the result.
+    fn bootstrap(&self) -> &str;
+    fn reads(&self) -> usize;
+    fn writes(&self) -> usize;
+
+    /// Releases the client without making the run wait for it.
+    fn close(self);
+}
+
+/// How a run reaches the brokers: connect and read each one's snapshot.
+#[allow(async_fn_in_trait)]
+pub trait Brokers {
+    type Rabbit: RabbitAdmin;
+    type Kafka: KafkaAdmin + Send + 'static;
+
+    /// Tries the management endpoints in turn; the first that answers is the one used.
+    async fn rabbit(
+        &self,
+        conn: &RabbitConnection,
+        with_vhost_metadata: bool,
+    ) -> Result<(Self::Rabbit, RabbitSnapshot)>;
+
+    /// A future the run spawns on a worker of its own, so it owns everything it needs.
+    fn kafka(
+        &self,
+        conn: &KafkaConnection,
+        topics: Vec<String>,
+    ) -> impl Future<Output = Result<(Self::Kafka, KafkaSnapshot)>> + Send + 'static;
+}
+
+/// The real clients: the management HTTP API and librdkafka.
+pub struct RealBrokers;
+
+impl Brokers for RealBrokers {
+    type Rabbit = rabbit_http::HttpRabbit;
+    type Kafka = kafka_rd::RdKafka;
+
+    async fn rabbit(
+        &self,
+        conn: &RabbitConnection,
+        with_vhost_metadata: bool,
+    ) -> Result<(Self::Rabbit, RabbitSnapshot)> {
+        rabbit_http::HttpRabbit::connect(conn, with_vhost_metadata).await
+    }
+
+    fn kafka(
+        &self,
+        conn: &KafkaConnection,
+        topics: Vec<String>,
+    ) -> impl Future<Output = Result<(Self::Kafka, KafkaSnapshot)>> + Send + 'static {
+        kafka_rd::RdKafka::connect(conn, topics)
+    }
+}
+
+/// Shared backends (the fakes are shared between a test and the runs it makes).
+impl<T: RabbitAdmin> RabbitAdmin for Arc<T> {
+    async fn snapshot(&self, with_vhost_metadata: bool) -> Result<RabbitSnapshot> {
+        T::snapshot(self, with_vhost_metadata).await
+    }
+
+    async fn execute(&self, op: &Op) -> Result<()> {
+        T::execute(self, op).await
+    }
+
+    fn endpoint(&self) -> &str {
+        T::endpoint(self)
+    }
+
+    fn reads(&self) -> usize {
+        T::reads(self)
+    }
+
+    fn writes(&self) -> usize {
+        T::writes(self)
+    }
+
+    async fn queue_policy(&self, vhost: &str, name: &str) -> Result<(Option<String>, Option<String>, Value)> {
+        T::queue_policy(self, vhost, name).await
+    }
+
+    async fn delete_queue(&self, vhost: &str, name: &str) -> Result<()> {
+        T::delete_queue(self, vhost, name).await
+    }
 }

@@ -179,18 +179,6 @@ impl HttpRabbit {
         })
     }
 
-    pub fn endpoint(&self) -> &str {
-        &self.endpoint
-    }
-
-    pub fn reads(&self) -> usize {
-        self.reads.load(Ordering::Relaxed)
-    }
-
-    pub fn writes(&self) -> usize {
-        self.writes.load(Ordering::Relaxed)
-    }
-
     fn map_client_error(&self, e: HttpClientError, action: &str) -> Error {
         match e {
             ClientError::ClientErrorResponse {
@@ -312,6 +300,63 @@ impl HttpRabbit {
         .await
     }
 
+    /// `PUT /api/users/{name}`. Mutates; needs `administrator`.
+    async fn put_user(&self, name: &str, password: &PasswordWrite, tags: &[String]) -> Result<()> {
+        let (hash, algorithm) = match password {
+            PasswordWrite::Keep { hash, algorithm } => (hash.expose().to_owned(), algorithm.clone()),
+            PasswordWrite::Plain { password, algorithm } => (
+                crate::password::hash(password.expose(), *algorithm),
+                Some(algorithm.as_str().to_owned()),
+            ),
+            PasswordWrite::Hash { hash, algorithm } => (hash.expose().to_owned(), Some(algorithm.as_str().to_owned())),
+            PasswordWrite::Disabled => (String::new(), Some(HashingAlgorithm::Sha256.as_str().to_owned())),
+        };
+        let mut body = json!({"password_hash": hash, "tags": tags.join(",")});
+        if let Some(a) = algorithm {
+            body["hashing_algorithm"] = Value::from(a);
+        }
+        self.raw(
+            reqwest::Method::PUT,
+            &format!("users/{}", enc(name)),
+            Some(body),
+            &format!("PUT user '{name}'"),
+        )
+        .await
+        .map(drop)
+    }
+
+    /// `PUT /api/vhosts/{name}`. Mutates; needs `administrator`.
+    async fn put_vhost(&self, name: &str, description: &str, tags: &[String], dqt: Option<&str>) -> Result<()> {
+        let mut body = json!({"description": description, "tags": tags.join(",")});
+        if let Some(q) = dqt {
+            body["default_queue_type"] = Value::from(q);
+            // RabbitMQ 3.10 reads this spelling; later versions ignore it.
+            body["defaultqueuetype"] = Value::from(q);
+        }
+        self.raw(
+            reqwest::Method::PUT,
+            &format!("vhosts/{}", enc(name)),
+            Some(body),
+            &format!("PUT vhost '{name}'"),
+        )
+        .await
+        .map(drop)
+    }
+}
+
+impl super::RabbitAdmin for HttpRabbit {
+    fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    fn reads(&self) -> usize {
+        self.reads.load(Ordering::Relaxed)
+    }
+
+    fn writes(&self) -> usize {
+        self.writes.load(Ordering::Relaxed)
+    }
+
     /// The type of a queue and the policy the broker applied to it, with that policy's definition.
     /// `GET /api/queues/{vhost}?disable_stats=true&name=...` (one page, filtered by name), then
     /// `GET /api/policies/{vhost}/{policy}`. Reads only; needs `administrator` (or `policymaker` with
@@ -320,7 +365,7 @@ impl HttpRabbit {
     /// `GET /api/queues/{vhost}/{name}` would be one request, but it shows `policy` and
     /// `effective_policy_definition` only once the queue's first statistics arrive (5–10 s on 3.10);
     /// the statistics-free listing has `policy` at once. Operator policies are not reported.
-    pub async fn queue_policy(&self, vhost: &str, name: &str) -> Result<(Option<String>, Option<String>, Value)> {
+    async fn queue_policy(&self, vhost: &str, name: &str) -> Result<(Option<String>, Option<String>, Value)> {
         let action = format!("GET queue '{name}' on vhost '{vhost}'");
         let not_json = |e: serde_json::Error| Error::Api {
             broker: Broker::RabbitMq,
@@ -368,7 +413,7 @@ impl HttpRabbit {
 
     /// `DELETE /api/queues/{vhost}/{name}`; a queue already gone is success. Mutates; for `verify`'s
     /// cleanup when the probing user's own delete failed. Needs `administrator`.
-    pub async fn delete_queue(&self, vhost: &str, name: &str) -> Result<()> {
+    async fn delete_queue(&self, vhost: &str, name: &str) -> Result<()> {
         match self
             .raw(
                 reqwest::Method::DELETE,
@@ -383,51 +428,6 @@ impl HttpRabbit {
         }
     }
 
-    /// `PUT /api/users/{name}`. Mutates; needs `administrator`.
-    async fn put_user(&self, name: &str, password: &PasswordWrite, tags: &[String]) -> Result<()> {
-        let (hash, algorithm) = match password {
-            PasswordWrite::Keep { hash, algorithm } => (hash.expose().to_owned(), algorithm.clone()),
-            PasswordWrite::Plain { password, algorithm } => (
-                crate::password::hash(password.expose(), *algorithm),
-                Some(algorithm.as_str().to_owned()),
-            ),
-            PasswordWrite::Hash { hash, algorithm } => (hash.expose().to_owned(), Some(algorithm.as_str().to_owned())),
-            PasswordWrite::Disabled => (String::new(), Some(HashingAlgorithm::Sha256.as_str().to_owned())),
-        };
-        let mut body = json!({"password_hash": hash, "tags": tags.join(",")});
-        if let Some(a) = algorithm {
-            body["hashing_algorithm"] = Value::from(a);
-        }
-        self.raw(
-            reqwest::Method::PUT,
-            &format!("users/{}", enc(name)),
-            Some(body),
-            &format!("PUT user '{name}'"),
-        )
-        .await
-        .map(drop)
-    }
-
-    /// `PUT /api/vhosts/{name}`. Mutates; needs `administrator`.
-    async fn put_vhost(&self, name: &str, description: &str, tags: &[String], dqt: Option<&str>) -> Result<()> {
-        let mut body = json!({"description": description, "tags": tags.join(",")});
-        if let Some(q) = dqt {
-            body["default_queue_type"] = Value::from(q);
-            // RabbitMQ 3.10 reads this spelling; later versions ignore it.
-            body["defaultqueuetype"] = Value::from(q);
-        }
-        self.raw(
-            reqwest::Method::PUT,
-            &format!("vhosts/{}", enc(name)),
-            Some(body),
-            &format!("PUT vhost '{name}'"),
-        )
-        .await
-        .map(drop)
-    }
-}
-
-impl super::RabbitAdmin for HttpRabbit {
     /// `GET /api/definitions` (and `GET /api/vhosts` for metadata), concurrently. Reads only; needs `administrator`.
     async fn snapshot(&self, with_vhost_metadata: bool) -> Result<RabbitSnapshot> {
         let defs = self.call(

@@ -15,7 +15,7 @@ use lapin::{BasicProperties, Channel, Confirmation, Connection, ConnectionProper
 use serde_json::Value;
 
 use super::{AmqpProbe, AmqpTarget, Clock, Failure, Mode, ProbeStatus, QueueReport, probe_name};
-use crate::backend::rabbit_http::HttpRabbit;
+use crate::backend::RabbitAdmin;
 use crate::spec::{AmqpEndpoint, RabbitConnection};
 
 /// What every AMQP probe of a run shares: the endpoints, TLS material and the per-hop timeout.
@@ -181,7 +181,12 @@ fn allows(regex: &str, name: &str) -> bool {
 }
 
 /// Probes one user on one vhost. Never returns an error: the outcome is in the report.
-pub async fn probe(settings: &AmqpSettings, admin: Option<&HttpRabbit>, target: &AmqpTarget, mode: Mode) -> AmqpProbe {
+pub async fn probe<R: RabbitAdmin>(
+    settings: &AmqpSettings,
+    admin: Option<&R>,
+    target: &AmqpTarget,
+    mode: Mode,
+) -> AmqpProbe {
     let mut report = AmqpProbe::new(target);
     if let Some(reason) = &target.skip {
         report.status = ProbeStatus::Skipped;
@@ -226,9 +231,9 @@ pub async fn probe(settings: &AmqpSettings, admin: Option<&HttpRabbit>, target: 
     report
 }
 
-async fn run(
+async fn run<R: RabbitAdmin>(
     settings: &AmqpSettings,
-    admin: Option<&HttpRabbit>,
+    admin: Option<&R>,
     target: &AmqpTarget,
     password: &str,
     mode: Mode,
@@ -282,10 +287,10 @@ async fn run(
 /// Declare, publish, get, read the policy, delete. The queue is deleted whatever failed before; if the
 /// user's own delete fails, the management API deletes it, and `x-expires` removes it in the end.
 #[allow(clippy::too_many_arguments)]
-async fn queue_round_trip(
+async fn queue_round_trip<R: RabbitAdmin>(
     conn: &Connection,
     channel: Channel,
-    admin: Option<&HttpRabbit>,
+    admin: Option<&R>,
     target: &AmqpTarget,
     name: &str,
     timeout: Duration,
@@ -403,10 +408,10 @@ async fn queue_round_trip(
 
 /// Deletes the probe queue as the user, on the probe's channel or a fresh one (an error closes a
 /// channel), and falls back to the management API.
-async fn delete(
+async fn delete<R: RabbitAdmin>(
     conn: &Connection,
     channel: &Channel,
-    admin: Option<&HttpRabbit>,
+    admin: Option<&R>,
     target: &AmqpTarget,
     queue: &ShortString,
     timeout: Duration,

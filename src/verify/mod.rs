@@ -23,7 +23,7 @@ use serde_json::{Map, Value, json};
 pub use amqp::{AmqpSettings, probe as probe_amqp};
 pub use kafka::probe as probe_kafka;
 
-use crate::backend::rabbit_http::HttpRabbit;
+use crate::backend::RabbitAdmin;
 use crate::observed::RabbitSnapshot;
 use crate::plan::{Action, Change, Kind, Secret, Status};
 use crate::spec::{KafkaConnection, PasswordSpec, RabbitConnection, Request, State, UpdatePassword};
@@ -380,10 +380,10 @@ pub fn kafka_targets(request: &Request, changes: &[Change], check_mode: bool) ->
 }
 
 /// What a run needs for its probes.
-pub struct Context<'a> {
+pub struct Context<'a, R: RabbitAdmin> {
     pub request: &'a Request,
     /// The management API backend and the snapshot it read before apply.
-    pub rabbit: Option<(&'a HttpRabbit, &'a RabbitSnapshot)>,
+    pub rabbit: Option<(&'a R, &'a RabbitSnapshot)>,
     pub changes: &'a [Change],
     pub check_mode: bool,
 }
@@ -398,7 +398,7 @@ pub struct Outcome {
 
 /// Runs the requested probes, AMQP and Kafka side by side. Never fails as a whole: each probe's
 /// outcome is in the report.
-pub async fn run(ctx: Context<'_>) -> Outcome {
+pub async fn run<R: RabbitAdmin>(ctx: Context<'_, R>) -> Outcome {
     let spec = ctx.request.verify();
     let started = Instant::now();
     let mode = if ctx.check_mode { Mode::ReadOnly } else { Mode::Full };

@@ -8,6 +8,7 @@
 
 use std::time::Duration;
 
+use osa_hybrid_msg::backend::rabbit_http::HttpRabbit;
 use osa_hybrid_msg::error::Error;
 use osa_hybrid_msg::run::{Options, run};
 use osa_hybrid_msg::spec::{KafkaConnection, RabbitConnection, Request};
@@ -293,7 +294,13 @@ async fn a_user_without_permission_on_the_vhost_is_refused_at_vhost_open() {
     let mut body = service(&own, &own, "pw");
     body["vhosts"].as_array_mut().unwrap().push(json!({"name": other}));
     go(body, false).await.unwrap();
-    let probe = probe_amqp(&settings(), None, &target(&own, &other, "pw"), Mode::Full).await;
+    let probe = probe_amqp(
+        &settings(),
+        None::<&HttpRabbit>,
+        &target(&own, &other, "pw"),
+        Mode::Full,
+    )
+    .await;
     assert_eq!(probe.status, ProbeStatus::Failed);
     assert_eq!(probe.hop, Some("vhost"));
     let error = probe.error.unwrap();
@@ -311,7 +318,7 @@ async fn a_vhost_that_does_not_exist_is_reported_as_not_found() {
     let missing = unique("it-verify-missing");
     let probe = probe_amqp(
         &settings(),
-        None,
+        None::<&HttpRabbit>,
         &target(&broker().user, &missing, &broker().password),
         Mode::ReadOnly,
     )
@@ -332,7 +339,13 @@ async fn a_closed_amqp_port_fails_at_connect_within_the_timeout_and_names_each_u
     conn["timeout"] = json!(2);
     let settings = AmqpSettings::new(&serde_json::from_value::<RabbitConnection>(conn).unwrap());
     let started = std::time::Instant::now();
-    let probe = probe_amqp(&settings, None, &target("guest", "/", "guest"), Mode::Full).await;
+    let probe = probe_amqp(
+        &settings,
+        None::<&HttpRabbit>,
+        &target("guest", "/", "guest"),
+        Mode::Full,
+    )
+    .await;
     assert!(started.elapsed() < Duration::from_secs(6), "{:?}", started.elapsed());
     assert_eq!(probe.hop, Some("connect"));
     let error = probe.error.unwrap();

@@ -2,6 +2,7 @@
 
 mod kafka;
 mod oslomsg;
+mod run;
 mod services;
 mod verify;
 
@@ -14,7 +15,7 @@ use osa_hybrid_msg::plan::{Action, Kind, Op, PasswordWrite, Plan, Status, plan_r
 use osa_hybrid_msg::spec::{HashingAlgorithm, Request};
 use serde_json::{Value, json};
 
-fn request(value: &Value) -> Request {
+pub(crate) fn request(value: &Value) -> Request {
     Request::from_json(&value.to_string()).expect("valid request")
 }
 
