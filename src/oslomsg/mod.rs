@@ -24,19 +24,13 @@ use global::Global;
 use service::service_vars;
 
 pub use service::merge_policies;
-pub use url::{
-    RabbitUrl, check_rabbit_credential, check_vhost_name, kafka_url, rabbit_url, rendered_vhost, split_servers,
-    url_host,
-};
-pub use vars::parse_vhost_list;
+pub use url::{RabbitUrl, kafka_url, rabbit_url, rendered_vhost, split_servers, url_host};
 
 pub const DEFAULT_RABBITMQ_HOST_GROUP: &str = "rabbitmq_all";
 pub const DEFAULT_KAFKA_HOST_GROUP: &str = "kafka_all";
 pub const DEFAULT_KAFKA_PORT: i64 = 9092;
 /// `<svc>_oslomsg_{rpc,notify}_ssl_version` when `oslomsg_*_ssl_version` is not set (os_nova).
 pub const DEFAULT_SSL_VERSION: &str = "TLSv1_2";
-/// The notification topic every service emits on (`[oslo_messaging_notifications] topics`).
-pub const DEFAULT_NOTIFICATION_TOPIC: &str = "notifications";
 
 /// What the lookup passes: the inventory, overriding variables, its options, and the service names.
 #[derive(Default, Deserialize)]

@@ -10,8 +10,9 @@ use super::global::{
 };
 use super::url::transport_url;
 use super::vars::{Vars, var_path};
-use super::{DEFAULT_NOTIFICATION_TOPIC, DEFAULT_SSL_VERSION, Facts, LookupOptions};
+use super::{DEFAULT_SSL_VERSION, Facts, LookupOptions};
 use crate::error::{Error, Result};
+use crate::spec::DEFAULT_NOTIFICATION_TOPIC;
 
 /// One bus of one service after the `<svc>_oslomsg_*` chain.
 pub(super) struct ServiceBus {

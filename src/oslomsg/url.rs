@@ -8,8 +8,9 @@ use serde_json::Value;
 
 use super::global::KafkaSettings;
 use super::service::ServiceBus;
-use super::vars::{parse_vhost_list, var_path};
+use super::vars::var_path;
 use crate::error::{Error, Result};
+use crate::spec::{check_rabbit_credential, check_vhost_name, parse_vhost_list};
 
 /// Python's `quote(s, safe='')`: everything but letters, digits and `-._~` is percent-encoded.
 const QUOTE_ALL: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
@@ -121,39 +122,6 @@ pub fn url_host(path: &str, server: &str) -> Result<String> {
         return Err(bad(&format!("contains '{c}', which no host name has")));
     }
     Ok(server.to_owned())
-}
-
-/// Refuses what a rabbit URL cannot carry. Never echoes the value: it may be a password.
-pub fn check_rabbit_credential(path: &str, what: &str, value: &str) -> Result<()> {
-    if value.contains('/') {
-        return Err(Error::spec(
-            path,
-            format!(
-                "the {what} contains '/', which oslo.messaging's rabbit driver cannot carry in a transport URL, \
-                 even percent-encoded (it re-quotes credentials keeping '/', and kombu then fails with \"Port \
-                 could not be cast to integer\"); choose a {what} without '/' (OSA's pw-token-gen.py makes hex \
-                 passwords)"
-            ),
-        ));
-    }
-    Ok(())
-}
-
-/// Refuses vhost names oslo.messaging mangles: it decodes the vhost twice, and `?`/`#` end the path.
-pub fn check_vhost_name(path: &str, vhost: &str) -> Result<()> {
-    if vhost.is_empty() {
-        return Err(Error::spec(path, "the vhost name is empty"));
-    }
-    if let Some(c) = vhost.chars().find(|c| matches!(c, '%' | '?' | '#')) {
-        return Err(Error::spec(
-            path,
-            format!(
-                "vhost '{vhost}' contains '{c}', which oslo.messaging cannot carry in a transport URL (it decodes \
-                 the vhost twice, and '?' and '#' end the path); rename the vhost"
-            ),
-        ));
-    }
-    Ok(())
 }
 
 pub struct RabbitUrl<'a> {

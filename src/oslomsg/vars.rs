@@ -4,6 +4,7 @@
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
+use crate::spec::{kind, parse_vhost_list};
 
 /// Reads overriding variables; a missing or null variable is unset. Errors name `vars.<name>`.
 pub(super) struct Vars<'a>(pub(super) &'a Map<String, Value>);
@@ -110,58 +111,5 @@ impl Vars<'_> {
         let Some(v) = self.get(name) else { return Ok(None) };
         parse_vhost_list(&var_path(name), v)?;
         Ok(Some(v.clone()))
-    }
-}
-
-pub(super) fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "list",
-        Value::Object(_) => "mapping",
-    }
-}
-
-/// `(name, present)` for each entry of a vhost variable: a string, or a list of `{name, state}`.
-pub fn parse_vhost_list(path: &str, v: &Value) -> Result<Vec<(String, bool)>> {
-    match v {
-        Value::String(s) => Ok(vec![(s.clone(), true)]),
-        Value::Array(items) => {
-            let mut out = Vec::with_capacity(items.len());
-            for (i, item) in items.iter().enumerate() {
-                let p = format!("{path}[{i}]");
-                let Value::Object(entry) = item else {
-                    return Err(Error::spec(p, "each entry is {name: VHOST, state: present|absent}"));
-                };
-                if let Some(k) = entry.keys().find(|k| !matches!(k.as_str(), "name" | "state")) {
-                    return Err(Error::spec(
-                        format!("{p}.{k}"),
-                        "unknown key; an entry has only name and state",
-                    ));
-                }
-                let Some(name) = entry.get("name").and_then(Value::as_str) else {
-                    return Err(Error::spec(format!("{p}.name"), "is required, a string"));
-                };
-                let present = match entry.get("state") {
-                    None | Some(Value::Null) => true,
-                    Some(Value::String(s)) if s == "present" => true,
-                    Some(Value::String(s)) if s == "absent" => false,
-                    Some(other) => {
-                        return Err(Error::spec(
-                            format!("{p}.state"),
-                            format!("{other} is not a state; use present or absent"),
-                        ));
-                    }
-                };
-                out.push((name.to_owned(), present));
-            }
-            Ok(out)
-        }
-        other => Err(Error::spec(
-            path,
-            format!("is a {}; give a vhost name or a list of {{name, state}}", kind(other)),
-        )),
     }
 }

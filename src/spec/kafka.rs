@@ -8,6 +8,8 @@ use super::rabbit::State;
 use crate::error::{Error, Result};
 
 pub const DEFAULT_BOOTSTRAP: &str = "127.0.0.1:9092";
+/// The notification topic every service emits on (`[oslo_messaging_notifications] topics`).
+pub const DEFAULT_NOTIFICATION_TOPIC: &str = "notifications";
 /// oslo.messaging's notification priorities (`notify/dispatcher.py`).
 pub const OSLO_PRIORITIES: [&str; 7] = ["audit", "debug", "info", "warn", "error", "critical", "sample"];
 
