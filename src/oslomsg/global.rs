@@ -6,14 +6,11 @@ use serde_json::{Map, Value, json};
 use super::vars::{Vars, var_path};
 use super::{DEFAULT_KAFKA_HOST_GROUP, DEFAULT_KAFKA_PORT, DEFAULT_RABBITMQ_HOST_GROUP, Facts, LookupOptions};
 use crate::error::{Error, Result};
-
-pub(super) const TRANSPORTS: [&str; 3] = ["rabbit", "kafka", "none"];
-pub(super) const SECURITY_PROTOCOLS: [&str; 4] = ["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"];
-pub(super) const SASL_MECHANISMS: [&str; 3] = ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"];
+use crate::spec::{SaslMechanism, SecurityProtocol, Transport};
 
 /// The settings of one bus as the `oslomsg_{rpc,notify}_*` variables give them.
 pub(super) struct Bus {
-    pub(super) transport: String,
+    pub(super) transport: Transport,
     pub(super) servers: String,
     pub(super) port: i64,
     pub(super) use_ssl: bool,
@@ -21,9 +18,10 @@ pub(super) struct Bus {
     pub(super) policies: Vec<Value>,
 }
 
+#[derive(Clone)]
 pub(super) struct KafkaSettings {
-    pub(super) security_protocol: String,
-    pub(super) sasl_mechanism: Option<String>,
+    pub(super) security_protocol: SecurityProtocol,
+    pub(super) sasl_mechanism: Option<SaslMechanism>,
     pub(super) ssl_ca_file: String,
     pub(super) ssl_client_cert_file: String,
     pub(super) ssl_client_key_file: String,
@@ -133,24 +131,47 @@ fn group_port(facts: &Facts, group: &str, var: &str) -> Result<Option<i64>> {
     Ok(found.map(|(p, _)| p))
 }
 
-pub(super) fn check_transport(path: &str, transport: &str, rpc: bool) -> Result<()> {
-    if !TRANSPORTS.contains(&transport) {
+/// The transport a variable names; kafka is refused for RPC.
+pub(super) fn check_transport(path: &str, name: &str, rpc: bool) -> Result<Transport> {
+    let Some(transport) = Transport::from_name(name) else {
         return Err(Error::spec(
             path,
             format!(
-                "'{transport}' is not a transport here; use rabbit, kafka (notifications only) or none \
+                "'{name}' is not a transport here; use rabbit, kafka (notifications only) or none \
                  (the amqp driver was removed from oslo.messaging)"
             ),
         ));
-    }
-    if rpc && transport == "kafka" {
+    };
+    if rpc && transport == Transport::Kafka {
         return Err(Error::spec(
             path,
             "kafka cannot carry RPC: oslo.messaging's kafka driver raises NotImplementedError for RPC; \
              use rabbit for RPC and kafka for notifications",
         ));
     }
-    Ok(())
+    Ok(transport)
+}
+
+/// A Kafka security protocol from a variable; the message lists the valid ones.
+pub(super) fn parse_security_protocol(path: &str, name: &str) -> Result<SecurityProtocol> {
+    SecurityProtocol::from_name(name).ok_or_else(|| {
+        let all = SecurityProtocol::ALL.map(SecurityProtocol::as_str);
+        Error::spec(
+            path,
+            format!("'{name}' is not a Kafka security protocol; use {}", all.join(", ")),
+        )
+    })
+}
+
+/// A SASL mechanism from a variable or the lookup's option; the message lists the valid ones.
+pub(super) fn parse_sasl_mechanism(path: &str, name: &str) -> Result<SaslMechanism> {
+    SaslMechanism::from_name(name).ok_or_else(|| {
+        let all = SaslMechanism::ALL.map(SaslMechanism::as_str);
+        Error::spec(
+            path,
+            format!("'{name}' is not a SASL mechanism; use {}", all.join(", ")),
+        )
+    })
 }
 
 impl Global {
@@ -199,7 +220,7 @@ impl Global {
         };
         let queue_manager = vars.bool("oslomsg_rabbit_queue_manager")?.unwrap_or(false);
 
-        let rabbit_bus = |prefix: &str, transport: String| -> Result<Bus> {
+        let rabbit_bus = |prefix: &str, transport: Transport| -> Result<Bus> {
             Ok(Bus {
                 transport,
                 servers: vars
@@ -216,8 +237,10 @@ impl Global {
             })
         };
 
-        let rpc_transport = vars.string("oslomsg_rpc_transport")?.unwrap_or_else(|| "rabbit".into());
-        check_transport(&var_path("oslomsg_rpc_transport"), &rpc_transport, true)?;
+        let rpc_transport = match vars.string("oslomsg_rpc_transport")? {
+            Some(t) => check_transport(&var_path("oslomsg_rpc_transport"), &t, true)?,
+            None => Transport::Rabbit,
+        };
         let rpc = rabbit_bus("oslomsg_rpc", rpc_transport)?;
 
         let kafka_port = match opts.kafka_port {
@@ -233,14 +256,13 @@ impl Global {
         let rabbit_hosts = facts.groups.get(&rabbitmq_host_group).is_some_and(|h| !h.is_empty());
         let kafka_hosts = facts.groups.get(&kafka_host_group).is_some_and(|h| !h.is_empty());
         let notify_transport = match vars.string("oslomsg_notify_transport")? {
-            Some(t) => t,
-            None if kafka_hosts => "kafka".into(),
-            None if rabbit_hosts => "rabbit".into(),
-            None => "none".into(),
+            Some(t) => check_transport(&var_path("oslomsg_notify_transport"), &t, false)?,
+            None if kafka_hosts => Transport::Kafka,
+            None if rabbit_hosts => Transport::Rabbit,
+            None => Transport::None,
         };
-        check_transport(&var_path("oslomsg_notify_transport"), &notify_transport, false)?;
 
-        let (notify, kafka) = if notify_transport == "kafka" {
+        let (notify, kafka) = if notify_transport == Transport::Kafka {
             let use_ssl = match vars.bool("oslomsg_notify_use_ssl")? {
                 Some(b) => b,
                 None => opts.kafka_use_ssl.unwrap_or(false),
@@ -311,7 +333,7 @@ impl Global {
         m.insert("oslomsg_rabbit_quorum_queues".into(), json!(self.quorum_queues));
         m.insert("oslomsg_rabbit_queue_manager".into(), json!(self.queue_manager));
         for (bus, b) in [("rpc", &self.rpc), ("notify", &self.notify)] {
-            m.insert(format!("oslomsg_{bus}_transport"), json!(b.transport));
+            m.insert(format!("oslomsg_{bus}_transport"), json!(b.transport.as_str()));
             m.insert(format!("oslomsg_{bus}_servers"), json!(b.servers));
             m.insert(format!("oslomsg_{bus}_port"), json!(b.port));
             m.insert(format!("oslomsg_{bus}_use_ssl"), json!(b.use_ssl));
@@ -319,8 +341,14 @@ impl Global {
             m.insert(format!("oslomsg_{bus}_policies"), json!(b.policies));
         }
         if let Some(k) = &self.kafka {
-            m.insert("oslomsg_notify_security_protocol".into(), json!(k.security_protocol));
-            m.insert("oslomsg_notify_sasl_mechanism".into(), json!(k.sasl_mechanism));
+            m.insert(
+                "oslomsg_notify_security_protocol".into(),
+                json!(k.security_protocol.as_str()),
+            );
+            m.insert(
+                "oslomsg_notify_sasl_mechanism".into(),
+                json!(k.sasl_mechanism.map(SaslMechanism::as_str)),
+            );
             m.insert("oslomsg_notify_ssl_ca_file".into(), json!(k.ssl_ca_file));
             m.insert(
                 "oslomsg_notify_ssl_client_cert_file".into(),
@@ -346,49 +374,40 @@ pub(super) fn kafka_settings(vars: &Vars<'_>, opts: &LookupOptions, use_ssl: boo
             .clone()
             .map(|m| (m, "options.kafka_sasl_mechanism".to_owned())),
     };
-    if let Some((m, path)) = &sasl_mechanism
-        && !SASL_MECHANISMS.contains(&m.as_str())
-    {
-        return Err(Error::spec(
-            path,
-            format!("'{m}' is not a SASL mechanism; use {}", SASL_MECHANISMS.join(", ")),
-        ));
-    }
+    let sasl_mechanism = match sasl_mechanism {
+        Some((m, path)) => Some((parse_sasl_mechanism(&path, &m)?, path)),
+        None => None,
+    };
     let derived = match (use_ssl, sasl_mechanism.is_some()) {
-        (false, false) => "PLAINTEXT",
-        (true, false) => "SSL",
-        (false, true) => "SASL_PLAINTEXT",
-        (true, true) => "SASL_SSL",
+        (false, false) => SecurityProtocol::Plaintext,
+        (true, false) => SecurityProtocol::Ssl,
+        (false, true) => SecurityProtocol::SaslPlaintext,
+        (true, true) => SecurityProtocol::SaslSsl,
     };
     let security_protocol = match vars.string("oslomsg_notify_security_protocol")? {
-        None => derived.to_owned(),
+        None => derived,
         Some(p) => {
             let path = var_path("oslomsg_notify_security_protocol");
-            if !SECURITY_PROTOCOLS.contains(&p.as_str()) {
-                return Err(Error::spec(
-                    path,
-                    format!(
-                        "'{p}' is not a Kafka security protocol; use {}",
-                        SECURITY_PROTOCOLS.join(", ")
-                    ),
-                ));
-            }
-            if p.ends_with("SSL") != use_ssl {
+            let protocol = parse_security_protocol(&path, &p)?;
+            if protocol.uses_ssl() != use_ssl {
                 return Err(Error::spec(
                     path,
                     format!("{p} contradicts oslomsg_notify_use_ssl = {use_ssl}; make them agree"),
                 ));
             }
-            p
+            protocol
         }
     };
-    let sasl_mechanism = if security_protocol.starts_with("SASL_") {
+    let sasl_mechanism = if security_protocol.uses_sasl() {
         // oslo.messaging's own default, stated so the rendered config says what is used.
-        Some(sasl_mechanism.map_or_else(|| "PLAIN".to_owned(), |(m, _)| m))
+        Some(sasl_mechanism.map_or(SaslMechanism::Plain, |(m, _)| m))
     } else if let Some((_, path)) = sasl_mechanism {
         return Err(Error::spec(
             path,
-            format!("a SASL mechanism is set but the security protocol is {security_protocol}; drop one"),
+            format!(
+                "a SASL mechanism is set but the security protocol is {}; drop one",
+                security_protocol.as_str()
+            ),
         ));
     } else {
         None

@@ -5,18 +5,18 @@
 use serde_json::{Map, Value, json};
 
 use super::global::{
-    Global, KafkaSettings, SASL_MECHANISMS, SECURITY_PROTOCOLS, check_ini_value, check_transport, group_addresses,
-    kafka_settings,
+    Global, KafkaSettings, check_ini_value, check_transport, group_addresses, kafka_settings, parse_sasl_mechanism,
+    parse_security_protocol,
 };
 use super::url::transport_url;
 use super::vars::{Vars, var_path};
 use super::{DEFAULT_SSL_VERSION, Facts, LookupOptions};
 use crate::error::{Error, Result};
-use crate::spec::DEFAULT_NOTIFICATION_TOPIC;
+use crate::spec::{DEFAULT_NOTIFICATION_TOPIC, SaslMechanism, Transport};
 
 /// One bus of one service after the `<svc>_oslomsg_*` chain.
 pub(super) struct ServiceBus {
-    pub(super) transport: String,
+    pub(super) transport: Transport,
     pub(super) servers: String,
     pub(super) port: i64,
     pub(super) use_ssl: bool,
@@ -57,10 +57,10 @@ pub(super) fn service_vars(facts: &Facts, g: &Global, svc: &str) -> Result<Map<S
     let rpc_setup_host = vars
         .string(&p("rpc_setup_host"))?
         .unwrap_or_else(|| setup_host(&rpc_host_group));
-    let rpc_transport = vars
-        .string(&p("rpc_transport"))?
-        .unwrap_or_else(|| g.rpc.transport.clone());
-    check_transport(&var_path(&p("rpc_transport")), &rpc_transport, true)?;
+    let rpc_transport = match vars.string(&p("rpc_transport"))? {
+        Some(t) => check_transport(&var_path(&p("rpc_transport")), &t, true)?,
+        None => g.rpc.transport,
+    };
     let rpc_policies = vars.policies(&p("rpc_policies"))?.unwrap_or_default();
     let rpc = ServiceBus {
         transport: rpc_transport,
@@ -94,11 +94,11 @@ pub(super) fn service_vars(facts: &Facts, g: &Global, svc: &str) -> Result<Map<S
             },
         },
     };
-    let notify_transport = vars
-        .string(&p("notify_transport"))?
-        .unwrap_or_else(|| g.notify.transport.clone());
-    check_transport(&var_path(&p("notify_transport")), &notify_transport, false)?;
-    let notify_is_kafka = notify_transport == "kafka";
+    let notify_transport = match vars.string(&p("notify_transport"))? {
+        Some(t) => check_transport(&var_path(&p("notify_transport")), &t, false)?,
+        None => g.notify.transport,
+    };
+    let notify_is_kafka = notify_transport == Transport::Kafka;
     // Notify switched to Kafka for this service alone: its defaults come from the Kafka group, not RabbitMQ's.
     let kafka_alone = notify_is_kafka && g.kafka.is_none();
     let notify_host_group = match vars.string(&p("notify_host_group"))? {
@@ -213,7 +213,7 @@ pub(super) fn service_vars(facts: &Facts, g: &Global, svc: &str) -> Result<Map<S
         }
         m.insert(p(&format!("{bus}_host_group")), json!(host_group));
         m.insert(p(&format!("{bus}_setup_host")), json!(setup));
-        m.insert(p(&format!("{bus}_transport")), json!(b.transport));
+        m.insert(p(&format!("{bus}_transport")), json!(b.transport.as_str()));
         m.insert(p(&format!("{bus}_servers")), json!(b.servers));
         m.insert(p(&format!("{bus}_port")), json!(b.port));
         m.insert(p(&format!("{bus}_use_ssl")), json!(b.use_ssl));
@@ -225,8 +225,11 @@ pub(super) fn service_vars(facts: &Facts, g: &Global, svc: &str) -> Result<Map<S
         m.insert(p(&format!("{bus}_policies")), json!(policies));
     }
     if let Some(k) = &kafka {
-        m.insert(p("notify_security_protocol"), json!(k.security_protocol));
-        m.insert(p("notify_sasl_mechanism"), json!(k.sasl_mechanism));
+        m.insert(p("notify_security_protocol"), json!(k.security_protocol.as_str()));
+        m.insert(
+            p("notify_sasl_mechanism"),
+            json!(k.sasl_mechanism.map(SaslMechanism::as_str)),
+        );
     }
     m.insert(p("rabbit_quorum_queues"), json!(quorum));
     m.insert(p("rabbit_stream_fanout"), json!(stream_fanout));
@@ -258,11 +261,11 @@ pub(super) fn service_vars(facts: &Facts, g: &Global, svc: &str) -> Result<Map<S
 
     if let Some(k) = &kafka {
         let mut opts = Map::new();
-        opts.insert("security_protocol".into(), json!(k.security_protocol));
-        if let Some(mech) = &k.sasl_mechanism {
-            opts.insert("sasl_mechanism".into(), json!(mech));
+        opts.insert("security_protocol".into(), json!(k.security_protocol.as_str()));
+        if let Some(mech) = k.sasl_mechanism {
+            opts.insert("sasl_mechanism".into(), json!(mech.as_str()));
         }
-        if k.security_protocol.ends_with("SSL") {
+        if k.security_protocol.uses_ssl() {
             check_ini_value(&var_path(&p("notify_ssl_ca_file")), &notify.ssl_ca_file)?;
             for (key, value) in [
                 ("ssl_cafile", &notify.ssl_ca_file),
@@ -281,12 +284,12 @@ pub(super) fn service_vars(facts: &Facts, g: &Global, svc: &str) -> Result<Map<S
     // then the global ones, unique by name with the service's winning.
     let bus_entry = |b: &ServiceBus, configure: bool, own: &[Value], global: &[Value]| -> Value {
         let mut entry = json!({
-            "transport": b.transport,
+            "transport": b.transport.as_str(),
             "configure": configure,
             "userid": b.userid,
             "password": b.password,
         });
-        if b.transport == "kafka" {
+        if b.transport == Transport::Kafka {
             entry["topics"] = json!([DEFAULT_NOTIFICATION_TOPIC]);
         } else {
             entry["vhost"] = b.vhost.clone();
@@ -305,41 +308,20 @@ pub(super) fn service_vars(facts: &Facts, g: &Global, svc: &str) -> Result<Map<S
 fn service_kafka(vars: &Vars<'_>, opts: &LookupOptions, g: &Global, svc: &str, use_ssl: bool) -> Result<KafkaSettings> {
     let p = |suffix: &str| format!("{svc}_oslomsg_{suffix}");
     let base = match &g.kafka {
-        Some(k) => KafkaSettings {
-            security_protocol: k.security_protocol.clone(),
-            sasl_mechanism: k.sasl_mechanism.clone(),
-            ssl_ca_file: k.ssl_ca_file.clone(),
-            ssl_client_cert_file: k.ssl_client_cert_file.clone(),
-            ssl_client_key_file: k.ssl_client_key_file.clone(),
-        },
+        Some(k) => k.clone(),
         // Notify is Kafka for this service only: start from the lookup's options.
         None => kafka_settings(vars, opts, use_ssl)?,
     };
     let protocol = match vars.string(&p("notify_security_protocol"))? {
-        Some(proto) if !SECURITY_PROTOCOLS.contains(&proto.as_str()) => {
-            return Err(Error::spec(
-                var_path(&p("notify_security_protocol")),
-                format!(
-                    "'{proto}' is not a Kafka security protocol; use {}",
-                    SECURITY_PROTOCOLS.join(", ")
-                ),
-            ));
-        }
-        Some(proto) => proto,
+        Some(proto) => parse_security_protocol(&var_path(&p("notify_security_protocol")), &proto)?,
         None => base.security_protocol,
     };
     let mechanism = match vars.string(&p("notify_sasl_mechanism"))? {
-        Some(m) if !SASL_MECHANISMS.contains(&m.as_str()) => {
-            return Err(Error::spec(
-                var_path(&p("notify_sasl_mechanism")),
-                format!("'{m}' is not a SASL mechanism; use {}", SASL_MECHANISMS.join(", ")),
-            ));
-        }
-        Some(m) => Some(m),
+        Some(m) => Some(parse_sasl_mechanism(&var_path(&p("notify_sasl_mechanism")), &m)?),
         None => base.sasl_mechanism,
     };
-    let mechanism = if protocol.starts_with("SASL_") {
-        Some(mechanism.unwrap_or_else(|| "PLAIN".into()))
+    let mechanism = if protocol.uses_sasl() {
+        Some(mechanism.unwrap_or(SaslMechanism::Plain))
     } else {
         None
     };

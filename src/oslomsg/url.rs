@@ -1,5 +1,5 @@
-//! The transport URLs oslo.messaging parses, built the way OSA's templates render them, and the checks
-//! for what such a URL cannot carry.
+//! The transport URLs oslo.messaging parses, built the way OSA's templates render them. What a URL
+//! cannot carry is refused by the checks in `spec::names`, which the `services:` shorthand shares.
 
 use std::net::Ipv6Addr;
 
@@ -10,7 +10,7 @@ use super::global::KafkaSettings;
 use super::service::ServiceBus;
 use super::vars::var_path;
 use crate::error::{Error, Result};
-use crate::spec::{check_rabbit_credential, check_vhost_name, parse_vhost_list};
+use crate::spec::{Transport, check_rabbit_credential, check_vhost_name, parse_vhost_list};
 
 /// Python's `quote(s, safe='')`: everything but letters, digits and `-._~` is percent-encoded.
 const QUOTE_ALL: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
@@ -21,9 +21,9 @@ const QUOTE_PATH: &AsciiSet = &QUOTE_ALL.remove(b'/');
 pub(super) fn transport_url(b: &ServiceBus, var_prefix: &str, kafka: Option<&KafkaSettings>) -> Result<Option<String>> {
     let servers = split_servers(&b.servers);
     let hosts_path = var_path(&format!("{var_prefix}_servers"));
-    match b.transport.as_str() {
-        "none" => Ok(None),
-        "rabbit" => {
+    match b.transport {
+        Transport::None => Ok(None),
+        Transport::Rabbit => {
             if servers.is_empty() {
                 return Err(Error::spec(
                     hosts_path,
@@ -51,7 +51,7 @@ pub(super) fn transport_url(b: &ServiceBus, var_prefix: &str, kafka: Option<&Kaf
             })?;
             Ok(Some(url))
         }
-        "kafka" => {
+        Transport::Kafka => {
             if servers.is_empty() {
                 return Err(Error::spec(
                     hosts_path,
@@ -59,7 +59,7 @@ pub(super) fn transport_url(b: &ServiceBus, var_prefix: &str, kafka: Option<&Kaf
                      (option kafka_host_group), or set the transport to none",
                 ));
             }
-            let sasl = kafka.is_some_and(|k| k.security_protocol.starts_with("SASL_"));
+            let sasl = kafka.is_some_and(|k| k.security_protocol.uses_sasl());
             let credentials = if sasl {
                 let password = b.password.as_deref().ok_or_else(|| {
                     Error::spec(
@@ -73,10 +73,6 @@ pub(super) fn transport_url(b: &ServiceBus, var_prefix: &str, kafka: Option<&Kaf
             };
             Ok(Some(kafka_url(credentials, &servers, b.port, var_prefix)?))
         }
-        other => Err(Error::spec(
-            var_path(&format!("{var_prefix}_transport")),
-            format!("'{other}' is not a transport"),
-        )),
     }
 }
 

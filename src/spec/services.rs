@@ -35,6 +35,14 @@ pub enum Transport {
 }
 
 impl Transport {
+    /// Every transport, in the order messages list them.
+    pub const ALL: [Transport; 3] = [Transport::Rabbit, Transport::Kafka, Transport::None];
+
+    /// The transport spelled `name` as oslo.messaging (and the serde name) spells it.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == name)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Transport::Rabbit => "rabbit",
