@@ -8,6 +8,8 @@ use super::rabbit::State;
 use crate::error::{Error, Result};
 
 pub const DEFAULT_BOOTSTRAP: &str = "127.0.0.1:9092";
+/// The notification topic every service emits on (`[oslo_messaging_notifications] topics`).
+pub const DEFAULT_NOTIFICATION_TOPIC: &str = "notifications";
 /// oslo.messaging's notification priorities (`notify/dispatcher.py`).
 pub const OSLO_PRIORITIES: [&str; 7] = ["audit", "debug", "info", "warn", "error", "critical", "sample"];
 
@@ -21,6 +23,19 @@ pub enum SecurityProtocol {
 }
 
 impl SecurityProtocol {
+    /// Every protocol, in the order messages list them.
+    pub const ALL: [SecurityProtocol; 4] = [
+        SecurityProtocol::Plaintext,
+        SecurityProtocol::Ssl,
+        SecurityProtocol::SaslPlaintext,
+        SecurityProtocol::SaslSsl,
+    ];
+
+    /// The protocol spelled `name` as Kafka (and the serde name) spells it.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.as_str() == name)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             SecurityProtocol::Plaintext => "PLAINTEXT",
@@ -32,6 +47,10 @@ impl SecurityProtocol {
 
     pub fn uses_sasl(self) -> bool {
         matches!(self, SecurityProtocol::SaslPlaintext | SecurityProtocol::SaslSsl)
+    }
+
+    pub fn uses_ssl(self) -> bool {
+        matches!(self, SecurityProtocol::Ssl | SecurityProtocol::SaslSsl)
     }
 }
 
@@ -46,6 +65,18 @@ pub enum SaslMechanism {
 }
 
 impl SaslMechanism {
+    /// Every mechanism, in the order messages list them.
+    pub const ALL: [SaslMechanism; 3] = [
+        SaslMechanism::Plain,
+        SaslMechanism::ScramSha256,
+        SaslMechanism::ScramSha512,
+    ];
+
+    /// The mechanism spelled `name` as Kafka (and the serde name) spells it.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| m.as_str() == name)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             SaslMechanism::Plain => "PLAIN",

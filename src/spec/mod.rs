@@ -2,14 +2,18 @@
 
 mod connection;
 mod kafka;
+mod names;
 mod rabbit;
 mod services;
 mod verify;
 
 pub use connection::{AmqpEndpoint, RabbitConnection};
 pub use kafka::{
-    KafkaConnection, NotificationsSpec, OSLO_PRIORITIES, SaslMechanism, SecurityProtocol, TopicSpec, check_topic_name,
+    DEFAULT_NOTIFICATION_TOPIC, KafkaConnection, NotificationsSpec, OSLO_PRIORITIES, SaslMechanism, SecurityProtocol,
+    TopicSpec, check_topic_name,
 };
+pub(crate) use names::kind;
+pub use names::{check_rabbit_credential, check_vhost_name, parse_vhost_list};
 pub use rabbit::{
     ApplyTo, HashingAlgorithm, PasswordSpec, PermissionSpec, PolicySpec, QueueType, State, TopicPermissionSpec,
     UpdatePassword, UserSpec, VhostSpec,

@@ -11,10 +11,12 @@ use std::collections::HashMap;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::kafka::{NotificationsSpec, OSLO_PRIORITIES, TopicSpec, check_topic_name, validate_notifications};
+use super::kafka::{
+    DEFAULT_NOTIFICATION_TOPIC, NotificationsSpec, OSLO_PRIORITIES, TopicSpec, check_topic_name, validate_notifications,
+};
+use super::names::{check_rabbit_credential, check_vhost_name, parse_vhost_list};
 use super::rabbit::{ApplyTo, PermissionSpec, PolicySpec, State, UpdatePassword, UserSpec, VhostSpec, check_regex};
 use crate::error::{Error, Result};
-use crate::oslomsg::{check_rabbit_credential, check_vhost_name, parse_vhost_list};
 
 /// Keys of a lookup entry that describe the service for its config files; the module ignores them.
 const INFORMATIONAL_KEYS: [&str; 4] = [
@@ -33,6 +35,14 @@ pub enum Transport {
 }
 
 impl Transport {
+    /// Every transport, in the order messages list them.
+    pub const ALL: [Transport; 3] = [Transport::Rabbit, Transport::Kafka, Transport::None];
+
+    /// The transport spelled `name` as oslo.messaging (and the serde name) spells it.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == name)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Transport::Rabbit => "rabbit",
@@ -498,7 +508,7 @@ fn expand_kafka(bp: &str, b: &BusSpec, out: &mut Expanded, seen: &mut Seen) -> R
     let topics = b
         .topics
         .clone()
-        .unwrap_or_else(|| vec![crate::oslomsg::DEFAULT_NOTIFICATION_TOPIC.to_owned()]);
+        .unwrap_or_else(|| vec![DEFAULT_NOTIFICATION_TOPIC.to_owned()]);
     let priorities = b
         .priorities
         .clone()

@@ -266,3 +266,42 @@ fn hosts_agreeing_on_a_port_variable_set_the_default_port_and_disagreeing_ones_a
     assert_eq!(path, "hostvars.k2.kafka_port");
     assert!(message.contains("one port"), "{message}");
 }
+
+#[test]
+fn unknown_transport_protocol_and_mechanism_name_the_valid_ones() {
+    let refused = |vars: Value| error(&json!({"vars": vars, "services": ["nova"]}));
+    let transport = "'amqp' is not a transport here; use rabbit, kafka (notifications only) or none \
+                     (the amqp driver was removed from oslo.messaging)";
+    for var in ["oslomsg_notify_transport", "nova_oslomsg_rpc_transport"] {
+        assert_eq!(
+            refused(json!({var: "amqp"})),
+            (format!("vars.{var}"), transport.to_owned())
+        );
+    }
+    let kafka = |extra: Value| {
+        let mut vars = json!({"oslomsg_notify_transport": "kafka", "oslomsg_notify_servers": "10.0.0.5"});
+        vars.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        refused(vars)
+    };
+    let protocol = "'TLS' is not a Kafka security protocol; use PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL";
+    let mechanism = "'GSSAPI' is not a SASL mechanism; use PLAIN, SCRAM-SHA-256, SCRAM-SHA-512";
+    for (var, value, message) in [
+        ("oslomsg_notify_security_protocol", "TLS", protocol),
+        ("nova_oslomsg_notify_security_protocol", "TLS", protocol),
+        ("oslomsg_notify_sasl_mechanism", "GSSAPI", mechanism),
+        ("nova_oslomsg_notify_sasl_mechanism", "GSSAPI", mechanism),
+    ] {
+        assert_eq!(kafka(json!({var: value})), (format!("vars.{var}"), message.to_owned()));
+    }
+    assert_eq!(
+        kafka(json!({"oslomsg_notify_security_protocol": "SSL"})).1,
+        "SSL contradicts oslomsg_notify_use_ssl = false; make them agree"
+    );
+    assert_eq!(
+        kafka(json!({"oslomsg_notify_sasl_mechanism": "PLAIN", "oslomsg_notify_security_protocol": "PLAINTEXT"})),
+        (
+            "vars.oslomsg_notify_sasl_mechanism".to_owned(),
+            "a SASL mechanism is set but the security protocol is PLAINTEXT; drop one".to_owned()
+        )
+    );
+}
