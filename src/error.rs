@@ -160,6 +160,9 @@ fn unreachable_message(broker: Broker, attempts: &[String]) -> String {
     }
 }
 
+/// How many changes of each status the message names; the result's `changes` has them all.
+const PARTIAL_LISTED: usize = 5;
+
 fn partial_message(result: &RunResult, cause: &Error) -> String {
     let list = |status: &str| {
         let items: Vec<String> = result
@@ -168,10 +171,14 @@ fn partial_message(result: &RunResult, cause: &Error) -> String {
             .filter(|c| c.status.as_str() == status)
             .map(ToString::to_string)
             .collect();
-        if items.is_empty() {
-            "none".to_owned()
-        } else {
-            items.join(", ")
+        match items.len() {
+            0 => "none".to_owned(),
+            n if n <= PARTIAL_LISTED => items.join(", "),
+            n => format!(
+                "{}, and {} more (all {n} in the result's changes)",
+                items[..PARTIAL_LISTED].join(", "),
+                n - PARTIAL_LISTED
+            ),
         }
     };
     format!(

@@ -439,7 +439,7 @@ impl super::RabbitAdmin for HttpRabbit {
             self.reads.fetch_add(1, Ordering::Relaxed);
             let vhosts = self.raw(
                 reqwest::Method::GET,
-                "vhosts?columns=name,description,tags,default_queue_type,metadata",
+                "vhosts?disable_stats=true&columns=name,description,tags,default_queue_type,metadata",
                 None,
                 "GET /api/vhosts",
             );

@@ -230,6 +230,30 @@ impl Request {
         if let Some(conn) = &self.kafka {
             conn.validate("kafka")?;
         }
+        // An inventory group without hosts renders as an empty list: where that broker has work, it is
+        // named, never replaced by the loopback default.
+        if self.has_rabbitmq_objects()
+            && self
+                .rabbitmq
+                .as_ref()
+                .is_some_and(|c| c.urls.as_ref().is_some_and(Vec::is_empty))
+        {
+            return Err(Error::spec(
+                "rabbitmq.urls",
+                "is an empty list (an inventory group without hosts?); give at least one management URL, or leave the option out for http://127.0.0.1:15672",
+            ));
+        }
+        if self.has_kafka_objects()
+            && self
+                .kafka
+                .as_ref()
+                .is_some_and(|c| c.bootstrap_servers.as_ref().is_some_and(Vec::is_empty))
+        {
+            return Err(Error::spec(
+                "kafka.bootstrap_servers",
+                "is an empty list (an inventory group without hosts?); give at least one host:port, or leave the option out for 127.0.0.1:9092",
+            ));
+        }
         kafka::validate_topics(self.topics.as_deref().unwrap_or_default())?;
         if let Some(n) = &self.notifications {
             kafka::validate_notifications("notifications", n)?;

@@ -128,3 +128,27 @@ async fn run_on_fakes_verify_failure_carries_the_applied_result() {
     assert_eq!(report.amqp.len(), 1);
     assert_eq!(rabbit_writes(&b), 4, "the writes stay applied");
 }
+
+#[tokio::test]
+async fn run_on_fakes_a_large_partial_apply_names_the_first_few_and_counts_the_rest() {
+    let b = brokers();
+    b.rabbit.fail_on.lock().unwrap().push("PutPolicy".into());
+    let names: Vec<String> = (1..=8).map(|i| format!("svc{i}")).collect();
+    let body = json!({
+        "vhosts": names.iter().map(|n| json!({"name": n})).collect::<Vec<_>>(),
+        "policies": names.iter().map(|n| json!({"name": "p", "vhost": n, "pattern": ".*", "definition": {"max-length": 1}}))
+            .collect::<Vec<_>>(),
+    });
+    let err = go(&b, &body, false).await.expect_err("every policy write fails");
+    let text = err.to_string();
+    assert!(text.contains("Applied: create vhost 'svc1'"), "{text}");
+    assert!(text.contains(", and 3 more (all 8 in the result's changes)"), "{text}");
+    assert!(
+        !text.contains("'svc8'"),
+        "only the first five of each status are named: {text}"
+    );
+    let Error::PartialApply { result, .. } = err else {
+        panic!("{text}")
+    };
+    assert_eq!(result.changes.iter().filter(|c| c.status == Status::Failed).count(), 8);
+}
