@@ -21,6 +21,8 @@ options:
           - Management API base URLs, tried in order until one answers.
           - A URL may end in C(/api) or not.
           - Use several URLs for the nodes of a cluster; an endpoint that does not answer is skipped.
+          - An empty list (what an inventory group without hosts renders to) fails when RabbitMQ objects
+            are declared; it never falls back to the default.
         type: list
         elements: str
         default: ['http://127.0.0.1:15672']
