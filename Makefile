@@ -1,7 +1,7 @@
 # Developer entry points. The commands live in scripts/ (scripts/test.sh is what CI runs), so a target
 # here and a CI step cannot drift apart. Every target bootstraps what it needs (scripts/setup.sh).
 .DEFAULT_GOAL := all
-.PHONY: help setup build-dev lint-rust lint-python lint test-rust test-python test-rabbitmq-versions molecule sanity demo demo-clean test all
+.PHONY: help setup build-dev dist lint-rust lint-python lint test-rust test-python test-rabbitmq-versions molecule sanity demo demo-clean test all
 
 ## setup: Debian tools, .venv and test-requirements.txt, without building the extension
 setup:
@@ -10,6 +10,10 @@ setup:
 ## build-dev: build osa_hybrid_msg._core into .venv (maturin develop, dev profile)
 build-dev:
 	scripts/setup.sh
+
+## dist: the release wheel and collection tarball into dist/ (scripts/dist.sh), checked and installed by tests/dist
+dist:
+	scripts/test.sh dist
 
 ## lint-rust: cargo fmt --check; clippy -D warnings with and without the python feature
 lint-rust:

@@ -4,9 +4,10 @@
 # failure; the exit code is non-zero if any failed. Needs root (or passwordless sudo) for apt-get and
 # rabbitmq-server.
 #   scripts/test.sh                 everything
-#   scripts/test.sh SECTION...      only those (the Makefile's targets): lint-rust test-rust build-dev
+#   scripts/test.sh SECTION...      only those (the Makefile's targets): lint-rust test-rust build-dev dist
 #                                   lint-python test-python test-rabbitmq-versions sanity
 # Environment: OSA_SKIP_SANITY=1 skips ansible-test; OSA_SANITY_ARGS restricts it (scripts/sanity.sh).
+# OSA_SKIP_DIST=1 skips the release wheel and collection tarball (scripts/dist.sh and tests/dist).
 # OSA_RABBITMQ_PROFILE picks the RabbitMQ the suite runs against (default 4.3); OSA_RABBITMQ_EXTRA_PROFILES
 # the versions test-rabbitmq-versions runs the RabbitMQ tests against (default "4.0 3.10").
 set -euo pipefail
@@ -45,6 +46,12 @@ lint_python() {
   if [ -f python/osa_hybrid_msg/_core.pyi ]; then
     run_section "mypy.stubtest osa_hybrid_msg._core" stubtest
   fi
+}
+
+# scripts/dist.sh (the release wheel and the collection tarball) run by tests/dist, which checks both and
+# installs them into a fresh venv outside the checkout; no broker.
+dist_tests() {
+  python -m pytest tests/dist
 }
 
 pytest_suites() {
@@ -126,6 +133,7 @@ section() {
     test-rust) run_section "Rust tests" rust_tests ;;
     # The extension into the venv: maturin develop, same dev profile and target dir as cargo test.
     build-dev) run_section "build: maturin develop" scripts/setup.sh ;;
+    dist) run_section "dist: scripts/dist.sh, the wheel and tarball checked and installed (tests/dist)" dist_tests ;;
     lint-python) lint_python ;;
     test-python) run_section "pytest tests/unit tests/python" pytest_suites ;;
     sanity) run_section "ansible-test sanity" scripts/sanity.sh ;;
@@ -148,7 +156,9 @@ if [ "$#" -gt 0 ]; then
     case " $* " in *" build-dev "*) ;; *) sections=(build-dev "${sections[@]}") ;; esac ;;
   esac
 else
-  sections=(brokers lint-rust test-rust build-dev lint-python test-python test-rabbitmq-versions)
+  sections=(brokers lint-rust test-rust build-dev)
+  [ "${OSA_SKIP_DIST:-0}" = 1 ] || sections+=(dist)
+  sections+=(lint-python test-python test-rabbitmq-versions)
   [ "${OSA_SKIP_SANITY:-0}" = 1 ] || sections+=(sanity)
 fi
 

@@ -44,6 +44,7 @@ options:
       ssl_cafile:
         description:
           - PEM file with the CA certificates that sign the brokers' certificates.
+          - Without it, the system's CA bundle is used, found at the usual paths (librdkafka's C(probe)).
         type: path
       ssl_certfile:
         description:

@@ -6,7 +6,13 @@ core does that, with ``deny_unknown_fields``). In a request, a missing key and `
 
 from __future__ import annotations
 
-from typing import Any, Literal, NotRequired, TypedDict
+import sys
+from typing import Any, Literal, TypedDict
+
+if sys.version_info >= (3, 11):
+    from typing import NotRequired  # novermin: the 3.11+ branch
+else:  # pragma: no cover - Python 3.10 (Ubuntu 22.04 deployment hosts); typing_extensions is a 3.10 dependency
+    from typing_extensions import NotRequired
 
 __all__ = [
     "AmqpProbe",

@@ -19,7 +19,7 @@ use super::kafka_alter::{TopicAlteration, drain_main_queue, incremental_alter};
 use crate::error::{Broker, Error, Result};
 use crate::observed::{KafkaSnapshot, ObservedTopic};
 use crate::plan::Op;
-use crate::spec::KafkaConnection;
+use crate::spec::{KafkaConnection, SecurityProtocol};
 
 /// Keeps librdkafka's error reports (e.g. "Connect to ipv4#127.0.0.1:1 failed: Connection refused")
 /// so that a failure can name its cause; nothing is printed.
@@ -95,6 +95,12 @@ pub fn client_config(conn: &KafkaConnection) -> ClientConfig {
     }
     if let Some(p) = &conn.sasl_password {
         cfg.set("sasl.password", p);
+    }
+    // Without a CA file, librdkafka probes the usual CA bundle paths (/etc/ssl/certs, /etc/pki/tls, ...)
+    // rather than OpenSSL's compiled-in directory: the wheel's OpenSSL is linked statically (feature
+    // static-deps), and its directory (/usr/local/ssl) is where no distribution keeps its CAs.
+    if conn.ssl_cafile.is_none() && matches!(conn.protocol(), SecurityProtocol::Ssl | SecurityProtocol::SaslSsl) {
+        cfg.set("ssl.ca.location", "probe");
     }
     for (key, value) in [
         ("ssl.ca.location", &conn.ssl_cafile),
