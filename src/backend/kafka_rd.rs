@@ -570,10 +570,14 @@ impl RdKafka {
         let mut configs = Vec::new();
         for op in applied {
             let ok = match op {
+                // A negative count is the broker's default (KIP-464): the topic only has to be there.
                 Op::CreateTopic {
                     name, partitions: n, ..
                 }
-                | Op::CreatePartitions { name, total: n } => usize::try_from(*n).ok() == partitions(name),
+                | Op::CreatePartitions { name, total: n } => match usize::try_from(*n) {
+                    Ok(n) => partitions(name) == Some(n),
+                    Err(_) => partitions(name).is_some(),
+                },
                 Op::DeleteTopic { name } => partitions(name).is_none(),
                 Op::AlterTopicConfig { name, set, delete } => {
                     configs.push((name.as_str(), set, delete));
