@@ -184,7 +184,10 @@ def core_request(args: dict[str, Any]) -> dict[str, Any]:
     ``args`` and fills the defaults, and runner.build_request turns the result into the request."""
     from ansible.module_utils.common.arg_spec import ArgumentSpecValidator  # noqa: PLC0415 - only the core runs need it
 
-    sys.path.insert(0, str(ROOT / ".collections"))
+    # Once per process: each core run builds a request, and a repeated insert would grow sys.path.
+    collections = str(ROOT / ".collections")
+    if collections not in sys.path:
+        sys.path.insert(0, collections)
     from ansible_collections.osa.hybrid_msg.plugins.module_utils import runner  # noqa: PLC0415
     from ansible_collections.osa.hybrid_msg.plugins.modules import osa_hybrid_msg  # noqa: PLC0415
 
