@@ -20,6 +20,7 @@ __all__ = [
     "SpecError",
     "VerifyError",
     "__version__",
+    "_request_defaults",
     "_result_sample",
     "apply",
     "oslomsg_vars",
@@ -34,6 +35,9 @@ def apply(request: str, check_mode: bool = False, diff: bool = False) -> str:
     With ``verify`` in the request, probe the declared users and topics afterwards (read-only probes in
     check mode) and add ``verify`` to the result; a failed probe raises ``VerifyError``.
     """
+
+def _request_defaults() -> str:
+    """The defaults the core applies to omitted options (JSON, shaped like the request); for the argspec test."""
 
 def _result_sample() -> str:
     """A result (JSON) with every optional part present; for the test of ``_types.py`` and the docs."""

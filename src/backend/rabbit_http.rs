@@ -65,7 +65,7 @@ fn http_client(conn: &RabbitConnection, timeout: Duration) -> Result<reqwest::Cl
         })?;
         builder = builder.identity(identity);
     }
-    if conn.validate_certs == Some(false) {
+    if !conn.validate_certs() {
         builder = builder.danger_accept_invalid_certs(true);
     }
     // Plain-HTTP endpoints need no trust store: loading the system's cost ~4 ms of a 13 ms no-op,

@@ -506,7 +506,7 @@ fn plan_policies(request: &Request, observed: &RabbitSnapshot, fate: &VhostFate<
             continue;
         }
         fate.require(&format!("{}.vhost", request.policy_path(i)), &p.vhost)?;
-        let apply_to = p.apply_to.unwrap_or_default();
+        let apply_to = p.apply_to();
         if matches!(
             apply_to,
             ApplyTo::ClassicQueues | ApplyTo::QuorumQueues | ApplyTo::Streams
@@ -537,7 +537,7 @@ fn plan_policies(request: &Request, observed: &RabbitSnapshot, fate: &VhostFate<
         let want = ObservedPolicy {
             pattern: p.pattern.clone().unwrap_or_default(),
             apply_to: apply_to.as_str().to_owned(),
-            priority: p.priority.unwrap_or(0),
+            priority: p.priority(),
             definition,
         };
         if current == Some(&want) {

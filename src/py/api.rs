@@ -34,6 +34,16 @@ pub fn _result_sample() -> PyResult<String> {
     Ok(crate::result::RunResult::sample().to_json()?)
 }
 
+/// _request_defaults() -> str
+///
+/// The defaults the core applies to an omitted option, as JSON shaped like the request; for the test that
+/// holds the module's argument spec to them. Not part of the public API.
+#[pyfunction]
+pub fn _request_defaults() -> PyResult<String> {
+    let defaults = crate::spec::request_defaults()?;
+    Ok(defaults.to_string())
+}
+
 pub(super) fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
     panic
         .downcast_ref::<&str>()

@@ -6,6 +6,9 @@ use crate::error::{Error, Result};
 
 pub const DEFAULT_URL: &str = "http://127.0.0.1:15672";
 pub const DEFAULT_TIMEOUT_SECONDS: f64 = 30.0;
+/// RabbitMQ's own default account, as community.rabbitmq and the management UI assume.
+pub const DEFAULT_USERNAME: &str = "guest";
+pub const DEFAULT_PASSWORD: &str = "guest";
 
 #[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -106,18 +109,28 @@ impl std::fmt::Debug for RabbitConnection {
 impl RabbitConnection {
     /// The management API base URLs, each ending in `/api`.
     pub fn api_urls(&self) -> Vec<String> {
+        self.urls().into_iter().map(api_url).collect()
+    }
+
+    /// The management endpoints as given, or the default one.
+    pub fn urls(&self) -> Vec<&str> {
         match &self.urls {
-            Some(urls) if !urls.is_empty() => urls.iter().map(|u| api_url(u)).collect(),
-            _ => vec![api_url(DEFAULT_URL)],
+            Some(urls) if !urls.is_empty() => urls.iter().map(String::as_str).collect(),
+            _ => vec![DEFAULT_URL],
         }
     }
 
     pub fn username(&self) -> &str {
-        self.username.as_deref().unwrap_or("guest")
+        self.username.as_deref().unwrap_or(DEFAULT_USERNAME)
     }
 
     pub fn password(&self) -> &str {
-        self.password.as_deref().unwrap_or("guest")
+        self.password.as_deref().unwrap_or(DEFAULT_PASSWORD)
+    }
+
+    /// Whether the server's certificate is checked; on unless turned off.
+    pub fn validate_certs(&self) -> bool {
+        self.validate_certs.unwrap_or(true)
     }
 
     pub fn timeout_seconds(&self) -> f64 {

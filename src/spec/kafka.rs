@@ -250,15 +250,31 @@ pub struct NotificationsSpec {
 }
 
 impl NotificationsSpec {
+    pub fn state(&self) -> State {
+        self.state.unwrap_or_default()
+    }
+
+    /// The notification topics, `[notifications]` unless given.
+    pub fn topics(&self) -> Vec<&str> {
+        match &self.topics {
+            Some(t) => t.iter().map(String::as_str).collect(),
+            None => vec![DEFAULT_NOTIFICATION_TOPIC],
+        }
+    }
+
+    /// The priorities, all seven of oslo.messaging's unless given.
+    pub fn priorities(&self) -> Vec<&str> {
+        match &self.priorities {
+            Some(p) => p.iter().map(String::as_str).collect(),
+            None => OSLO_PRIORITIES.to_vec(),
+        }
+    }
+
     /// The topics oslo.messaging uses: `<topic>.<priority>` for every pair.
     pub fn expand(&self) -> Vec<TopicSpec> {
-        let topics = self.topics.clone().unwrap_or_else(|| vec!["notifications".to_owned()]);
-        let priorities = self
-            .priorities
-            .clone()
-            .unwrap_or_else(|| OSLO_PRIORITIES.iter().map(|p| (*p).to_owned()).collect());
-        topics
-            .iter()
+        let priorities = self.priorities();
+        self.topics()
+            .into_iter()
             .flat_map(|t| priorities.iter().map(move |p| format!("{t}.{p}")))
             .map(|name| TopicSpec {
                 name,

@@ -1,6 +1,7 @@
 //! The desired state: what a run declares. Parsed with unknown keys rejected; every error names its field path.
 
 mod connection;
+mod defaults;
 mod kafka;
 mod names;
 mod rabbit;
@@ -8,6 +9,7 @@ mod services;
 mod verify;
 
 pub use connection::{AmqpEndpoint, RabbitConnection};
+pub use defaults::request_defaults;
 pub use kafka::{
     DEFAULT_NOTIFICATION_TOPIC, KafkaConnection, NotificationsSpec, OSLO_PRIORITIES, SaslMechanism, SecurityProtocol,
     TopicSpec, check_topic_name,

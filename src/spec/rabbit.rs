@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum State {
     #[default]
@@ -53,7 +53,7 @@ impl VhostSpec {
     }
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum UpdatePassword {
     #[default]
@@ -250,6 +250,15 @@ pub struct PolicySpec {
 impl PolicySpec {
     pub fn state(&self) -> State {
         self.state.unwrap_or_default()
+    }
+
+    pub fn apply_to(&self) -> ApplyTo {
+        self.apply_to.unwrap_or_default()
+    }
+
+    /// RabbitMQ's own default priority.
+    pub fn priority(&self) -> i64 {
+        self.priority.unwrap_or(0)
     }
 }
 

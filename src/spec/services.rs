@@ -158,8 +158,8 @@ fn state_word(s: State) -> &'static str {
 
 fn same_policy(a: &PolicySpec, b: &PolicySpec) -> bool {
     a.pattern == b.pattern
-        && a.apply_to.unwrap_or_default() == b.apply_to.unwrap_or_default()
-        && a.priority.unwrap_or(0) == b.priority.unwrap_or(0)
+        && a.apply_to() == b.apply_to()
+        && a.priority() == b.priority()
         && a.definition == b.definition
         && a.state() == b.state()
 }

@@ -37,7 +37,7 @@ impl AmqpSettings {
             if !endpoints.iter().any(|e| e.tls) {
                 return Ok(OwnedTLSConfig::default());
             }
-            if conn.validate_certs == Some(false) {
+            if !conn.validate_certs() {
                 return Err(
                     "amqps with rabbitmq.validate_certs false is not supported by the AMQP probe; give rabbitmq.ca_cert instead"
                         .to_owned(),

@@ -7,12 +7,13 @@ at every level.
 
 from __future__ import annotations
 
+import json
 import typing
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible_collections.osa.hybrid_msg.plugins.module_utils import runner
 from ansible_collections.osa.hybrid_msg.plugins.modules import osa_hybrid_msg
-from osa_hybrid_msg import _types
+from osa_hybrid_msg import _core, _types
 
 
 def _typed_dict_in(annotation):
@@ -71,3 +72,36 @@ def test_build_request_sends_every_key_and_no_alias():
     # apply_defaults: the connection options are always there, with the argspec's defaults.
     assert request["kafka"]["bootstrap_servers"] == ["127.0.0.1:9092"] and request["kafka"]["sasl_password"] is None
     assert request["topics"] is None and request["services"] is None
+
+
+def _argspec_defaults(spec, prefix=""):
+    """Every ``default`` in the argument spec, keyed by its dotted path (a list's options under its name)."""
+    found = {}
+    for key, option in spec.items():
+        path = f"{prefix}{key}"
+        if "default" in option:
+            found[path] = option["default"]
+        if option.get("options"):
+            found.update(_argspec_defaults(option["options"], f"{path}."))
+    return found
+
+
+def _leaves(doc, prefix=""):
+    found = {}
+    for key, value in doc.items():
+        if isinstance(value, dict):
+            found.update(_leaves(value, f"{prefix}{key}."))
+        else:
+            found[f"{prefix}{key}"] = value
+    return found
+
+
+def test_argspec_defaults_are_the_cores_defaults():
+    """Defaults have one definition per side, held equal here: the argspec's (what an Ansible task gets) and
+    the core's accessors (what a direct ``_core.apply`` caller gets), read back through
+    ``_core._request_defaults()``. A default changed on one side only fails this test."""
+    ours = _argspec_defaults(osa_hybrid_msg.argument_spec())
+    cores = _leaves(json.loads(_core._request_defaults()))
+    assert ours == cores
+    # The comparison covered the connection options and the objects, not just a few keys.
+    assert {"rabbitmq.urls", "rabbitmq.password", "kafka.bootstrap_servers", "policies.priority", "verify"} <= set(ours)
