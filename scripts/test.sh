@@ -48,8 +48,9 @@ lint_python() {
   fi
 }
 
-# scripts/dist.sh (the release wheel and the collection tarball) run by tests/dist, which checks both and
-# installs them into a fresh venv outside the checkout; no broker.
+# scripts/dist.sh (the release wheel and the collection tarball) run by tests/dist, which checks both,
+# installs them into a fresh venv outside the checkout, and converges from there against the brokers
+# (the brokers section, which runs first, exported OSA_RABBITMQ_* and OSA_KAFKA_*).
 dist_tests() {
   python -m pytest tests/dist
 }
@@ -151,7 +152,8 @@ section() {
 if [ "$#" -gt 0 ]; then
   sections=("$@")
   # What the requested sections need first: brokers for tests, the built module for Python checks.
-  case " $* " in *" test-"*) sections=(brokers "${sections[@]}") ;; esac
+  # dist too: tests/dist converges the installed copy against the brokers.
+  case " $* " in *" test-"* | *" dist "*) sections=(brokers "${sections[@]}") ;; esac
   case " $* " in *" lint-python "* | *" test-python "*)
     case " $* " in *" build-dev "*) ;; *) sections=(build-dev "${sections[@]}") ;; esac ;;
   esac
