@@ -224,7 +224,7 @@ def test_role_matches_mq_setup_with_os_nova_inputs(case, tmp_path, rabbitmq_brok
                 json.dumps(p["tags"], sort_keys=True),
                 p.get("apply_to", "all"),
             )
-            for (vh, _), p in expected["policies"].items()
+            for (vh, _policy_name), p in expected["policies"].items()
         ),
     }
     argv = [
@@ -234,7 +234,7 @@ def test_role_matches_mq_setup_with_os_nova_inputs(case, tmp_path, rabbitmq_brok
     admin = AdminClient({"bootstrap.servers": ",".join(BOOTSTRAP_SERVERS)})
     try:
         runs = []
-        for _ in range(2):
+        for _attempt in range(2):
             proc = subprocess.run(
                 argv, cwd=REPO_ROOT, env=ansible_env(), capture_output=True, text=True, timeout=300, check=False
             )
