@@ -411,6 +411,10 @@ def test_installed_playbook_converges_16_osa_services_then_changes_nothing(insta
         assert noop.report and noop.report["changed"] == "False" and noop.report["changes"] == "0", noop.output
         assert noop.report["writes"] == "0" and noop.recap_changed == 0, noop.output
         d.assert_converged()
+        # No password in the output: the services' (user_secrets.yml) and the management user's.
+        for run in (cold, noop):
+            for secret in (*osa_fixture.SECRETS.values(), os.environ["OSA_RABBITMQ_PASSWORD"]):
+                assert str(secret) not in run.output
         print(
             f"\ninstalled hybrid_messaging, 16 services with Kafka: cold {cold.seconds:.1f} s "
             f"({cold.report['changes']} changes, {cold.report['writes']} writes), no-op {noop.seconds:.1f} s "
