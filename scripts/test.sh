@@ -43,13 +43,17 @@ stubtest() {
 
 lint_python() {
   run_section "ruff check" ruff check .
+  # --offline: no Galaxy lookups; the collection resolves from .collections (ansible.cfg).
+  run_section "ansible-lint (production profile)" \
+    ansible-lint --offline --profile production --nocolor playbooks roles molecule demo
   if [ -f python/osa_hybrid_msg/_core.pyi ]; then
     run_section "mypy.stubtest osa_hybrid_msg._core" stubtest
   fi
 }
 
-# scripts/dist.sh (the release wheel and the collection tarball) run by tests/dist, which checks both and
-# installs them into a fresh venv outside the checkout; no broker.
+# scripts/dist.sh (the release wheel and the collection tarball) run by tests/dist, which checks both,
+# installs them into a fresh venv outside the checkout, and converges from there against the brokers
+# (the brokers section, which runs first, exported OSA_RABBITMQ_* and OSA_KAFKA_*).
 dist_tests() {
   python -m pytest tests/dist
 }
@@ -151,7 +155,8 @@ section() {
 if [ "$#" -gt 0 ]; then
   sections=("$@")
   # What the requested sections need first: brokers for tests, the built module for Python checks.
-  case " $* " in *" test-"*) sections=(brokers "${sections[@]}") ;; esac
+  # dist too: tests/dist converges the installed copy against the brokers.
+  case " $* " in *" test-"* | *" dist "*) sections=(brokers "${sections[@]}") ;; esac
   case " $* " in *" lint-python "* | *" test-python "*)
     case " $* " in *" build-dev "*) ;; *) sections=(build-dev "${sections[@]}") ;; esac ;;
   esac

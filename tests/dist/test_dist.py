@@ -209,11 +209,17 @@ def test_tarball_is_the_collection_without_dev_files(dist):
         "tests/sanity/ignore-2.19.txt",
         "tests/unit/plugins/modules/test_osa_hybrid_msg.py",
         "tests/integration/targets/messaging_services/tasks/main.yml",
+        # The OpenStack-Ansible entry points.
+        "playbooks/hybrid_messaging.yml",
+        "roles/mq_setup/tasks/main.yml",
+        "roles/mq_setup/defaults/main.yml",
+        "roles/mq_setup/vars/main.yml",
+        "roles/mq_setup/meta/main.yml",
     ):
         assert expected in names, f"{expected} missing from {tarball.name}"
     dev = re.compile(
         r"^(src|python|target|bench|demo|docs|scripts|molecule|dist|\.venv|\.cache|\.collections|\.config|\.ci"
-        r"|\.git|tests/python|tests/rust|tests/output)(/|$)"
+        r"|\.git|tests/python|tests/rust|tests/output|tests/dist|tests/fixtures)(/|$)"
         r"|^(Cargo\.(toml|lock)|pyproject\.toml|Makefile|ansible\.cfg|test-requirements\.txt|rustfmt\.toml"
         r"|clippy\.toml|\.gitignore)$|__pycache__|\.pyc$|_cache(/|$)"
     )
@@ -372,3 +378,72 @@ def test_adhoc_module_kafka_over_ssl_reaches_librdkafka(installed_dist):
     assert rc != 0, out
     assert result["msg"].startswith("Broker unreachable: no Kafka broker answered"), result
     assert "ssl://127.0.0.1:1" in result["msg"], result
+
+
+# --- installed, against the real brokers ---------------------------------------------------------------
+# The brokers scripts/test.sh's brokers section started (its OSA_RABBITMQ_* and OSA_KAFKA_* are exported before
+# this section runs): the RabbitMQ 4.3 TLS cluster and the Apache Kafka cluster. tests/python's helpers read
+# them (and start the brokers when nothing is exported, as in tests/python).
+
+
+def _osa_fixture():
+    sys.path.insert(0, str(ROOT / "tests" / "python"))
+    import osa_fixture
+
+    return osa_fixture
+
+
+def test_installed_playbook_converges_16_osa_services_then_changes_nothing(installed_dist, tmp_path):
+    # OSA's inventory and variables (tests/fixtures/osa): 16 services, RPC on RabbitMQ, notifications on Kafka.
+    osa_fixture = _osa_fixture()
+    d = osa_fixture.OsaDeployment(tmp_path, kafka=True)
+    try:
+        cold = d.run(installed_dist.bin, installed_dist.cwd, installed_dist.env())
+        assert cold.rc == 0, cold.output
+        # The installed copy ran, not this checkout.
+        assert str(ROOT) not in cold.output.replace(str(ROOT / "tests" / "fixtures"), "")
+        assert cold.report and cold.report["n"] == "16" and cold.report["notify"] == "kafka", cold.output
+        # Per service vhost, user, permission, CQv2 policy; the seven notification topics.
+        assert cold.report["changed"] == "True" and cold.report["changes"] == str(16 * 4 + 7), cold.report
+        d.assert_converged()
+        noop = d.run(installed_dist.bin, installed_dist.cwd, installed_dist.env())
+        assert noop.rc == 0, noop.output
+        assert noop.report and noop.report["changed"] == "False" and noop.report["changes"] == "0", noop.output
+        assert noop.report["writes"] == "0" and noop.recap_changed == 0, noop.output
+        d.assert_converged()
+        # No password in the output: the services' (user_secrets.yml) and the management user's.
+        for run in (cold, noop):
+            for secret in (*osa_fixture.SECRETS.values(), os.environ["OSA_RABBITMQ_PASSWORD"]):
+                assert str(secret) not in run.output
+        print(
+            f"\ninstalled hybrid_messaging, 16 services with Kafka: cold {cold.seconds:.1f} s "
+            f"({cold.report['changes']} changes, {cold.report['writes']} writes), no-op {noop.seconds:.1f} s "
+            f"({noop.report['reads']} reads)",
+            file=sys.stderr,
+        )
+    finally:
+        d.cleanup()
+
+
+def test_installed_adhoc_module_against_the_brokers(installed_dist):
+    sys.path.insert(0, str(ROOT / "tests" / "python"))
+    from ansible_helpers import BOOTSTRAP_SERVERS, rabbit_conn, vhost
+
+    name = f"osatest_dist_{os.urandom(4).hex()}"
+    present = {
+        "rabbitmq": rabbit_conn(),
+        "kafka": {"bootstrap_servers": BOOTSTRAP_SERVERS},
+        "vhosts": [{"name": name}],
+        "topics": [{"name": name, "partitions": 1}],
+    }
+    absent = {**present, "vhosts": [{"name": name, "state": "absent"}], "topics": [{"name": name, "state": "absent"}]}
+    try:
+        rc, result, out = _adhoc(installed_dist, present)
+        assert rc == 0 and result["changed"] is True, out
+        assert vhost(name) is not None
+        rc, result, out = _adhoc(installed_dist, present)
+        assert rc == 0 and result["changed"] is False and result["stats"]["writes"] == 0, out
+    finally:
+        rc, result, out = _adhoc(installed_dist, absent)
+    assert rc == 0 and result["changed"] is True, out
+    assert vhost(name) is None
