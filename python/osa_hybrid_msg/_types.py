@@ -63,7 +63,7 @@ HashingAlgorithm = Literal["rabbit_password_hashing_sha256", "rabbit_password_ha
 UpdatePassword = Literal["always", "on_create"]
 ApplyTo = Literal["all", "queues", "exchanges", "classic_queues", "quorum_queues", "streams"]
 
-ChangeKind = Literal["vhost", "user", "permission", "topic_permission", "policy", "topic"]
+ChangeKind = Literal["vhost", "user", "permission", "topic_permission", "policy", "topic", "kafka_user", "kafka_acl"]
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
 Priority = Literal["audit", "debug", "info", "warn", "error", "critical", "sample"]

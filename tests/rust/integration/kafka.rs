@@ -587,7 +587,7 @@ async fn kafka_run_succeeds_with_one_of_three_bootstrap_servers_down() {
     go(&delete(&name), false).await.unwrap();
 }
 
-fn sasl_conn(password: &str, ca_file: &str) -> Value {
+pub(crate) fn sasl_conn(password: &str, ca_file: &str) -> Value {
     let k = kafka();
     json!({
         "bootstrap_servers": k.sasl_bootstrap.split(',').collect::<Vec<_>>(),

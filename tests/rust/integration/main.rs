@@ -3,6 +3,7 @@
 
 mod cluster;
 mod kafka;
+mod kafka_security;
 mod verify;
 
 use std::sync::Once;
