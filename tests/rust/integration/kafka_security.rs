@@ -11,8 +11,8 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use serde_json::{Value, json};
 
-use super::kafka::{kafka, sasl_conn};
-use super::{serial, unique};
+use super::{kafka, sasl_conn};
+use crate::{serial, unique};
 
 async fn go(body: &Value, check_mode: bool) -> Value {
     let k = kafka();

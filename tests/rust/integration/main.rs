@@ -3,7 +3,6 @@
 
 mod cluster;
 mod kafka;
-mod kafka_security;
 mod verify;
 
 use std::sync::Once;
