@@ -153,7 +153,7 @@ def test_sixteen_services_users_and_acls_converge_then_a_no_op_writes_nothing(tm
         }
 
         times = []
-        for _ in range(3):
+        for _attempt in range(3):
             again = ok(run_module(tmp_path, args))
             assert again["changed"] is False, again["changes"]
             kafka = again["backends"]["kafka"]
