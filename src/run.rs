@@ -3,10 +3,10 @@
 use std::time::Instant;
 
 use crate::apply::ChangeReport;
-use crate::backend::{Brokers, KafkaAdmin, RabbitAdmin, RealBrokers};
+use crate::backend::{Brokers, KafkaAdmin, RabbitAdmin, RealBrokers, SecurityScope};
 use crate::error::{Error, Result};
 use crate::observed::KafkaSnapshot;
-use crate::plan::{self, Plan, Status};
+use crate::plan::{self, Plan, Secret, Status};
 use crate::result::{Backends, KafkaStats, RabbitStats, RunResult, Stats};
 use crate::spec::{KafkaConnection, RabbitConnection, Request, State};
 
@@ -57,7 +57,8 @@ fn needs_vhost_metadata(request: &Request) -> bool {
 
 /// One run on the real brokers.
 pub async fn run(request: &Request, options: Options) -> Result<RunResult> {
-    run_on(&RealBrokers, request, options).await
+    // Boxed: the run's future holds both snapshots and would make every caller's future large.
+    Box::pin(run_on(&RealBrokers, request, options)).await
 }
 
 /// One run on the given brokers: the real clients, or the fakes in the crate's unit tests.
@@ -78,7 +79,7 @@ pub async fn run_on<B: Brokers>(brokers: &B, request: &Request, options: Options
     // Both reads go out at once, the Kafka one on a worker of its own: creating the librdkafka
     // client is synchronous, and in the same task it held back the RabbitMQ request. A backend with
     // nothing declared is never contacted.
-    let kafka_task = (!declared.is_empty()).then(|| {
+    let kafka_task = request.has_kafka_objects().then(|| {
         let read = brokers.kafka(kafka_conn, topic_names);
         tokio::spawn(async move {
             let at = Instant::now();
@@ -111,7 +112,8 @@ pub async fn run_on<B: Brokers>(brokers: &B, request: &Request, options: Options
             return Err(e);
         }
     };
-    let kafka = kafka?;
+    // Boxed: only some runs need it, and it would make every run's future larger.
+    let kafka = Box::pin(with_kafka_security(request, kafka?)).await?;
     let read_ms = ms(started);
 
     let planned_at = Instant::now();
@@ -121,6 +123,7 @@ pub async fn run_on<B: Brokers>(brokers: &B, request: &Request, options: Options
     }
     if let Some((_, snapshot)) = &kafka {
         plan.extend(plan::plan_kafka(request, snapshot)?);
+        plan.extend(plan::plan_kafka_security(request, snapshot)?);
     }
     let plan_ms = ms(planned_at);
     let changed = !plan.is_empty();
@@ -218,6 +221,46 @@ pub async fn run_on<B: Brokers>(brokers: &B, request: &Request, options: Options
         message: crate::verify::failure_message(&outcome.failures, probes, &result.changes, options.check_mode),
         result: Box::new(result),
     })
+}
+
+/// The Kafka backend and snapshot with the security read added; on failure the client is closed.
+async fn with_kafka_security<K: KafkaAdmin>(
+    request: &Request,
+    kafka: Option<(K, KafkaSnapshot)>,
+) -> Result<Option<(K, KafkaSnapshot)>> {
+    let Some((b, mut snapshot)) = kafka else {
+        return Ok(None);
+    };
+    match read_kafka_security(request, &b, &mut snapshot).await {
+        Ok(()) => Ok(Some((b, snapshot))),
+        Err(e) => {
+            b.close();
+            Err(e)
+        }
+    }
+}
+
+/// Adds the SCRAM credentials, ACLs and login tests the request needs to the Kafka snapshot.
+async fn read_kafka_security<K: KafkaAdmin>(request: &Request, kafka: &K, snapshot: &mut KafkaSnapshot) -> Result<()> {
+    let scope = SecurityScope {
+        users: request.kafka_users().iter().map(|u| u.name.clone()).collect(),
+        acls: !request.kafka_acls().is_empty(),
+        logins: request
+            .kafka_users()
+            .iter()
+            .filter(|u| u.needs_login_test())
+            .filter_map(|u| Some((u.name.clone(), u.mechanism(), Secret::new(u.password.clone()?))))
+            .collect(),
+    };
+    if scope.is_empty() {
+        return Ok(());
+    }
+    let security = kafka.read_security(&scope).await?;
+    snapshot.scram = security.scram;
+    snapshot.logins = security.logins;
+    snapshot.acls = security.acls;
+    snapshot.unknown_acls = security.unknown_acls;
+    Ok(())
 }
 
 fn close<K: KafkaAdmin>(kafka: Option<(K, KafkaSnapshot)>) {

@@ -15,7 +15,7 @@ from ansible.module_utils.parsing.convert_bool import boolean
 from ansible_collections.osa.hybrid_msg.plugins.module_utils.core import require_core
 
 # The options that grow with the declaration; left out of ``invocation`` below -vvv (see _invocation).
-DECLARATION_LISTS = ("vhosts", "users", "policies", "topics", "services")
+DECLARATION_LISTS = ("vhosts", "users", "policies", "topics", "services", "kafka_users", "kafka_acls")
 
 
 def request_shape(options):
@@ -71,6 +71,7 @@ def secret_values(params):
     for user in params.get("users") or []:
         secrets.extend((user.get("password"), user.get("password_hash")))
     secrets.extend(service_secrets(params.get("services")))
+    secrets.extend(user.get("password") for user in params.get("kafka_users") or [])
     return [s for s in secrets if isinstance(s, str) and s]
 
 

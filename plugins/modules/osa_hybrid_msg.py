@@ -263,6 +263,120 @@ options:
         type: str
         choices: [present, absent]
         default: present
+  kafka_users:
+    description:
+      - Kafka SCRAM users (AlterUserScramCredentials), on O(kafka). O(kafka.sasl_username) must be a super
+        user, or hold Describe and Alter on the cluster.
+      - Kafka never returns a password or its hash. With O(kafka_users[].update_password=always) the module
+        tests the declared password by logging in as the user (a SASL authentication and a metadata request
+        through O(kafka.bootstrap_servers), which writes nothing), and writes the credential only when the
+        broker refuses it. Check mode runs the same test. This needs O(kafka.security_protocol) V(SASL_SSL)
+        or V(SASL_PLAINTEXT), on a listener that offers the user's mechanism.
+      - Only the declared mechanism is managed; a credential of the other mechanism is left alone, except
+        with O(kafka_users[].state=absent), which deletes every credential of the user.
+      - Passwords appear in no result, diff, warning or error; a password change shows as
+        C(<hidden, changed>).
+    type: list
+    elements: dict
+    version_added: 0.1.0
+    suboptions:
+      name:
+        description:
+          - User name, as in the principal C(User:<name>). No C(,) or C(=).
+        type: str
+        required: true
+      password:
+        description:
+          - The password. Required when O(kafka_users[].state=present). Any character works, C(/) included.
+        type: str
+      mechanism:
+        description:
+          - SCRAM mechanism of the credential.
+        type: str
+        choices: [SCRAM-SHA-256, SCRAM-SHA-512]
+        default: SCRAM-SHA-512
+      iterations:
+        description:
+          - SCRAM iterations, 4096 to 16384 (Kafka's bounds). A different stored count rewrites the credential.
+        type: int
+        default: 4096
+      update_password:
+        description:
+          - V(always) tests the password with a login and writes it only when the login is refused;
+            V(on_create) sets it only when the user has no credential of O(kafka_users[].mechanism).
+        type: str
+        choices: [always, on_create]
+        default: always
+      state:
+        description:
+          - Whether the user should exist.
+        type: str
+        choices: [present, absent]
+        default: present
+  kafka_acls:
+    description:
+      - Kafka ACL bindings (CreateAcls, DeleteAcls), on O(kafka). All of the cluster's ACLs are read once per
+        run with one DescribeAcls; creates and deletes go out in one batch each.
+      - Each entry declares one binding per operation. Wildcard principals (C(User:*)) and resource names
+        (C(*)) are refused.
+    type: list
+    elements: dict
+    version_added: 0.1.0
+    suboptions:
+      principal:
+        description:
+          - The principal, C(User:<name>).
+        type: str
+        required: true
+      resource_type:
+        description:
+          - The kind of resource.
+        type: str
+        required: true
+        choices: [topic, group, cluster, transactional_id]
+      resource_name:
+        description:
+          - The resource (or prefix, with O(kafka_acls[].pattern_type=prefixed)). Required except for
+            V(cluster), whose only name is C(kafka-cluster).
+        type: str
+      pattern_type:
+        description:
+          - How O(kafka_acls[].resource_name) matches.
+        type: str
+        choices: [literal, prefixed]
+        default: literal
+      operations:
+        description:
+          - The operations to allow or deny.
+        type: list
+        elements: str
+        required: true
+        choices: [all, read, write, create, delete, alter, describe, cluster_action, describe_configs,
+                  alter_configs, idempotent_write]
+      permission:
+        description:
+          - Allow or deny.
+        type: str
+        choices: [allow, deny]
+        default: allow
+      host:
+        description:
+          - The client host the binding applies to; C(*) is any host.
+        type: str
+        default: "*"
+      state:
+        description:
+          - Whether the bindings should exist.
+        type: str
+        choices: [present, absent]
+        default: present
+  purge_kafka_acls:
+    description:
+      - Delete the ACL bindings of the principals named in O(kafka_acls) that O(kafka_acls) does not declare
+        present. Bindings of other principals are never touched.
+    type: bool
+    default: false
+    version_added: 0.1.0
   notifications:
     description:
       - Shorthand for the topics oslo.messaging's notifier and listeners use, C(<topic>.<priority>) for each
@@ -525,7 +639,9 @@ changes:
       type: str
       sample: rabbitmq
     kind:
-      description: The kind of object, V(vhost), V(user), V(permission), V(topic_permission), V(policy) or V(topic).
+      description: >-
+        The kind of object, V(vhost), V(user), V(permission), V(topic_permission), V(policy), V(topic),
+        V(kafka_user) or V(kafka_acl).
       returned: always
       type: str
       sample: permission
@@ -786,6 +902,21 @@ STATE = dict(type="str", choices=["present", "absent"], default="present")
 PRIORITIES = ("audit", "debug", "info", "warn", "error", "critical", "sample")
 
 
+ACL_OPERATIONS = (
+    "all",
+    "read",
+    "write",
+    "create",
+    "delete",
+    "alter",
+    "describe",
+    "cluster_action",
+    "describe_configs",
+    "alter_configs",
+    "idempotent_write",
+)
+
+
 def argument_spec():
     return dict(
         rabbitmq=rabbitmq_connection_argspec(),
@@ -867,6 +998,36 @@ def argument_spec():
                 state=dict(STATE),
             ),
         ),
+        kafka_users=dict(
+            type="list",
+            elements="dict",
+            options=dict(
+                name=dict(type="str", required=True),
+                password=dict(type="str", no_log=True),
+                mechanism=dict(type="str", choices=["SCRAM-SHA-256", "SCRAM-SHA-512"], default="SCRAM-SHA-512"),
+                iterations=dict(type="int", default=4096),
+                update_password=dict(type="str", choices=["always", "on_create"], default="always", no_log=False),
+                state=dict(STATE),
+            ),
+            required_if=[["state", "present", ["password"]]],
+        ),
+        kafka_acls=dict(
+            type="list",
+            elements="dict",
+            options=dict(
+                principal=dict(type="str", required=True),
+                resource_type=dict(
+                    type="str", required=True, choices=["topic", "group", "cluster", "transactional_id"]
+                ),
+                resource_name=dict(type="str"),
+                pattern_type=dict(type="str", choices=["literal", "prefixed"], default="literal"),
+                operations=dict(type="list", elements="str", required=True, choices=list(ACL_OPERATIONS)),
+                permission=dict(type="str", choices=["allow", "deny"], default="allow"),
+                host=dict(type="str", default="*"),
+                state=dict(STATE),
+            ),
+        ),
+        purge_kafka_acls=dict(type="bool", default=False),
         notifications=dict(
             type="dict",
             options=dict(

@@ -28,9 +28,11 @@ __all__ = [
     "Diff",
     "FieldChange",
     "HashingAlgorithm",
+    "KafkaAclSpec",
     "KafkaBackend",
     "KafkaConnection",
     "KafkaProbe",
+    "KafkaUserSpec",
     "NotificationsSpec",
     "OslomsgFacts",
     "OslomsgOptions",
@@ -63,7 +65,7 @@ HashingAlgorithm = Literal["rabbit_password_hashing_sha256", "rabbit_password_ha
 UpdatePassword = Literal["always", "on_create"]
 ApplyTo = Literal["all", "queues", "exchanges", "classic_queues", "quorum_queues", "streams"]
 
-ChangeKind = Literal["vhost", "user", "permission", "topic_permission", "policy", "topic"]
+ChangeKind = Literal["vhost", "user", "permission", "topic_permission", "policy", "topic", "kafka_user", "kafka_acl"]
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
 Priority = Literal["audit", "debug", "info", "warn", "error", "critical", "sample"]
@@ -162,6 +164,45 @@ class NotificationsSpec(TypedDict):
     state: NotRequired[State | None]
 
 
+class KafkaUserSpec(TypedDict):
+    """A SCRAM user; with ``update_password: always`` its password is tested by a login."""
+
+    name: str
+    password: NotRequired[str | None]
+    mechanism: NotRequired[Literal["SCRAM-SHA-256", "SCRAM-SHA-512"] | None]
+    iterations: NotRequired[int | None]
+    update_password: NotRequired[UpdatePassword | None]
+    state: NotRequired[State | None]
+
+
+AclOperationName = Literal[
+    "all",
+    "read",
+    "write",
+    "create",
+    "delete",
+    "alter",
+    "describe",
+    "cluster_action",
+    "describe_configs",
+    "alter_configs",
+    "idempotent_write",
+]
+
+
+class KafkaAclSpec(TypedDict):
+    """ACL bindings of one principal on one resource, one per operation."""
+
+    principal: str
+    resource_type: Literal["topic", "group", "cluster", "transactional_id"]
+    resource_name: NotRequired[str | None]
+    pattern_type: NotRequired[Literal["literal", "prefixed"] | None]
+    operations: list[AclOperationName]
+    permission: NotRequired[Literal["allow", "deny"] | None]
+    host: NotRequired[str | None]
+    state: NotRequired[State | None]
+
+
 class ServicePolicy(TypedDict):
     """A policy as OSA writes it, without a vhost (``tags`` is accepted for ``definition``)."""
 
@@ -210,6 +251,9 @@ class Request(TypedDict):
     kafka: NotRequired[KafkaConnection | None]
     topics: NotRequired[list[TopicSpec] | None]
     notifications: NotRequired[NotificationsSpec | None]
+    kafka_users: NotRequired[list[KafkaUserSpec] | None]
+    kafka_acls: NotRequired[list[KafkaAclSpec] | None]
+    purge_kafka_acls: NotRequired[bool | None]
     services: NotRequired[list[ServiceSpec] | None]
     verify: NotRequired[VerifySpec | None]
 

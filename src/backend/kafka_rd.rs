@@ -65,11 +65,13 @@ impl ClientContext for Context {
 impl ConsumerContext for Context {}
 
 pub struct RdKafka {
-    admin: Arc<AdminClient<Context>>,
-    bootstrap: String,
-    timeout: Duration,
-    reads: AtomicUsize,
-    writes: AtomicUsize,
+    pub(super) admin: Arc<AdminClient<Context>>,
+    pub(super) bootstrap: String,
+    pub(super) timeout: Duration,
+    pub(super) reads: AtomicUsize,
+    pub(super) writes: AtomicUsize,
+    /// The connection's configuration, for the short-lived clients that test a user's password.
+    pub(super) config: ClientConfig,
 }
 
 /// The one client configuration builder of the Kafka backend.
@@ -169,13 +171,14 @@ impl RdKafka {
                 timeout,
                 reads: AtomicUsize::new(0),
                 writes: AtomicUsize::new(0),
+                config: cfg,
             };
             let snapshot = super::KafkaAdmin::snapshot(&backend, &topics).await?;
             Ok((backend, snapshot))
         }
     }
 
-    fn kafka_error(&self, e: &KafkaError, action: &str) -> Error {
+    pub(super) fn kafka_error(&self, e: &KafkaError, action: &str) -> Error {
         let code = e.rdkafka_error_code();
         for text in drain_main_queue(&self.admin) {
             self.admin.inner().context().note(text);
@@ -268,6 +271,10 @@ impl super::KafkaAdmin for RdKafka {
         self.writes.load(Ordering::Relaxed)
     }
 
+    async fn read_security(&self, scope: &super::SecurityScope) -> Result<KafkaSnapshot> {
+        self.security_snapshot(scope).await
+    }
+
     /// Metadata and DescribeConfigs go out together: the declared names are known up front, and a
     /// topic that turns out not to exist only costs its per-resource error in the same answer.
     async fn snapshot(&self, topics: &[String]) -> Result<KafkaSnapshot> {
@@ -349,6 +356,12 @@ impl super::KafkaAdmin for RdKafka {
 
     #[allow(clippy::too_many_lines)]
     async fn execute_batch(&self, ops: &[&Op]) -> Vec<Result<()>> {
+        if ops
+            .first()
+            .is_some_and(|op| super::kafka_rd_security::is_security_op(op))
+        {
+            return self.execute_security(ops).await;
+        }
         self.writes.fetch_add(1, Ordering::Relaxed);
         let admin_options = options(self.timeout);
         // A request that failed as a whole fails each of its operations with the same reason.

@@ -6,6 +6,8 @@
 pub mod fake;
 mod kafka_alter;
 pub mod kafka_rd;
+mod kafka_rd_security;
+mod kafka_security;
 pub mod rabbit_http;
 
 use std::future::Future;
@@ -13,10 +15,10 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::observed::{KafkaSnapshot, RabbitSnapshot};
-use crate::plan::Op;
-use crate::spec::{KafkaConnection, RabbitConnection};
+use crate::plan::{Op, Secret};
+use crate::spec::{KafkaConnection, RabbitConnection, ScramMechanism};
 
 /// What the core needs from RabbitMQ: one read of everything, one idempotent write per operation, and
 /// the two queue calls of `verify`.
@@ -56,6 +58,32 @@ pub trait KafkaAdmin {
 
     /// Releases the client without making the run wait for it.
     fn close(self);
+
+    /// Reads what `scope` asks for: SCRAM credentials, every ACL, and login tests. The result has
+    /// no topics; the run merges it into the topic snapshot.
+    async fn read_security(&self, scope: &SecurityScope) -> Result<KafkaSnapshot> {
+        let _ = scope;
+        Err(Error::Internal(
+            "this Kafka backend does not manage SCRAM users or ACLs".into(),
+        ))
+    }
+}
+
+/// The security part of the Kafka read.
+#[derive(Debug, Default)]
+pub struct SecurityScope {
+    /// Users whose SCRAM credentials to describe.
+    pub users: Vec<String>,
+    /// Whether to read every ACL binding.
+    pub acls: bool,
+    /// Users whose declared password to test by logging in, with the mechanism to log in with.
+    pub logins: Vec<(String, ScramMechanism, Secret)>,
+}
+
+impl SecurityScope {
+    pub fn is_empty(&self) -> bool {
+        self.users.is_empty() && !self.acls && self.logins.is_empty()
+    }
 }
 
 /// How a run reaches the brokers: connect and read each one's snapshot.

@@ -6,6 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
+use crate::spec::{AclBinding, ScramMechanism};
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ObservedTopic {
     pub partitions: i32,
@@ -20,6 +22,15 @@ pub struct ObservedTopic {
 #[derive(Debug, Clone, Default)]
 pub struct KafkaSnapshot {
     pub topics: BTreeMap<String, ObservedTopic>,
+    /// SCRAM credentials of the declared users: mechanism → iterations (DescribeUserScramCredentials).
+    pub scram: BTreeMap<String, BTreeMap<ScramMechanism, i32>>,
+    /// For users with `update_password: always`: whether the declared password logs in (a SASL
+    /// authentication as that user, which writes nothing).
+    pub logins: BTreeMap<String, bool>,
+    /// Every ACL binding the broker has (one DescribeAcls with a match-any filter), when ACLs are declared.
+    pub acls: BTreeSet<AclBinding>,
+    /// Bindings whose resource type, pattern or operation librdkafka cannot name; never touched.
+    pub unknown_acls: usize,
 }
 
 /// A config value in the broker's string form: `true`, `604800000`, `compact,delete`.

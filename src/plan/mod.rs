@@ -2,9 +2,11 @@
 //! Check mode returns this plan as it is; apply executes it (`src/apply.rs`). One file per backend.
 
 mod kafka;
+mod kafka_security;
 mod rabbit;
 
 pub use kafka::plan as plan_kafka;
+pub use kafka_security::plan as plan_kafka_security;
 pub use rabbit::plan as plan_rabbit;
 
 use std::collections::BTreeMap;
@@ -15,7 +17,7 @@ use serde_json::{Map, Value};
 
 use crate::error::Broker;
 use crate::result::Diff;
-use crate::spec::{ApplyTo, HashingAlgorithm};
+use crate::spec::{AclBinding, ApplyTo, HashingAlgorithm, ScramMechanism};
 
 pub const HIDDEN: &str = "<hidden>";
 pub const HIDDEN_CHANGED: &str = "<hidden, changed>";
@@ -29,6 +31,8 @@ pub enum Kind {
     TopicPermission,
     Policy,
     Topic,
+    KafkaUser,
+    KafkaAcl,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -170,6 +174,24 @@ pub enum Op {
     DeleteTopic {
         name: String,
     },
+    /// Kafka AlterUserScramCredentials upsertion; the broker salts the password.
+    UpsertScramCredential {
+        user: String,
+        mechanism: ScramMechanism,
+        iterations: i32,
+        password: Secret,
+    },
+    DeleteScramCredential {
+        user: String,
+        mechanism: ScramMechanism,
+    },
+    CreateAcl {
+        acl: AclBinding,
+    },
+    /// Deleted with a filter that matches exactly this binding.
+    DeleteAcl {
+        acl: AclBinding,
+    },
 }
 
 impl Op {
@@ -188,6 +210,10 @@ impl Op {
             Op::CreatePartitions { .. } => 11,
             Op::AlterTopicConfig { .. } => 12,
             Op::DeleteTopic { .. } => 13,
+            Op::UpsertScramCredential { .. } => 14,
+            Op::CreateAcl { .. } => 15,
+            Op::DeleteAcl { .. } => 16,
+            Op::DeleteScramCredential { .. } => 17,
         }
     }
 
@@ -206,7 +232,11 @@ impl Op {
             Op::CreateTopic { .. }
             | Op::CreatePartitions { .. }
             | Op::AlterTopicConfig { .. }
-            | Op::DeleteTopic { .. } => Broker::Kafka,
+            | Op::DeleteTopic { .. }
+            | Op::UpsertScramCredential { .. }
+            | Op::DeleteScramCredential { .. }
+            | Op::CreateAcl { .. }
+            | Op::DeleteAcl { .. } => Broker::Kafka,
         }
     }
 }
@@ -273,6 +303,8 @@ impl fmt::Display for Change {
             }
             (Kind::Policy, Some(v)) => write!(f, "{action} policy '{}' on vhost '{v}'", self.name),
             (Kind::Topic, _) => write!(f, "{action} topic '{}'", self.name),
+            (Kind::KafkaUser, _) => write!(f, "{action} Kafka SCRAM user '{}'", self.name),
+            (Kind::KafkaAcl, _) => write!(f, "{action} Kafka ACL {}", self.name),
             (kind, _) => write!(f, "{action} {kind:?} '{}'", self.name),
         }
     }
@@ -307,6 +339,8 @@ impl Plan {
                 Kind::TopicPermission => "topic_permissions",
                 Kind::Policy => "policies",
                 Kind::Topic => "topics",
+                Kind::KafkaUser => "kafka_users",
+                Kind::KafkaAcl => "kafka_acls",
             };
             let key = match &c.vhost {
                 Some(v) => format!("{v}/{}", c.name),

@@ -3,6 +3,7 @@
 mod connection;
 mod defaults;
 mod kafka;
+mod kafka_security;
 mod names;
 mod rabbit;
 mod services;
@@ -13,6 +14,10 @@ pub use defaults::request_defaults;
 pub use kafka::{
     DEFAULT_NOTIFICATION_TOPIC, KafkaConnection, NotificationsSpec, OSLO_PRIORITIES, SaslMechanism, SecurityProtocol,
     TopicSpec, check_topic_name,
+};
+pub use kafka_security::{
+    AclBinding, AclOperation, AclPatternType, AclPermission, AclResourceType, AclSpec, CLUSTER_RESOURCE_NAME,
+    KafkaUserSpec, SCRAM_DEFAULT_ITERATIONS, ScramMechanism,
 };
 pub(crate) use names::kind;
 pub use names::{check_rabbit_credential, check_vhost_name, parse_vhost_list};
@@ -45,6 +50,14 @@ pub struct Request {
     pub topics: Option<Vec<TopicSpec>>,
     #[serde(default)]
     pub notifications: Option<NotificationsSpec>,
+    /// Kafka SCRAM users (`spec/kafka_security.rs`).
+    #[serde(default)]
+    pub kafka_users: Option<Vec<KafkaUserSpec>>,
+    /// Kafka ACLs; `purge_kafka_acls` removes the undeclared ones of the principals named here.
+    #[serde(default)]
+    pub kafka_acls: Option<Vec<AclSpec>>,
+    #[serde(default)]
+    pub purge_kafka_acls: Option<bool>,
     /// Per-service shorthand, expanded by `from_json` into the lists above (`spec/services.rs`).
     #[serde(default)]
     pub services: Option<Vec<ServiceSpec>>,
@@ -179,9 +192,26 @@ impl Request {
         !(self.vhosts().is_empty() && self.users().is_empty() && self.policies().is_empty())
     }
 
-    /// True when the request declares any Kafka topic.
+    /// True when the request declares any Kafka topic, SCRAM user or ACL.
     pub fn has_kafka_objects(&self) -> bool {
-        !self.kafka_topics().is_empty()
+        !self.kafka_topics().is_empty() || self.has_kafka_security()
+    }
+
+    /// True when the request declares SCRAM users or ACLs (or purges ACLs).
+    pub fn has_kafka_security(&self) -> bool {
+        !self.kafka_users().is_empty() || !self.kafka_acls().is_empty()
+    }
+
+    pub fn kafka_users(&self) -> &[KafkaUserSpec] {
+        self.kafka_users.as_deref().unwrap_or_default()
+    }
+
+    pub fn kafka_acls(&self) -> &[AclSpec] {
+        self.kafka_acls.as_deref().unwrap_or_default()
+    }
+
+    pub fn purge_kafka_acls(&self) -> bool {
+        self.purge_kafka_acls.unwrap_or(false)
     }
 
     /// Every declared topic with the request path that names it: `topics[i]`, then the
@@ -257,6 +287,17 @@ impl Request {
             ));
         }
         kafka::validate_topics(self.topics.as_deref().unwrap_or_default())?;
+        kafka_security::validate_users(self.kafka_users())?;
+        kafka_security::validate_acls(self.kafka_acls())?;
+        let sasl = self.kafka.as_ref().is_some_and(|c| c.protocol().uses_sasl());
+        if let Some(i) = self.kafka_users().iter().position(KafkaUserSpec::needs_login_test)
+            && !sasl
+        {
+            return Err(Error::spec(
+                format!("kafka_users[{i}].update_password"),
+                "'always' tests the stored password by logging in as the user, which needs kafka.security_protocol SASL_SSL or SASL_PLAINTEXT; set it, or use update_password: on_create",
+            ));
+        }
         if let Some(n) = &self.notifications {
             kafka::validate_notifications("notifications", n)?;
         }

@@ -29,6 +29,7 @@ fn topic(partitions: i32, rf: i32, config: &[(&str, &str)]) -> ObservedTopic {
 fn snapshot(topics: &[(&str, ObservedTopic)]) -> KafkaSnapshot {
     KafkaSnapshot {
         topics: topics.iter().map(|(n, t)| ((*n).to_owned(), t.clone())).collect(),
+        ..KafkaSnapshot::default()
     }
 }
 

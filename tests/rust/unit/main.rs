@@ -1,6 +1,7 @@
 //! Planner table tests, spec validation and applier tests on the in-memory fakes. No broker needed.
 
 mod kafka;
+mod kafka_security;
 mod oslomsg;
 mod run;
 mod services;

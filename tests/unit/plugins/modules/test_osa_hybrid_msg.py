@@ -228,6 +228,9 @@ def test_request_has_every_documented_key_with_defaults_and_without_aliases(fake
         },
         "topics": None,
         "notifications": None,
+        "kafka_users": None,
+        "kafka_acls": None,
+        "purge_kafka_acls": False,
         "services": None,
         "verify": False,
     }
@@ -631,3 +634,36 @@ def test_module_file_does_not_import_the_package_by_its_own_name():
         source = f.read()
     assert "import osa_hybrid_msg" not in source
     assert "from osa_hybrid_msg" not in source
+
+
+def test_kafka_users_and_acls_are_forwarded_with_defaults_and_the_password_is_a_secret(fake_core):
+    run_ok(
+        {
+            "kafka_users": [{"name": "nova", "password": "k/pass"}],
+            "kafka_acls": [{"principal": "User:nova", "resource_type": "cluster", "operations": ["idempotent_write"]}],
+        }
+    )
+    request = fake_core.calls[0]["request"]
+    assert request["kafka_users"] == [
+        {
+            "name": "nova",
+            "password": "k/pass",
+            "mechanism": "SCRAM-SHA-512",
+            "iterations": 4096,
+            "update_password": "always",
+            "state": "present",
+        }
+    ]
+    assert request["kafka_acls"] == [
+        {
+            "principal": "User:nova",
+            "resource_type": "cluster",
+            "resource_name": None,
+            "pattern_type": "literal",
+            "operations": ["idempotent_write"],
+            "permission": "allow",
+            "host": "*",
+            "state": "present",
+        }
+    ]
+    assert "k/pass" in runner.secret_values({"kafka_users": request["kafka_users"]})
