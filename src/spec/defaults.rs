@@ -6,7 +6,10 @@
 
 use serde_json::{Value, json};
 
-use super::{KafkaConnection, NotificationsSpec, PolicySpec, RabbitConnection, TopicSpec, UserSpec, VhostSpec};
+use super::{
+    AclSpec, KafkaConnection, KafkaUserSpec, NotificationsSpec, PolicySpec, RabbitConnection, Request, TopicSpec,
+    UserSpec, VhostSpec,
+};
 use crate::error::Result;
 
 pub fn request_defaults() -> Result<Value> {
@@ -17,6 +20,8 @@ pub fn request_defaults() -> Result<Value> {
     let policy: PolicySpec = minimal(json!({"name": "p", "vhost": "v"}))?;
     let topic: TopicSpec = minimal(json!({"name": "t"}))?;
     let notifications: NotificationsSpec = minimal(json!({}))?;
+    let kafka_user: KafkaUserSpec = minimal(json!({"name": "u"}))?;
+    let acl: AclSpec = minimal(json!({"principal": "User:u", "resource_type": "cluster", "operations": ["describe"]}))?;
     Ok(json!({
         "rabbitmq": {
             "urls": rabbit.urls(),
@@ -43,6 +48,19 @@ pub fn request_defaults() -> Result<Value> {
             "priorities": notifications.priorities(),
             "state": notifications.state(),
         },
+        "kafka_users": {
+            "mechanism": kafka_user.mechanism().as_str(),
+            "iterations": kafka_user.iterations(),
+            "update_password": kafka_user.update_password(),
+            "state": kafka_user.state(),
+        },
+        "kafka_acls": {
+            "pattern_type": acl.pattern_type(),
+            "permission": acl.permission(),
+            "host": acl.host(),
+            "state": acl.state(),
+        },
+        "purge_kafka_acls": Request::default().purge_kafka_acls(),
         "verify": super::VerifySpec::default().any(),
     }))
 }

@@ -217,6 +217,19 @@ impl AclSpec {
         self.state.unwrap_or_default()
     }
 
+    pub fn pattern_type(&self) -> AclPatternType {
+        self.pattern_type.unwrap_or_default()
+    }
+
+    pub fn permission(&self) -> AclPermission {
+        self.permission.unwrap_or_default()
+    }
+
+    /// Any host unless one is named.
+    pub fn host(&self) -> &str {
+        self.host.as_deref().unwrap_or("*")
+    }
+
     /// The bindings this entry declares, one per operation.
     pub fn bindings(&self) -> Vec<AclBinding> {
         let name = match self.resource_type {
@@ -229,10 +242,10 @@ impl AclSpec {
                 principal: self.principal.clone(),
                 resource_type: self.resource_type,
                 resource_name: name.clone(),
-                pattern_type: self.pattern_type.unwrap_or_default(),
+                pattern_type: self.pattern_type(),
                 operation: *op,
-                permission: self.permission.unwrap_or_default(),
-                host: self.host.clone().unwrap_or_else(|| "*".to_owned()),
+                permission: self.permission(),
+                host: self.host().to_owned(),
             })
             .collect()
     }
