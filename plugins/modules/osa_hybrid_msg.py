@@ -59,6 +59,11 @@ options:
       state:
         description:
           - Whether the vhost should exist. Deleting a vhost deletes everything in it.
+          - >-
+            V(absent) on a vhost with RabbitMQ 4.x deletion protection on (C(protected_from_deletion) in the
+            vhost list; observed on 4.3.6, absent from 4.0.5) is refused at plan time, in check mode too,
+            before anything is written; lift the protection first
+            (C(DELETE /api/vhosts/{name}/deletion/protection)). The module does not set the protection.
         type: str
         choices: [present, absent]
         default: present
@@ -79,6 +84,12 @@ options:
   users:
     description:
       - Users to declare, with their permissions.
+      - >-
+        On RabbitMQ 4.2 and later a user tagged V(protected) cannot be changed or deleted over the HTTP API
+        (the broker answers 400; observed on 4.3.6). Declaring a change of its password or tags, or
+        O(users[].state=absent), is refused at plan time, before anything is written, naming the field; drop
+        the tag on a node with C(rabbitmqctl) first. Its permissions can still be managed. Before 4.2 the tag
+        is an ordinary tag.
     type: list
     elements: dict
     suboptions:
@@ -217,8 +228,32 @@ options:
         default: 0
       definition:
         description:
-          - 'Policy keys and values, such as C({"ha-mode": "all"}) or C({"queue-version": 2}).'
+          - 'Policy keys and values, such as C({"max-length": 10000}) or C({"queue-version": 2}).'
           - Compared as a map, so key order is never a change.
+          - >-
+            Linted at plan time against the broker's version, together with the broker's other policies in
+            the same vhost (at most one policy applies to a queue). A refusal fails the task before anything
+            is written, naming the key, the broker version and the replacement; a warning goes to the play's
+            warnings and to the result's C(warnings). Each message names its rule and the RabbitMQ version that
+            introduced it.
+          - 'Refused: V(ha-*) keys from RabbitMQ 4.0 (rule C(ha-removed), classic mirroring removed);
+            V(queue-master-locator) from 4.3 (C(queue-master-locator-denied), use V(queue-leader-locator));
+            V(max-priority) on every version (C(max-priority-not-a-policy-key), use the C(x-max-priority)
+            queue argument); V(target-group-size) before 3.12 (C(target-group-size-unknown)).'
+          - 'Warned: V(queue-master-locator) on 4.0 to 4.2 (C(queue-master-locator-deprecated));
+            classic-only keys (V(queue-mode), V(queue-version), V(ha-*) before 4.0, V(queue-master-locator)
+            before 4.0, V(overflow=reject-publish-dlx)) on a policy that reaches quorum queues, that is
+            O(policies[].apply_to=quorum_queues), or V(queues)/V(all) in a vhost whose default queue type is
+            quorum (C(classic-only-on-quorum), C(ha-on-quorum), C(reject-publish-dlx-on-quorum));
+            quorum-only keys (V(delivery-limit), V(dead-letter-strategy), V(max-in-memory-*),
+            V(target-group-size)) on O(policies[].apply_to=classic_queues) (C(quorum-only-on-classic)).'
+          - 'Inert (warned): V(queue-version) from 4.0 (C(queue-version-inert)); V(queue-mode) from 3.12
+            (C(queue-mode-inert)); V(max-in-memory-*) on quorum queues from 3.10 (C(max-in-memory-inert)).'
+          - 'Warned, pairwise in a vhost, when one side is declared: two policies of equal priority whose
+            patterns both match a name the module builds from them (C(equal-priority-overlap), naming both and
+            the name); a higher-priority policy over a lower one it overlaps, listing the lower one''s keys it
+            does not set (C(shadowed-keys)). Overlap is reported only with such a witness name, so a pair
+            needing lookarounds to overlap may go unreported.'
         type: dict
         aliases: [tags]
       state:

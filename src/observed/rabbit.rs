@@ -2,7 +2,7 @@
 //! (vhost metadata, which 3.10's definitions omit). Field names and shapes vary by version, so
 //! parsing is tolerant: tags may be a list or a comma-separated string, and missing fields are empty.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -58,6 +58,8 @@ pub struct RabbitSnapshot {
     pub permissions: BTreeMap<(String, String), ObservedPermission>,
     pub topic_permissions: BTreeMap<(String, String), BTreeMap<String, (String, String)>>,
     pub policies: BTreeMap<(String, String), ObservedPolicy>,
+    /// Vhosts with 4.x deletion protection on (`protected_from_deletion` in `GET /api/vhosts`).
+    pub deletion_protected: BTreeSet<String>,
 }
 
 #[derive(Deserialize)]
@@ -100,6 +102,8 @@ struct RawVhost {
     default_queue_type: Option<String>,
     #[serde(default)]
     metadata: Option<RawVhostMetadata>,
+    #[serde(default)]
+    protected_from_deletion: bool,
 }
 
 #[derive(Deserialize)]
@@ -231,6 +235,9 @@ impl RabbitSnapshot {
             } else {
                 tags_of(&v.tags)
             };
+            if v.protected_from_deletion {
+                snap.deletion_protected.insert(v.name.clone());
+            }
             let dqt = queue_type_of(v.default_queue_type.as_deref())
                 .or_else(|| queue_type_of(meta.and_then(|m| m.default_queue_type.as_deref())));
             snap.vhosts.insert(

@@ -3,6 +3,9 @@
 
 mod kafka;
 mod kafka_security;
+mod pattern_overlap;
+pub mod policy_lint;
+pub mod policy_rules;
 mod rabbit;
 
 pub use kafka::plan as plan_kafka;

@@ -4,12 +4,13 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde_json::{Map, Value, json};
 
+use super::policy_lint::{Finding, LintPolicy, lint};
 use super::{Action, Change, FieldChange, HIDDEN, HIDDEN_CHANGED, Kind, Op, PasswordWrite, Plan, Secret, field};
 use crate::error::{Error, Result};
 use crate::observed::{ObservedPermission, ObservedPolicy, ObservedUser, RabbitSnapshot, normalize_definition};
 use crate::spec::{
-    ApplyTo, HashingAlgorithm, PasswordSpec, PermissionSpec, Request, State, TopicPermissionSpec, UpdatePassword,
-    UserSpec,
+    ApplyTo, HashingAlgorithm, PasswordSpec, PermissionSpec, QueueType, Request, State, TopicPermissionSpec,
+    UpdatePassword, UserSpec,
 };
 
 fn sorted(tags: &[String]) -> Vec<String> {
@@ -163,6 +164,16 @@ fn plan_vhosts(request: &Request, observed: &RabbitSnapshot, plan: &mut Plan) ->
                         "refusing to delete the default vhost '/'; remove this entry",
                     ));
                 }
+                if observed.deletion_protected.contains(&v.name) {
+                    // The broker would answer 412 to the DELETE; refusing here keeps the rest unwritten.
+                    return Err(Error::plan(
+                        format!("{}.state", request.vhost_path(i)),
+                        format!(
+                            "vhost '{}' is protected from deletion (RabbitMQ 4.x deletion protection). Remove this entry, or lift the protection first (DELETE /api/vhosts/{{name}}/deletion/protection). Nothing was written",
+                            v.name
+                        ),
+                    ));
+                }
                 let mut fields = BTreeMap::new();
                 fields.insert("description".into(), field(cur.description.clone(), Value::Null));
                 fields.insert("tags".into(), field(cur.tags.clone(), Value::Null));
@@ -246,11 +257,34 @@ fn password_write(
     }
 }
 
+/// RabbitMQ 4.2 made the `protected` user tag binding: the HTTP API answers 400 to any update or delete
+/// of such a user (observed on 4.3.6; on 4.0.5 it is a plain tag). Its grants can still change.
+fn refuse_protected(request: &Request, observed: &RabbitSnapshot, i: usize, what: &str) -> Result<()> {
+    let u = &request.users()[i];
+    let protected = observed
+        .users
+        .get(&u.name)
+        .is_some_and(|c| c.tags.iter().any(|t| t == "protected"));
+    if !protected || version_at_least(observed, (4, 2, 0)) != Some(true) {
+        return Ok(());
+    }
+    Err(Error::plan(
+        format!("{}.{what}", request.user_path(i)),
+        format!(
+            "user '{}' is protected (tag 'protected'): RabbitMQ {} refuses to change or delete it over the HTTP API. Remove this {} from the request, or drop the tag on a node with rabbitmqctl first. Nothing was written",
+            u.name,
+            observed.version.as_deref().unwrap_or("4.2+"),
+            if what == "state" { "entry" } else { "setting" },
+        ),
+    ))
+}
+
 fn plan_users(request: &Request, observed: &RabbitSnapshot, fate: &VhostFate<'_>, plan: &mut Plan) -> Result<()> {
     for (i, u) in request.users().iter().enumerate() {
         let current = observed.users.get(&u.name);
         if u.state() == State::Absent {
             if let Some(cur) = current {
+                refuse_protected(request, observed, i, "state")?;
                 let mut fields = BTreeMap::new();
                 fields.insert("tags".into(), field(cur.tags.clone(), Value::Null));
                 fields.insert("password".into(), field(HIDDEN, Value::Null));
@@ -283,6 +317,10 @@ fn plan_users(request: &Request, observed: &RabbitSnapshot, fate: &VhostFate<'_>
                 Value::Null
             };
             fields.insert("password".into(), field(before, HIDDEN_CHANGED));
+        }
+        if current.is_some() && !fields.is_empty() {
+            let what = fields.keys().next().map_or("tags", String::as_str);
+            refuse_protected(request, observed, i, what)?;
         }
         if current.is_none() || !fields.is_empty() {
             plan.changes.push(Change::new(
@@ -478,7 +516,7 @@ fn topic_value(entries: &BTreeMap<String, (String, String)>) -> Value {
 
 fn plan_policies(request: &Request, observed: &RabbitSnapshot, fate: &VhostFate<'_>, plan: &mut Plan) -> Result<()> {
     let supports_queue_type_targets = version_at_least(observed, (3, 12, 0));
-    let is_4x = version_at_least(observed, (4, 0, 0)).unwrap_or(false);
+    lint_policies(request, observed, fate, plan)?;
     for (i, p) in request.policies().iter().enumerate() {
         let key = (p.vhost.clone(), p.name.clone());
         let vhost_is_new = !fate.observed.vhosts.contains_key(&p.vhost);
@@ -522,18 +560,6 @@ fn plan_policies(request: &Request, observed: &RabbitSnapshot, fate: &VhostFate<
             ));
         }
         let definition = normalize_definition(p.definition.as_ref().unwrap_or(&Map::new()));
-        if is_4x && let Some(k) = definition.keys().find(|k| k.starts_with("ha-")) {
-            return Err(Error::plan(
-                format!("{}.definition.{k}", request.policy_path(i)),
-                "classic queue mirroring was removed in RabbitMQ 4.0; drop the ha-* keys (use quorum queues)",
-            ));
-        }
-        if is_4x && definition.contains_key("queue-version") {
-            plan.warnings.push(format!(
-                "{}.definition.queue-version: RabbitMQ 4.x has only classic queue version 2; the key has no effect",
-                request.policy_path(i)
-            ));
-        }
         let want = ObservedPolicy {
             pattern: p.pattern.clone().unwrap_or_default(),
             apply_to: apply_to.as_str().to_owned(),
@@ -563,6 +589,81 @@ fn plan_policies(request: &Request, observed: &RabbitSnapshot, fate: &VhostFate<
             },
         ));
     }
+    Ok(())
+}
+
+/// Runs the policy lint (`policy_lint.rs`) over the declared policies and the broker's other policies in
+/// their vhosts: refusals fail the plan, before anything is written; the rest become warnings.
+fn lint_policies(request: &Request, observed: &RabbitSnapshot, fate: &VhostFate<'_>, plan: &mut Plan) -> Result<()> {
+    let declared_dqt: HashMap<&str, Option<&str>> = request
+        .vhosts()
+        .iter()
+        .filter(|v| v.state() == State::Present)
+        .map(|v| (v.name.as_str(), v.default_queue_type.map(QueueType::as_str)))
+        .collect();
+    let dqt = |vhost: &str| -> Option<&str> {
+        declared_dqt
+            .get(vhost)
+            .copied()
+            .flatten()
+            .or_else(|| observed.vhosts.get(vhost).and_then(|v| v.default_queue_type.as_deref()))
+    };
+    let definitions: Vec<Map<String, Value>> = request
+        .policies()
+        .iter()
+        .map(|p| normalize_definition(p.definition.as_ref().unwrap_or(&Map::new())))
+        .collect();
+    let mut declared: BTreeSet<(&str, &str)> = BTreeSet::new();
+    let mut policies = Vec::new();
+    for (i, p) in request.policies().iter().enumerate() {
+        declared.insert((p.vhost.as_str(), p.name.as_str()));
+        if p.state() == State::Absent || !fate.exists_after(&p.vhost) {
+            continue;
+        }
+        policies.push(LintPolicy {
+            vhost: &p.vhost,
+            name: &p.name,
+            pattern: p.pattern.as_deref().unwrap_or_default(),
+            apply_to: p.apply_to.unwrap_or_default().as_str(),
+            priority: p.priority.unwrap_or(0),
+            definition: &definitions[i],
+            default_queue_type: dqt(&p.vhost),
+            path: Some(request.policy_path(i)),
+        });
+    }
+    let vhosts: BTreeSet<&str> = policies.iter().map(|p| p.vhost).collect();
+    for ((vhost, name), cur) in &observed.policies {
+        // A vhost created in this run has none of the broker's policies; a declared one replaces its copy.
+        if !vhosts.contains(vhost.as_str())
+            || !fate.observed.vhosts.contains_key(vhost)
+            || declared.contains(&(vhost.as_str(), name.as_str()))
+        {
+            continue;
+        }
+        policies.push(LintPolicy {
+            vhost,
+            name,
+            pattern: &cur.pattern,
+            apply_to: &cur.apply_to,
+            priority: cur.priority,
+            definition: &cur.definition,
+            default_queue_type: dqt(vhost),
+            path: None,
+        });
+    }
+    let findings = lint(&policies, observed.version_tuple(), true);
+    let refusals: Vec<&Finding> = findings.iter().filter(|f| f.is_refusal()).collect();
+    if let Some(first) = refusals.first() {
+        let also: Vec<&str> = refusals[1..].iter().map(|f| f.message.as_str()).collect();
+        let also = if also.is_empty() {
+            String::new()
+        } else {
+            format!(". Also refused: {}", also.join("; "))
+        };
+        let message = format!("{}{also}. Nothing was written", first.detail);
+        return Err(Error::plan(first.path.as_deref().unwrap_or("policies"), message));
+    }
+    plan.warnings.extend(findings.into_iter().map(|f| f.message));
     Ok(())
 }
 

@@ -16,6 +16,7 @@ from ansible_helpers import (
     BIN,
     CLOSED_URL,
     MGMT_URL,
+    RABBITMQ,
     RABBITMQ_VERSION,
     REPO_ROOT,
     ansible_env,
@@ -467,7 +468,8 @@ def test_ha_keys_are_refused_on_4x_and_applied_on_3_10(tmp_path, objects):
     }
     if RABBITMQ_VERSION >= (4, 0):  # classic queue mirroring was removed in 4.0
         result = failed(run_module(tmp_path, args))
-        assert "policies[0].definition.ha-mode: classic queue mirroring was removed in RabbitMQ 4.0" in result["msg"]
+        assert "policies[0].definition.ha-mode: " in result["msg"], result["msg"]
+        assert "classic queue mirroring was removed in RabbitMQ 4.0" in result["msg"], result["msg"]
         assert vhost(vh) is None
     else:  # 3.10 still mirrors classic queues
         assert ok(run_module(tmp_path, args))["changed"] is True
@@ -524,3 +526,153 @@ def test_the_16_service_topology_converges_and_the_second_run_is_a_no_op(tmp_pat
         assert second["stats"]["writes"] == 0, second
     finally:
         demo(tmp_path, "-e", "demo_state=absent")
+
+
+# --- policy lint (src/plan/policy_rules.rs, policy_lint.rs): state planted through the management API ---
+
+
+def test_policy_lint_refusal_fails_before_anything_is_written(tmp_path, objects):
+    vh = objects.vhost(objects.name("lintref"))
+    us = objects.user(objects.name("lintref"))
+    # max-priority is refused on every version; queue-master-locator from 4.3 on.
+    definition = {"max-priority": 5, "queue-master-locator": "min-masters"}
+    args = {
+        "vhosts": [{"name": vh}],
+        "users": [{"name": us, "password": "pw-lint-1", "permissions": [{"vhost": vh, **ALL}]}],
+        "policies": [{"name": "p", "vhost": vh, "pattern": ".*", "definition": definition}],
+    }
+    result = failed(run_module(tmp_path, args))
+    msg = result["msg"]
+    assert "policies[0].definition.max-priority: " in msg, msg
+    assert "x-max-priority" in msg and msg.endswith("Nothing was written"), msg
+    if RABBITMQ_VERSION >= (4, 3):
+        assert "Also refused: policies[0].definition.queue-master-locator" in msg, msg
+    else:
+        assert "Also refused" not in msg, msg
+    # The vhost and user came first in the request, and neither was created.
+    assert vhost(vh) is None and user(us) is None
+
+
+def test_queue_master_locator_follows_the_broker_version(tmp_path, objects):
+    vh = objects.vhost(objects.name("qml"))
+    args = {
+        "vhosts": [{"name": vh}],
+        "policies": [
+            {"name": "p", "vhost": vh, "pattern": ".*", "definition": {"queue-master-locator": "min-masters"}}
+        ],
+    }
+    run = run_module(tmp_path, args)
+    if RABBITMQ_VERSION >= (4, 3):  # the broker itself answers 400 here (deprecated feature denied)
+        assert "rule queue-master-locator-denied" in failed(run)["msg"]
+        assert vhost(vh) is None
+        return
+    result = ok(run)
+    warned = [w for w in result.get("warnings", []) if "queue-master-locator" in w]
+    if RABBITMQ_VERSION >= (4, 0):
+        assert len(warned) == 1 and "rule queue-master-locator-deprecated" in warned[0], result
+        assert "[WARNING]" in run.output and "refused by RabbitMQ 4.3" in run.output
+    else:
+        assert warned == [], result
+    assert policy(vh, "p")["definition"] == {"queue-master-locator": "min-masters"}
+
+
+def test_policy_lint_warns_about_hand_made_policies_and_quorum_targets(tmp_path, objects):
+    vh = objects.vhost(objects.name("lintwarn"))
+    qvh = objects.vhost(objects.name("lintqq"))
+    status, body = api("PUT", f"vhosts/{quote(vh)}", {})
+    assert status in (201, 204), body
+    # Made by hand, outside the playbook: priority 0 on every name.
+    status, body = api(
+        "PUT",
+        f"policies/{quote(vh)}/by-hand",
+        {"pattern": ".*", "apply-to": "all", "priority": 0, "definition": {"max-length": 10}},
+    )
+    assert status in (201, 204), body
+    args = {
+        "vhosts": [{"name": vh}, {"name": qvh, "default_queue_type": "quorum"}],
+        "policies": [
+            {
+                "name": "notify",
+                "vhost": vh,
+                "pattern": "^notifications\\.",
+                "priority": 1,
+                "definition": {"message-ttl": 1000},
+            },
+            {"name": "notif2", "vhost": vh, "pattern": "^notif", "priority": 1, "definition": {"expires": 600000}},
+            {"name": "lazy", "vhost": qvh, "pattern": ".*", "apply_to": "queues", "definition": {"queue-mode": "lazy"}},
+        ],
+    }
+    run = run_module(tmp_path, args)
+    result = ok(run)
+    warnings = result.get("warnings", [])
+    shadow = [w for w in warnings if "rule shadowed-keys" in w]
+    assert len(shadow) == 2, warnings  # notify and notif2 each hide by-hand's max-length
+    assert all(f"policy 'by-hand' on vhost '{vh}' (on the broker, not declared)" in w for w in shadow), shadow
+    assert all("not applied there: max-length;" in w for w in shadow), shadow
+    overlap = [w for w in warnings if "rule equal-priority-overlap" in w]
+    assert len(overlap) == 1, warnings
+    assert "policies[0] (policy 'notify'" in overlap[0] and "policies[1] (policy 'notif2'" in overlap[0], overlap
+    assert "names like 'notifications.'" in overlap[0], overlap
+    quorum = [w for w in warnings if "rule classic-only-on-quorum" in w]
+    assert len(quorum) == 1 and "policies[2].definition.queue-mode" in quorum[0], warnings
+    assert "[WARNING]" in run.output
+    # Warnings do not stop the run: everything declared is on the broker.
+    assert policy(vh, "notify")["priority"] == 1 and policy(qvh, "lazy") is not None
+    assert policy(vh, "by-hand")["definition"] == {"max-length": 10}
+
+
+def _ctl_delete_user(name: str) -> None:
+    """A protected user cannot be deleted over HTTP on 4.2+: rabbitmqctl on node 1 can."""
+    script = REPO_ROOT / "scripts" / "brokers" / "rabbitmq.sh"
+    proc = subprocess.run(
+        [str(script), "--profile", RABBITMQ["OSA_RABBITMQ_PROFILE"], "ctl", "1", "delete_user", name],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_protected_user_is_refused_on_4_2_and_later(tmp_path, objects):
+    us = objects.user(objects.name("protected"))
+    status, body = api("PUT", f"users/{quote(us)}", {"password": "pw-prot-1", "tags": "protected"})
+    assert status in (201, 204), body
+    try:
+        run = run_module(tmp_path, {"users": [{"name": us, "state": "absent"}]})
+        if RABBITMQ_VERSION >= (4, 2):
+            msg = failed(run)["msg"]
+            assert f"users[0].state: user '{us}' is protected (tag 'protected')" in msg, msg
+            assert "rabbitmqctl" in msg and msg.endswith("Nothing was written"), msg
+            assert tags(user(us)) == ["protected"]
+            # The broker itself refuses too, which is what the plan-time refusal spares the play.
+            status, body = api("DELETE", f"users/{quote(us)}")
+            assert status == 400 and b"Protected users cannot be modified" in body, (status, body)
+        else:  # before 4.2 the tag is only a tag
+            assert ok(run)["changed"] is True
+            assert user(us) is None
+    finally:
+        if RABBITMQ_VERSION >= (4, 2) and user(us) is not None:
+            _ctl_delete_user(us)
+
+
+def test_deleting_a_deletion_protected_vhost_is_refused(tmp_path, objects):
+    vh = objects.vhost(objects.name("delprot"))
+    status, body = api("PUT", f"vhosts/{quote(vh)}", {})
+    assert status in (201, 204), body
+    status, body = api("POST", f"vhosts/{quote(vh)}/deletion/protection")
+    if RABBITMQ_VERSION < (4, 3):  # 4.0.5 and 3.10.8 have no deletion protection: the endpoint answers 405
+        assert status == 405, (status, body)
+        assert ok(run_module(tmp_path, {"vhosts": [{"name": vh, "state": "absent"}]}))["changed"] is True
+        assert vhost(vh) is None
+        return
+    assert status in (201, 204), body
+    try:
+        assert vhost(vh)["protected_from_deletion"] is True
+        for check in (True, False):  # refused at plan time, so check mode says so too
+            msg = failed(run_module(tmp_path, {"vhosts": [{"name": vh, "state": "absent"}]}, check=check))["msg"]
+            assert f"vhosts[0].state: vhost '{vh}' is protected from deletion" in msg, msg
+            assert msg.endswith("Nothing was written"), msg
+        assert vhost(vh) is not None
+    finally:
+        api("DELETE", f"vhosts/{quote(vh)}/deletion/protection")

@@ -3,6 +3,7 @@
 mod kafka;
 mod kafka_security;
 mod oslomsg;
+mod policy_lint;
 mod run;
 mod services;
 mod verify;
@@ -680,4 +681,56 @@ fn an_empty_connection_list_is_named_where_that_broker_has_work() {
     // Nothing declared on that side: nothing to connect to, so nothing to refuse.
     request(&json!({"rabbitmq": {"urls": []}, "topics": [{"name": "t"}]}));
     request(&json!({"kafka": {"bootstrap_servers": []}, "vhosts": [{"name": "v"}]}));
+}
+
+#[test]
+fn protected_users_are_refused_on_4_2_and_later_only() {
+    let mut s = snapshot("4.3.6");
+    s.users.insert("keep".into(), user("pw", &["protected"]));
+    let delete = json!({"users": [{"name": "keep", "state": "absent"}]});
+    let (path, message) = plan_error(&delete, &s);
+    assert_eq!(path, "users[0].state");
+    assert!(
+        message.contains("user 'keep' is protected") && message.contains("RabbitMQ 4.3.6"),
+        "{message}"
+    );
+    assert!(
+        message.contains("rabbitmqctl") && message.ends_with("Nothing was written"),
+        "{message}"
+    );
+    let (path, _) = plan_error(&json!({"users": [{"name": "keep", "password": "other"}]}), &s);
+    assert_eq!(path, "users[0].password");
+    let (path, _) = plan_error(&json!({"users": [{"name": "keep", "tags": ["management"]}]}), &s);
+    assert_eq!(path, "users[0].tags");
+    // Unchanged, the user is no change at all; its grants may still change (the broker allows that).
+    let same = json!({"users": [{"name": "keep", "password": "pw", "tags": ["protected"],
+                                 "permissions": [{"vhost": "/", "configure": "", "write": "", "read": ""}]}]});
+    assert_eq!(
+        summary(&plan(&request(&same), &s).unwrap()),
+        ["create permissions of user 'keep' on vhost '/'"]
+    );
+    // Before 4.2 the tag is only a tag.
+    let mut old = snapshot("4.0.5");
+    old.users.insert("keep".into(), user("pw", &["protected"]));
+    assert_eq!(summary(&plan(&request(&delete), &old).unwrap()), ["delete user 'keep'"]);
+}
+
+#[test]
+fn deleting_a_deletion_protected_vhost_is_refused_and_the_flag_is_read_from_the_vhost_list() {
+    let vhosts = r#"[{"name": "/", "protected_from_deletion": false},
+                     {"name": "keep", "metadata": {"description": ""}, "protected_from_deletion": true}]"#;
+    let s = RabbitSnapshot::from_responses(r#"{"rabbitmq_version": "4.3.6"}"#, Some(vhosts)).unwrap();
+    assert_eq!(s.deletion_protected.iter().collect::<Vec<_>>(), ["keep"]);
+    let (path, message) = plan_error(&json!({"vhosts": [{"name": "keep", "state": "absent"}]}), &s);
+    assert_eq!(path, "vhosts[0].state");
+    assert!(
+        message.contains("'keep' is protected from deletion") && message.contains("deletion/protection"),
+        "{message}"
+    );
+    // Kept present, a protected vhost plans like any other.
+    assert!(
+        plan(&request(&json!({"vhosts": [{"name": "keep"}]})), &s)
+            .unwrap()
+            .is_empty()
+    );
 }

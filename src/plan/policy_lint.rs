@@ -1,0 +1,222 @@
+//! Policy lint: the key rules of `policy_rules.rs` on each policy, and the pairwise checks RabbitMQ's own
+//! validation cannot make, because at most one policy applies to a queue or exchange (the highest
+//! priority; among equals, an undefined one): two equal-priority policies that can match one name, and
+//! a higher-priority policy that hides keys of a lower one. Pure: the planner passes the declared
+//! policies and the broker's existing ones in the same vhosts.
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use super::pattern_overlap::witness;
+use super::policy_rules::{Concerns, RULES, Verdict, Version};
+
+/// One policy as the lint sees it, declared or found on the broker.
+#[derive(Debug, Clone)]
+pub struct LintPolicy<'a> {
+    pub vhost: &'a str,
+    pub name: &'a str,
+    pub pattern: &'a str,
+    pub apply_to: &'a str,
+    pub priority: i64,
+    pub definition: &'a Map<String, Value>,
+    /// The vhost's default queue type, when known: with `quorum`, a `queues`/`all` policy reaches quorum queues.
+    pub default_queue_type: Option<&'a str>,
+    /// The request path (`policies[3]`) of a declared policy; `None` for one only on the broker.
+    pub path: Option<String>,
+}
+
+/// Which queues a policy reaches, as far as the lint can tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reach {
+    Quorum,
+    Classic,
+    Streams,
+    Exchanges,
+    /// `queues` or `all` on a vhost whose queues may be of any type.
+    Mixed,
+}
+
+impl LintPolicy<'_> {
+    fn reach(&self) -> Reach {
+        match self.apply_to {
+            "quorum_queues" => Reach::Quorum,
+            "classic_queues" => Reach::Classic,
+            "streams" => Reach::Streams,
+            "exchanges" => Reach::Exchanges,
+            // Queues declared without x-queue-type get the vhost's default type; oslo.messaging declares
+            // quorum queues explicitly when it uses them, so a quorum default is the certain case.
+            _ if self.default_queue_type == Some("quorum") => Reach::Quorum,
+            _ => Reach::Mixed,
+        }
+    }
+
+    /// The kinds of object the policy can apply to: exchanges, classic, quorum, stream queues.
+    fn objects(&self) -> u8 {
+        match self.apply_to {
+            "exchanges" => 0b0001,
+            "classic_queues" => 0b0010,
+            "quorum_queues" => 0b0100,
+            "streams" => 0b1000,
+            "queues" => 0b1110,
+            _ => 0b1111,
+        }
+    }
+
+    fn label(&self) -> String {
+        match &self.path {
+            Some(p) => format!("{p} (policy '{}' on vhost '{}')", self.name, self.vhost),
+            None => format!(
+                "policy '{}' on vhost '{}' (on the broker, not declared)",
+                self.name, self.vhost
+            ),
+        }
+    }
+}
+
+/// One finding; `message` names the policy, the key or the other policy, and the fix.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    pub rule: &'static str,
+    pub verdict: &'static str,
+    pub vhost: String,
+    pub policy: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// The request path to fix, for a declared policy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    pub message: String,
+    /// `message` without its leading request path, for an error that carries the path apart.
+    #[serde(skip)]
+    pub detail: String,
+    /// The RabbitMQ version that introduced the behaviour.
+    pub since: &'static str,
+}
+
+impl Finding {
+    pub fn is_refusal(&self) -> bool {
+        self.verdict == Verdict::Refuse.as_str()
+    }
+}
+
+/// The findings for `policies` on a broker of `version`. With `declared_only`, key rules run on declared
+/// policies and pairs need one declared side: the run lints what it is asked to write, not the whole broker.
+pub fn lint(policies: &[LintPolicy<'_>], version: Option<Version>, declared_only: bool) -> Vec<Finding> {
+    let version_text = version.map_or_else(|| "of unknown version".to_owned(), |(a, b, c)| format!("{a}.{b}.{c}"));
+    let mut out = Vec::new();
+    for p in policies.iter().filter(|p| !declared_only || p.path.is_some()) {
+        key_findings(p, version, &version_text, &mut out);
+    }
+    for (i, a) in policies.iter().enumerate() {
+        for b in &policies[i + 1..] {
+            if a.vhost != b.vhost || a.objects() & b.objects() == 0 {
+                continue;
+            }
+            if declared_only && a.path.is_none() && b.path.is_none() {
+                continue;
+            }
+            pair_findings(a, b, &mut out);
+        }
+    }
+    out
+}
+
+fn key_findings(p: &LintPolicy<'_>, version: Option<Version>, version_text: &str, out: &mut Vec<Finding>) {
+    let reach = p.reach();
+    for (key, value) in p.definition {
+        let rule = RULES.iter().find(|r| {
+            r.keys.matches(key)
+                && r.value.is_none_or(|want| value.as_str() == Some(want))
+                && r.holds_on(version)
+                && match r.concerns {
+                    Concerns::Any => true,
+                    Concerns::Quorum => reach == Reach::Quorum,
+                    Concerns::ClassicOnly => reach == Reach::Classic,
+                }
+        });
+        let Some(rule) = rule else { continue };
+        let on = match rule.concerns {
+            Concerns::Any => format!("on RabbitMQ {version_text}"),
+            Concerns::Quorum if p.apply_to == "quorum_queues" => "on a policy applied to quorum_queues".to_owned(),
+            Concerns::Quorum => format!(
+                "on a policy applied to {} in a vhost whose default queue type is quorum",
+                p.apply_to
+            ),
+            Concerns::ClassicOnly => "on a policy applied to classic_queues".to_owned(),
+        };
+        let detail = format!(
+            "policy '{}' on vhost '{}': key '{key}' {} {on}; {} (rule {}, RabbitMQ {})",
+            p.name, p.vhost, rule.why, rule.fix, rule.id, rule.since
+        );
+        out.push(Finding {
+            rule: rule.id,
+            verdict: rule.verdict.as_str(),
+            vhost: p.vhost.to_owned(),
+            policy: p.name.to_owned(),
+            key: Some(key.clone()),
+            path: p.path.as_ref().map(|path| format!("{path}.definition.{key}")),
+            message: match &p.path {
+                Some(path) => format!("{path}.definition.{key}: {detail}"),
+                None => format!("{detail} (on the broker, not declared)"),
+            },
+            detail,
+            since: rule.since,
+        });
+    }
+}
+
+fn pair_findings(a: &LintPolicy<'_>, b: &LintPolicy<'_>, out: &mut Vec<Finding>) {
+    let Some(name) = witness(a.pattern, b.pattern) else {
+        return;
+    };
+    let (hi, lo) = if a.priority >= b.priority { (a, b) } else { (b, a) };
+    let declared = if hi.path.is_some() { hi } else { lo };
+    if a.priority == b.priority {
+        let message = format!(
+            "{} and {} both have priority {} and both match names like '{name}': RabbitMQ applies one of them to such a queue, and which one is undefined; give one a higher priority (carrying the keys it needs from the other) or make the patterns disjoint (rule equal-priority-overlap, RabbitMQ 3.0)",
+            a.label(),
+            b.label(),
+            a.priority
+        );
+        out.push(Finding {
+            rule: "equal-priority-overlap",
+            verdict: Verdict::Warn.as_str(),
+            vhost: a.vhost.to_owned(),
+            policy: declared.name.to_owned(),
+            key: None,
+            path: declared.path.clone(),
+            detail: message.clone(),
+            message,
+            since: "3.0",
+        });
+        return;
+    }
+    let lost: Vec<&str> = lo
+        .definition
+        .keys()
+        .filter(|k| !hi.definition.contains_key(*k))
+        .map(String::as_str)
+        .collect();
+    if lost.is_empty() {
+        return;
+    }
+    let message = format!(
+        "{} (priority {}) takes precedence over {} (priority {}) on names like '{name}', so these keys of the lower one are not applied there: {}; copy them into the higher one or make the patterns disjoint (rule shadowed-keys, RabbitMQ 3.0)",
+        hi.label(),
+        hi.priority,
+        lo.label(),
+        lo.priority,
+        lost.join(", ")
+    );
+    out.push(Finding {
+        rule: "shadowed-keys",
+        verdict: Verdict::Warn.as_str(),
+        vhost: a.vhost.to_owned(),
+        policy: declared.name.to_owned(),
+        key: None,
+        path: declared.path.clone(),
+        detail: message.clone(),
+        message,
+        since: "3.0",
+    });
+}
