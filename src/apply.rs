@@ -31,7 +31,11 @@ fn record(change: &mut Change, result: Result<()>, first_error: &mut Option<Erro
     match result {
         Ok(()) => change.status = Status::Applied,
         Err(e) => {
-            change.status = Status::Failed;
+            change.status = if e.outcome_unknown() {
+                Status::Unknown
+            } else {
+                Status::Failed
+            };
             change.error = Some(e.to_string());
             first_error.get_or_insert(e);
         }
@@ -90,7 +94,10 @@ impl ChangeReport {
     /// report beside it), else `None`: then the caller reports the whole result with the cause.
     pub fn plain_error(&mut self) -> Option<Error> {
         let failures = self.changes.iter().filter(|c| c.status == Status::Failed).count();
-        let applied = self.changes.iter().any(|c| c.status == Status::Applied);
+        let applied = self
+            .changes
+            .iter()
+            .any(|c| matches!(c.status, Status::Applied | Status::Unknown));
         if self.backends == 1 && failures == 1 && !applied {
             self.error.take()
         } else {

@@ -52,6 +52,19 @@ pub enum Error {
     #[error("{}", unreachable_message(*broker, attempts))]
     Unreachable { broker: Broker, attempts: Vec<String> },
 
+    /// A request went out but no answer came back (the connection dropped): a write may or may not
+    /// have been applied. Retried writes are idempotent, so the next answer settles it; this error is
+    /// what is left when none came.
+    #[error(
+        "{action}: no answer from {endpoint} ({reason}); the request may have been applied. The next run reads the broker and converges"
+    )]
+    NoAnswer {
+        broker: Broker,
+        action: String,
+        endpoint: String,
+        reason: String,
+    },
+
     /// The endpoint refused the credentials, or the user lacks the tag the call needs.
     #[error("{endpoint} refused {action}{}: {reason}; {hint}", status_text(*status))]
     Authentication {
@@ -130,6 +143,12 @@ impl Error {
         }
     }
 
+    /// Whether a write that ended with this error may have been applied: it was sent and no answer
+    /// (or no answer in time) came back.
+    pub fn outcome_unknown(&self) -> bool {
+        matches!(self, Error::NoAnswer { .. } | Error::Timeout { .. })
+    }
+
     /// The run result an error after a write carries: what was applied, the diff, the probes.
     pub fn result(&self) -> Option<&RunResult> {
         match self {
@@ -181,10 +200,26 @@ fn partial_message(result: &RunResult, cause: &Error) -> String {
             ),
         }
     };
+    let count = |status: &str| result.changes.iter().filter(|c| c.status.as_str() == status).count();
+    let unknown = count("unknown");
     format!(
-        "applied only part of the plan: {cause}. Applied: {}. Failed: {}. Not applied: {}. Fix the cause and run again; applied changes are not repeated",
+        "applied only part of the plan: {cause}. Of {} changes: {} applied, {} failed, {}{} not applied. Applied: {}. Failed: {}.{} Not applied: {}. Fix the cause and run again; applied changes are not repeated",
+        result.changes.len(),
+        count("applied"),
+        count("failed"),
+        if unknown > 0 {
+            format!("{unknown} with an unknown outcome (sent, no answer), ")
+        } else {
+            String::new()
+        },
+        count("not_applied"),
         list("applied"),
         list("failed"),
+        if unknown > 0 {
+            format!(" Outcome unknown: {}.", list("unknown"))
+        } else {
+            String::new()
+        },
         list("not_applied"),
     )
 }

@@ -54,6 +54,12 @@ pub struct RabbitStats {
     pub writes: usize,
     /// This broker's reads, connecting included; both brokers are read at once.
     pub read_ms: f64,
+    /// Requests sent again after a connection error or a retryable answer (502, 503, ...).
+    pub retries: usize,
+    /// Times a request moved on to another management endpoint.
+    pub failovers: usize,
+    /// What the endpoints that did not answer said, first ones only (`endpoint: action: error`).
+    pub endpoint_errors: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -107,7 +113,10 @@ impl RunResult {
             endpoint: Some("http://127.0.0.1:15672/api".into()),
             rabbitmq_version: Some("4.1.0".into()),
             backends: Backends {
-                rabbitmq: Some(RabbitStats::default()),
+                rabbitmq: Some(RabbitStats {
+                    endpoint_errors: vec![String::new()],
+                    ..RabbitStats::default()
+                }),
                 kafka: Some(KafkaStats::default()),
             },
             warnings: vec![String::new()],

@@ -146,30 +146,12 @@ pub async fn run_on<B: Brokers>(brokers: &B, request: &Request, options: Options
         return Err(cause);
     }
 
-    let mut backends = Backends::default();
-    let (mut reads, mut writes) = (0, 0);
-    if let Some((b, snapshot)) = &rabbit {
-        reads += b.reads();
-        writes += b.writes();
-        backends.rabbitmq = Some(RabbitStats {
-            endpoint: b.endpoint().to_owned(),
-            version: snapshot.version.clone(),
-            reads: b.reads(),
-            writes: b.writes(),
-            read_ms: rabbit_read_ms,
-        });
-    }
-    if let Some((b, snapshot)) = &kafka {
-        reads += b.reads();
-        writes += b.writes();
-        backends.kafka = Some(KafkaStats {
-            bootstrap_servers: b.bootstrap().to_owned(),
-            topics_seen: snapshot.topics.len(),
-            reads: b.reads(),
-            writes: b.writes(),
-            read_ms: kafka_read_ms,
-        });
-    }
+    let (backends, reads, writes) = backend_stats(
+        rabbit.as_ref().map(|(b, s)| (b, s)),
+        kafka.as_ref().map(|(b, s)| (b, s)),
+        rabbit_read_ms,
+        kafka_read_ms,
+    );
     close(kafka);
     let mut result = RunResult {
         changed,
@@ -193,7 +175,10 @@ pub async fn run_on<B: Brokers>(brokers: &B, request: &Request, options: Options
     };
     if let Some(cause) = report.error {
         // `changed` says whether anything reached the broker.
-        result.changed = result.changes.iter().any(|c| c.status == Status::Applied);
+        result.changed = result
+            .changes
+            .iter()
+            .any(|c| matches!(c.status, Status::Applied | Status::Unknown));
         result.error = Some(cause.to_string());
         return Err(Error::PartialApply {
             result: Box::new(result),
@@ -221,6 +206,43 @@ pub async fn run_on<B: Brokers>(brokers: &B, request: &Request, options: Options
         message: crate::verify::failure_message(&outcome.failures, probes, &result.changes, options.check_mode),
         result: Box::new(result),
     })
+}
+
+/// What each backend read and wrote (and, for RabbitMQ, retried), and the totals over both.
+fn backend_stats<R: RabbitAdmin, K: KafkaAdmin>(
+    rabbit: Option<(&R, &crate::observed::RabbitSnapshot)>,
+    kafka: Option<(&K, &KafkaSnapshot)>,
+    rabbit_read_ms: f64,
+    kafka_read_ms: f64,
+) -> (Backends, usize, usize) {
+    let mut backends = Backends::default();
+    let (mut reads, mut writes) = (0, 0);
+    if let Some((b, snapshot)) = rabbit {
+        reads += b.reads();
+        writes += b.writes();
+        backends.rabbitmq = Some(RabbitStats {
+            endpoint: b.endpoint().to_owned(),
+            version: snapshot.version.clone(),
+            reads: b.reads(),
+            writes: b.writes(),
+            read_ms: rabbit_read_ms,
+            retries: b.retries(),
+            failovers: b.failovers(),
+            endpoint_errors: b.endpoint_errors(),
+        });
+    }
+    if let Some((b, snapshot)) = kafka {
+        reads += b.reads();
+        writes += b.writes();
+        backends.kafka = Some(KafkaStats {
+            bootstrap_servers: b.bootstrap().to_owned(),
+            topics_seen: snapshot.topics.len(),
+            reads: b.reads(),
+            writes: b.writes(),
+            read_ms: kafka_read_ms,
+        });
+    }
+    (backends, reads, writes)
 }
 
 /// The Kafka backend and snapshot with the security read added; on failure the client is closed.

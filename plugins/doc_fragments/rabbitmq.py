@@ -21,6 +21,11 @@ options:
           - Management API base URLs, tried in order until one answers.
           - A URL may end in C(/api) or not.
           - Use several URLs for the nodes of a cluster; an endpoint that does not answer is skipped.
+          - Failover holds for every request, the read and each write: a request goes first to the endpoint
+            that answered last and moves on to the next when a node refuses or drops the connection or answers
+            500, 502, 503 or 504, in up to three passes over the list (0.25 s and 0.5 s apart) within
+            O(rabbitmq.timeout). Writes are idempotent, so a write whose answer was lost is sent again; one
+            that no endpoint answered is reported with status V(unknown).
           - An empty list (what an inventory group without hosts renders to) fails when RabbitMQ objects
             are declared; it never falls back to the default.
         type: list
@@ -63,7 +68,8 @@ options:
         default: true
       timeout:
         description:
-          - Seconds each HTTP request to the management API may take.
+          - Seconds each HTTP request to the management API may take, and the time within which a request
+            that failed over or is retried must be done.
           - Also bounds each hop of the AMQP probes of O(verify).
         type: float
         default: 30

@@ -704,12 +704,14 @@ changes:
       description:
         - V(planned) in check mode, V(applied) once done.
         - After a partial failure, V(failed) for the change that failed and V(not_applied) for those not attempted.
+        - V(unknown) when the request was sent but no answer came, not even to a retry on another endpoint
+          (every node went away): it may have been applied; the next run reads the broker and converges.
       returned: always
       type: str
       sample: applied
     error:
       description: Why the change failed, in the broker's words.
-      returned: when status is V(failed)
+      returned: when status is V(failed) or V(unknown)
       type: str
       sample: "Kafka rejected create topic 'x': Broker: Invalid config (InvalidConfig)"
 diff:
@@ -727,10 +729,16 @@ backends:
     - Per broker contacted, where and how often it was read and written.
     - C(read_ms) is how long that broker's reads took (connecting included); the two brokers are read at
       the same time, so C(stats.read_ms) is about the longer of the two.
+    - For RabbitMQ, C(retries) counts requests sent again after a connection error or a 500/502/503/504
+      answer, C(failovers) the times requests moved on to another endpoint of O(rabbitmq.urls), and
+      C(endpoint_errors) lists what the failing endpoints said (the first ten), so a flaky node shows.
+      Every request tries each endpoint in turn, in up to three passes 0.25 s and 0.5 s apart, within the
+      connection's O(rabbitmq.timeout); a 4xx answer fails at once.
   returned: success, on a partial failure, and when a verify probe failed
   type: dict
   sample:
-    rabbitmq: {"endpoint": "http://127.0.0.1:15672/api", "version": "3.10.8", "reads": 1, "writes": 0, "read_ms": 4.7}
+    rabbitmq: {"endpoint": "http://127.0.0.1:15672/api", "version": "3.10.8", "reads": 1, "writes": 0, "read_ms": 4.7,
+               "retries": 0, "failovers": 0, "endpoint_errors": []}
     kafka: {"bootstrap_servers": "127.0.0.1:9092", "topics_seen": 14, "reads": 2, "writes": 0, "read_ms": 3.1}
 endpoint:
   description: The RabbitMQ management API endpoint that answered; null when RabbitMQ was not contacted.

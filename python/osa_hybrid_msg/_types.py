@@ -70,7 +70,7 @@ SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
 Priority = Literal["audit", "debug", "info", "warn", "error", "critical", "sample"]
 ChangeAction = Literal["create", "update", "delete"]
-ChangeStatus = Literal["planned", "applied", "failed", "not_applied"]
+ChangeStatus = Literal["planned", "applied", "failed", "unknown", "not_applied"]
 VerifyKind = Literal["amqp", "kafka"]
 VerifySpec = bool | VerifyKind | list[VerifyKind]
 ProbeStatus = Literal["ok", "failed", "skipped"]
@@ -353,6 +353,9 @@ class RabbitBackend(TypedDict):
     reads: int
     writes: int
     read_ms: float
+    retries: int
+    failovers: int
+    endpoint_errors: list[str]
 
 
 class KafkaBackend(TypedDict):

@@ -21,6 +21,9 @@ pub struct FakeRabbit {
     pub log: Mutex<Vec<Op>>,
     /// Operations that fail with an API error, matched by their `Debug` text containing this string.
     pub fail_on: Mutex<Vec<String>>,
+    /// Operations sent without an answer coming back (the real backend's `NoAnswer` once its retries
+    /// are spent), matched the same way; they are not applied.
+    pub no_answer_on: Mutex<Vec<String>>,
     pub reads: AtomicUsize,
 }
 
@@ -84,6 +87,20 @@ impl super::RabbitAdmin for FakeRabbit {
                 action: format!("fake {text}"),
                 status: 400,
                 reason: "injected failure".into(),
+            });
+        }
+        if self
+            .no_answer_on
+            .lock()
+            .expect("fake lock")
+            .iter()
+            .any(|f| text.contains(f.as_str()))
+        {
+            return Err(Error::NoAnswer {
+                broker: Broker::RabbitMq,
+                action: format!("fake {text}"),
+                endpoint: "http://fake/api".into(),
+                reason: "injected: the connection dropped".into(),
             });
         }
         self.log.lock().expect("fake lock").push(op.clone());

@@ -35,6 +35,21 @@ pub trait RabbitAdmin {
     fn reads(&self) -> usize;
     fn writes(&self) -> usize;
 
+    /// Requests sent again (retryable errors); none for a backend that never retries.
+    fn retries(&self) -> usize {
+        0
+    }
+
+    /// Times a request moved on to another endpoint.
+    fn failovers(&self) -> usize {
+        0
+    }
+
+    /// What the endpoints that failed said (the first few), for the result.
+    fn endpoint_errors(&self) -> Vec<String> {
+        Vec::new()
+    }
+
     /// A queue's type, the policy that applies to it and that policy's definition (`verify`).
     async fn queue_policy(&self, vhost: &str, name: &str) -> Result<(Option<String>, Option<String>, Value)>;
 
@@ -151,6 +166,18 @@ impl<T: RabbitAdmin> RabbitAdmin for Arc<T> {
 
     fn writes(&self) -> usize {
         T::writes(self)
+    }
+
+    fn retries(&self) -> usize {
+        T::retries(self)
+    }
+
+    fn failovers(&self) -> usize {
+        T::failovers(self)
+    }
+
+    fn endpoint_errors(&self) -> Vec<String> {
+        T::endpoint_errors(self)
     }
 
     async fn queue_policy(&self, vhost: &str, name: &str) -> Result<(Option<String>, Option<String>, Value)> {

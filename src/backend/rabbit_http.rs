@@ -5,8 +5,9 @@
 //! replaces it) and `PUT /api/users/{u}` (the body must carry `hashing_algorithm`, which
 //! `rabbitmq_http_client` 0.93's `UserParams` lacks). Every call needs the `administrator` tag.
 
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use rabbitmq_http_client::api::{Client, ClientBuilder, HttpClientError};
@@ -22,13 +23,63 @@ use crate::spec::{ApplyTo, HashingAlgorithm, RabbitConnection};
 
 pub struct HttpRabbit {
     http: reqwest::Client,
-    api: Client<String, String, String>,
-    endpoint: String,
+    /// Every management endpoint of `rabbitmq.urls`, in order.
+    endpoints: Vec<Endpoint>,
+    /// Where the next request goes first: the endpoint that answered last.
+    current: AtomicUsize,
+    /// The endpoint that answered the read (reported as the result's `endpoint`).
+    read_from: AtomicUsize,
     username: String,
     password: Secret,
+    /// Per request, and the budget of one request's retries and failovers.
     timeout: Duration,
     reads: AtomicUsize,
     writes: AtomicUsize,
+    retries: AtomicUsize,
+    failovers: AtomicUsize,
+    endpoint_errors: Mutex<Vec<String>>,
+}
+
+struct Endpoint {
+    url: String,
+    api: Client<String, String, String>,
+}
+
+/// Passes over the endpoints one request makes at most, and the pauses between passes. A killed
+/// node refuses connections at once, so the passes are cheap; the pauses give a booting node (503)
+/// or a restarting one a moment. All of it stays within the connection's `timeout`.
+const PASSES: usize = 3;
+const PAUSES: [Duration; PASSES - 1] = [Duration::from_millis(250), Duration::from_millis(500)];
+
+/// The vhost list's read, named in errors and matched when it falls back.
+const VHOSTS_READ: &str = "GET /api/vhosts";
+
+/// How many endpoint errors the result lists; the counters count them all.
+const ENDPOINT_ERRORS_LISTED: usize = 10;
+
+/// What an error means for the request that met it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Retry {
+    /// A final answer (401, 400, 404, ...): try nothing else.
+    No,
+    /// Not sent (connection refused) or refused for now (502, 503, 504, 500): try elsewhere.
+    NotApplied,
+    /// Sent without an answer (connection dropped, timed out): a write may have been applied.
+    MaybeApplied,
+}
+
+fn retry_kind(e: &Error) -> Retry {
+    match e {
+        Error::NoAnswer { .. } | Error::Timeout { .. } => Retry::MaybeApplied,
+        // 500 too: 4.x answers it for a vhost PUT under load and for a crashed statistics
+        // database; every write here is idempotent, so sending it again is safe.
+        Error::Unreachable { .. }
+        | Error::Api {
+            status: 500 | 502 | 503 | 504,
+            ..
+        } => Retry::NotApplied,
+        _ => Retry::No,
+    }
 }
 
 /// Builds the one HTTP client of a run: TLS settings, timeouts, keep-alive pool.
@@ -137,49 +188,154 @@ fn clean_reason(reason: &str) -> String {
 }
 
 impl HttpRabbit {
-    /// Tries each endpoint in order until one answers, reading the snapshot from it. Unreachable
-    /// and timed-out endpoints are skipped; any other error (a refused login) stops at once.
+    /// Builds a client for every endpoint of `conn` and reads the snapshot from the first that
+    /// answers (failing over and retrying as every request does). A refused login stops at once.
     pub async fn connect(conn: &RabbitConnection, with_vhost_metadata: bool) -> Result<(Self, RabbitSnapshot)> {
         let timeout = Duration::from_secs_f64(conn.timeout_seconds());
         let http = http_client(conn, timeout)?;
-        let mut attempts = Vec::new();
-        for endpoint in conn.api_urls() {
-            let api = ClientBuilder::new()
-                .with_endpoint(endpoint.clone())
-                .with_basic_auth_credentials(conn.username().to_owned(), conn.password().to_owned())
-                .with_client(http.clone())
-                .build()
-                .map_err(|e| Error::config(format!("rabbitmq.urls: '{endpoint}': {e}"), e))?;
-            let backend = HttpRabbit {
-                http: http.clone(),
-                api,
-                endpoint: endpoint.clone(),
-                username: conn.username().to_owned(),
-                password: Secret::new(conn.password()),
-                timeout,
-                reads: AtomicUsize::new(0),
-                writes: AtomicUsize::new(0),
-            };
-            match super::RabbitAdmin::snapshot(&backend, with_vhost_metadata).await {
-                Ok(snapshot) => return Ok((backend, snapshot)),
-                Err(Error::Unreachable { attempts: a, .. }) => attempts.extend(a),
-                Err(Error::Timeout {
-                    action,
-                    endpoint,
-                    seconds,
-                }) => {
-                    attempts.push(format!("{endpoint}: {action} timed out after {seconds}s"));
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        Err(Error::Unreachable {
-            broker: Broker::RabbitMq,
-            attempts,
-        })
+        let endpoints = conn
+            .api_urls()
+            .into_iter()
+            .map(|url| {
+                let api = ClientBuilder::new()
+                    .with_endpoint(url.clone())
+                    .with_basic_auth_credentials(conn.username().to_owned(), conn.password().to_owned())
+                    .with_client(http.clone())
+                    .build()
+                    .map_err(|e| Error::config(format!("rabbitmq.urls: '{url}': {e}"), e))?;
+                Ok(Endpoint { url, api })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let backend = HttpRabbit {
+            http,
+            endpoints,
+            current: AtomicUsize::new(0),
+            read_from: AtomicUsize::new(0),
+            username: conn.username().to_owned(),
+            password: Secret::new(conn.password()),
+            timeout,
+            reads: AtomicUsize::new(0),
+            writes: AtomicUsize::new(0),
+            retries: AtomicUsize::new(0),
+            failovers: AtomicUsize::new(0),
+            endpoint_errors: Mutex::new(Vec::new()),
+        };
+        let snapshot = super::RabbitAdmin::snapshot(&backend, with_vhost_metadata).await?;
+        backend
+            .read_from
+            .store(backend.current.load(Ordering::Relaxed), Ordering::Relaxed);
+        Ok((backend, snapshot))
     }
 
-    fn map_client_error(&self, e: HttpClientError, action: &str) -> Error {
+    fn url(&self, i: usize) -> &str {
+        &self.endpoints[i].url
+    }
+
+    fn note_endpoint_error(&self, i: usize, e: &Error) {
+        let mut listed = self
+            .endpoint_errors
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if listed.len() < ENDPOINT_ERRORS_LISTED {
+            let text = e.to_string();
+            // The broker's reason and the library's words never hold the password; keep it that way.
+            let text = if text.contains(self.password.expose()) && !self.password.expose().is_empty() {
+                text.replace(self.password.expose(), "********")
+            } else {
+                text
+            };
+            listed.push(format!("{}: {text}", self.url(i)));
+        }
+    }
+
+    /// Sends one request through `attempt(endpoint index)`: first to the endpoint that answered last,
+    /// then to the others in turn, in up to `PASSES` passes with a pause between them, while the
+    /// request's time stays within `timeout`. A final answer (4xx) ends it at once. For a write
+    /// (`mutates`) whose request went out without an answer, only a later answer settles the
+    /// outcome (writes are idempotent, so it is the outcome); without one, the error is
+    /// `NoAnswer`, which the change reports as `unknown`.
+    async fn failover<T, F, Fut>(&self, action: &str, mutates: bool, attempt: F) -> Result<T>
+    where
+        F: Fn(usize) -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        let started = Instant::now();
+        let n = self.endpoints.len();
+        let mut maybe_applied: Option<String> = None;
+        let mut attempts: Vec<String> = Vec::new();
+        let mut last: Option<Error> = None;
+        let mut tried = 0usize;
+        'passes: for pass in 0..PASSES {
+            if pass > 0 {
+                let pause = PAUSES[pass - 1];
+                if started.elapsed() + pause >= self.timeout {
+                    break;
+                }
+                tokio::time::sleep(pause).await;
+            }
+            let first = self.current.load(Ordering::Relaxed);
+            for k in 0..n {
+                let i = (first + k) % n;
+                if tried > 0 {
+                    if started.elapsed() >= self.timeout {
+                        break 'passes;
+                    }
+                    self.retries.fetch_add(1, Ordering::Relaxed);
+                }
+                tried += 1;
+                match attempt(i).await {
+                    Ok(value) => {
+                        if i != self.current.swap(i, Ordering::Relaxed) {
+                            self.failovers.fetch_add(1, Ordering::Relaxed);
+                        }
+                        return Ok(value);
+                    }
+                    Err(e) => {
+                        let kind = retry_kind(&e);
+                        if kind == Retry::No {
+                            return Err(e);
+                        }
+                        self.note_endpoint_error(i, &e);
+                        if kind == Retry::MaybeApplied && maybe_applied.is_none() {
+                            maybe_applied = Some(self.url(i).to_owned());
+                        }
+                        let text = match &e {
+                            Error::Unreachable { attempts: a, .. } => a.join("; "),
+                            other => format!("{}: {other}", self.url(i)),
+                        };
+                        // The same endpoint failing the same way on every pass is said once.
+                        if !attempts.contains(&text) {
+                            attempts.push(text);
+                        }
+                        last = Some(e);
+                    }
+                }
+            }
+        }
+        let last = last.unwrap_or_else(|| Error::Internal(format!("{action}: no endpoint to send it to")));
+        match maybe_applied {
+            Some(endpoint) if mutates => Err(Error::NoAnswer {
+                broker: Broker::RabbitMq,
+                action: action.to_owned(),
+                endpoint,
+                reason: format!(
+                    "{tried} attempt(s) in {:.1}s, none answered: {}",
+                    started.elapsed().as_secs_f64(),
+                    attempts.join("; ")
+                ),
+            }),
+            // The last endpoint answered (503, 500, ...): its answer is the error; the others are in
+            // `endpoint_errors`.
+            _ if matches!(last, Error::Api { .. }) => Err(last),
+            // Nothing answered: every attempt is listed with its cause.
+            _ => Err(Error::Unreachable {
+                broker: Broker::RabbitMq,
+                attempts,
+            }),
+        }
+    }
+
+    fn map_client_error(&self, i: usize, e: HttpClientError, action: &str) -> Error {
         match e {
             ClientError::ClientErrorResponse {
                 status_code,
@@ -198,10 +354,10 @@ impl HttpRabbit {
                     .and_then(|d| d.reason().map(clean_reason))
                     .or_else(|| body.as_deref().map(reason_of))
                     .unwrap_or_else(|| status_code.to_string());
-                self.status_error(status_code.as_u16(), reason, action)
+                self.status_error(i, status_code.as_u16(), reason, action)
             }
-            ClientError::NotFound => self.status_error(404, "not found".into(), action),
-            ClientError::RequestError { error, .. } => self.transport_error(&error, action),
+            ClientError::NotFound => self.status_error(i, 404, "not found".into(), action),
+            ClientError::RequestError { error, .. } => self.transport_error(i, &error, action),
             other => Error::Api {
                 broker: Broker::RabbitMq,
                 action: action.to_owned(),
@@ -211,17 +367,17 @@ impl HttpRabbit {
         }
     }
 
-    fn status_error(&self, status: u16, reason: String, action: &str) -> Error {
+    fn status_error(&self, i: usize, status: u16, reason: String, action: &str) -> Error {
         match status {
             401 => Error::Authentication {
-                endpoint: self.endpoint.clone(),
+                endpoint: self.url(i).to_owned(),
                 action: action.to_owned(),
                 status,
                 reason,
                 hint: "check rabbitmq.username and rabbitmq.password",
             },
             403 => Error::Authentication {
-                endpoint: self.endpoint.clone(),
+                endpoint: self.url(i).to_owned(),
                 action: action.to_owned(),
                 status,
                 reason,
@@ -236,17 +392,26 @@ impl HttpRabbit {
         }
     }
 
-    fn transport_error(&self, error: &reqwest::Error, action: &str) -> Error {
+    /// Refused connections (and failed TLS handshakes) are `Unreachable`: nothing was sent. A
+    /// connection that dropped after the request went out is `NoAnswer`.
+    fn transport_error(&self, i: usize, error: &reqwest::Error, action: &str) -> Error {
         if error.is_timeout() {
             Error::Timeout {
                 action: action.to_owned(),
-                endpoint: self.endpoint.clone(),
+                endpoint: self.url(i).to_owned(),
                 seconds: self.timeout.as_secs_f64(),
             }
         } else if error.is_connect() {
             Error::Unreachable {
                 broker: Broker::RabbitMq,
-                attempts: vec![format!("{}: {}", self.endpoint, chain(error))],
+                attempts: vec![format!("{}: {}", self.url(i), chain(error))],
+            }
+        } else if error.is_request() || error.is_body() {
+            Error::NoAnswer {
+                broker: Broker::RabbitMq,
+                action: action.to_owned(),
+                endpoint: self.url(i).to_owned(),
+                reason: chain(error),
             }
         } else {
             Error::Api {
@@ -259,27 +424,56 @@ impl HttpRabbit {
     }
 
     /// Bounds an await by the request timeout (plus slack), whatever the client does.
-    async fn bounded<T>(&self, action: &str, fut: impl Future<Output = Result<T>>) -> Result<T> {
+    async fn bounded<T>(&self, i: usize, action: &str, fut: impl Future<Output = Result<T>>) -> Result<T> {
         match tokio::time::timeout(self.timeout + Duration::from_secs(1), fut).await {
             Ok(r) => r,
             Err(_) => Err(Error::Timeout {
                 action: action.to_owned(),
-                endpoint: self.endpoint.clone(),
+                endpoint: self.url(i).to_owned(),
                 seconds: self.timeout.as_secs_f64(),
             }),
         }
     }
 
-    async fn call<T>(&self, action: &str, fut: impl Future<Output = Result<T, HttpClientError>>) -> Result<T> {
-        self.bounded(action, async {
-            fut.await.map_err(|e| self.map_client_error(e, action))
+    /// One `rabbitmq_http_client` request to endpoint `i`.
+    async fn call_on<T>(
+        &self,
+        i: usize,
+        action: &str,
+        fut: impl Future<Output = Result<T, HttpClientError>>,
+    ) -> Result<T> {
+        self.bounded(i, action, async {
+            fut.await.map_err(|e| self.map_client_error(i, e, action))
         })
         .await
     }
 
-    /// A request through the shared reqwest client, for the calls `rabbitmq_http_client` cannot express.
-    async fn raw(&self, method: reqwest::Method, path: &str, body: Option<Value>, action: &str) -> Result<String> {
-        let url = format!("{}/{path}", self.endpoint);
+    /// A request through the shared reqwest client, for the calls `rabbitmq_http_client` cannot
+    /// express, with failover and retries (a method other than GET is a write).
+    pub(super) async fn raw(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+        action: &str,
+    ) -> Result<String> {
+        let mutates = method != reqwest::Method::GET;
+        self.failover(action, mutates, |i| {
+            self.raw_on(i, method.clone(), path, body.clone(), action)
+        })
+        .await
+    }
+
+    /// One request to endpoint `i` through the shared reqwest client.
+    async fn raw_on(
+        &self,
+        i: usize,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+        action: &str,
+    ) -> Result<String> {
+        let url = format!("{}/{path}", self.url(i));
         let mut req = self
             .http
             .request(method, url)
@@ -287,21 +481,21 @@ impl HttpRabbit {
         if let Some(b) = body {
             req = req.json(&b);
         }
-        self.bounded(action, async {
-            let resp = req.send().await.map_err(|e| self.transport_error(&e, action))?;
+        self.bounded(i, action, async {
+            let resp = req.send().await.map_err(|e| self.transport_error(i, &e, action))?;
             let status = resp.status();
-            let text = resp.text().await.map_err(|e| self.transport_error(&e, action))?;
+            let text = resp.text().await.map_err(|e| self.transport_error(i, &e, action))?;
             if status.is_success() {
                 Ok(text)
             } else {
-                Err(self.status_error(status.as_u16(), reason_of(&text), action))
+                Err(self.status_error(i, status.as_u16(), reason_of(&text), action))
             }
         })
         .await
     }
 
     /// `PUT /api/users/{name}`. Mutates; needs `administrator`.
-    async fn put_user(&self, name: &str, password: &PasswordWrite, tags: &[String]) -> Result<()> {
+    async fn put_user(&self, i: usize, name: &str, password: &PasswordWrite, tags: &[String]) -> Result<()> {
         let (hash, algorithm) = match password {
             PasswordWrite::Keep { hash, algorithm } => (hash.expose().to_owned(), algorithm.clone()),
             PasswordWrite::Plain { password, algorithm } => (
@@ -315,7 +509,8 @@ impl HttpRabbit {
         if let Some(a) = algorithm {
             body["hashing_algorithm"] = Value::from(a);
         }
-        self.raw(
+        self.raw_on(
+            i,
             reqwest::Method::PUT,
             &format!("users/{}", enc(name)),
             Some(body),
@@ -326,14 +521,22 @@ impl HttpRabbit {
     }
 
     /// `PUT /api/vhosts/{name}`. Mutates; needs `administrator`.
-    async fn put_vhost(&self, name: &str, description: &str, tags: &[String], dqt: Option<&str>) -> Result<()> {
+    async fn put_vhost(
+        &self,
+        i: usize,
+        name: &str,
+        description: &str,
+        tags: &[String],
+        dqt: Option<&str>,
+    ) -> Result<()> {
         let mut body = json!({"description": description, "tags": tags.join(",")});
         if let Some(q) = dqt {
             body["default_queue_type"] = Value::from(q);
             // RabbitMQ 3.10 reads this spelling; later versions ignore it.
             body["defaultqueuetype"] = Value::from(q);
         }
-        self.raw(
+        self.raw_on(
+            i,
             reqwest::Method::PUT,
             &format!("vhosts/{}", enc(name)),
             Some(body),
@@ -346,7 +549,22 @@ impl HttpRabbit {
 
 impl super::RabbitAdmin for HttpRabbit {
     fn endpoint(&self) -> &str {
-        &self.endpoint
+        self.url(self.read_from.load(Ordering::Relaxed))
+    }
+
+    fn retries(&self) -> usize {
+        self.retries.load(Ordering::Relaxed)
+    }
+
+    fn failovers(&self) -> usize {
+        self.failovers.load(Ordering::Relaxed)
+    }
+
+    fn endpoint_errors(&self) -> Vec<String> {
+        self.endpoint_errors
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     fn reads(&self) -> usize {
@@ -428,20 +646,90 @@ impl super::RabbitAdmin for HttpRabbit {
         }
     }
 
-    /// `GET /api/definitions` (and `GET /api/vhosts` for metadata), concurrently. Reads only; needs `administrator`.
+    /// `GET /api/definitions` (and `GET /api/vhosts` for metadata), concurrently, from one endpoint,
+    /// failing over to the next as any request does. Reads only; needs `administrator`.
     async fn snapshot(&self, with_vhost_metadata: bool) -> Result<RabbitSnapshot> {
-        let defs = self.call(
+        self.reads
+            .fetch_add(1 + usize::from(with_vhost_metadata), Ordering::Relaxed);
+        let read = self
+            .failover("GET /api/definitions", false, |i| {
+                self.snapshot_on(i, with_vhost_metadata)
+            })
+            .await;
+        match read {
+            // Every node answered 500 for the vhost list. The list is asked for without statistics,
+            // which kept it answering when 4.3's statistics database crashed, but the metadata is
+            // also in 4.x definitions: read them alone rather than fail.
+            Err(Error::Api {
+                status: 500, action, ..
+            }) if with_vhost_metadata && action == VHOSTS_READ => {
+                let snapshot = self
+                    .failover("GET /api/definitions", false, |i| self.snapshot_on(i, false))
+                    .await?;
+                if !snapshot.definitions_carry_vhost_metadata() {
+                    return Err(self.status_error(
+                        self.current.load(Ordering::Relaxed),
+                        500,
+                        "every endpoint answered 500, and this version's definitions lack vhost metadata".into(),
+                        VHOSTS_READ,
+                    ));
+                }
+                self.reads.fetch_sub(1, Ordering::Relaxed);
+                let mut listed = self
+                    .endpoint_errors
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                listed.push(format!(
+                    "{VHOSTS_READ} answered 500 on every endpoint; the vhost metadata was read from GET /api/definitions"
+                ));
+                Ok(snapshot)
+            }
+            other => other,
+        }
+    }
+
+    async fn execute(&self, op: &Op) -> Result<()> {
+        self.writes.fetch_add(1, Ordering::Relaxed);
+        self.failover(&op_action(op), true, |i| self.execute_on(i, op)).await
+    }
+}
+
+/// What a write is called in errors: the method and the object.
+fn op_action(op: &Op) -> String {
+    match op {
+        Op::PutVhost { name, .. } => format!("PUT vhost '{name}'"),
+        Op::DeleteVhost { name } => format!("DELETE vhost '{name}'"),
+        Op::PutUser { name, .. } => format!("PUT user '{name}'"),
+        Op::DeleteUser { name } => format!("DELETE user '{name}'"),
+        Op::PutPermission { user, vhost, .. } => format!("PUT permissions of '{user}' on vhost '{vhost}'"),
+        Op::DeletePermission { user, vhost } => format!("DELETE permissions of '{user}' on vhost '{vhost}'"),
+        Op::PutTopicPermissions { user, vhost, .. } => {
+            format!("PUT topic permissions of '{user}' on vhost '{vhost}'")
+        }
+        Op::DeleteTopicPermissions { user, vhost } => {
+            format!("DELETE topic permissions of '{user}' on vhost '{vhost}'")
+        }
+        Op::PutPolicy { vhost, name, .. } => format!("PUT policy '{name}' on vhost '{vhost}'"),
+        Op::DeletePolicy { vhost, name } => format!("DELETE policy '{name}' on vhost '{vhost}'"),
+        other => format!("{other:?}"),
+    }
+}
+
+impl HttpRabbit {
+    /// The snapshot's requests to endpoint `i`.
+    async fn snapshot_on(&self, i: usize, with_vhost_metadata: bool) -> Result<RabbitSnapshot> {
+        let defs = self.call_on(
+            i,
             "GET /api/definitions",
-            self.api.export_cluster_wide_definitions_as_string(),
+            self.endpoints[i].api.export_cluster_wide_definitions_as_string(),
         );
-        self.reads.fetch_add(1, Ordering::Relaxed);
         if with_vhost_metadata {
-            self.reads.fetch_add(1, Ordering::Relaxed);
-            let vhosts = self.raw(
+            let vhosts = self.raw_on(
+                i,
                 reqwest::Method::GET,
                 "vhosts?disable_stats=true&columns=name,description,tags,default_queue_type,metadata",
                 None,
-                "GET /api/vhosts",
+                VHOSTS_READ,
             );
             let (defs, vhosts) = tokio::try_join!(defs, vhosts)?;
             RabbitSnapshot::from_responses(&defs, Some(&vhosts))
@@ -450,8 +738,10 @@ impl super::RabbitAdmin for HttpRabbit {
         }
     }
 
-    async fn execute(&self, op: &Op) -> Result<()> {
-        self.writes.fetch_add(1, Ordering::Relaxed);
+    /// One write to endpoint `i`.
+    async fn execute_on(&self, i: usize, op: &Op) -> Result<()> {
+        let api = &self.endpoints[i].api;
+        let action = op_action(op);
         match op {
             Op::PutVhost {
                 name,
@@ -459,18 +749,12 @@ impl super::RabbitAdmin for HttpRabbit {
                 tags,
                 default_queue_type,
             } => {
-                self.put_vhost(name, description, tags, default_queue_type.as_deref())
+                self.put_vhost(i, name, description, tags, default_queue_type.as_deref())
                     .await
             }
-            Op::DeleteVhost { name } => {
-                self.call(&format!("DELETE vhost '{name}'"), self.api.delete_vhost(name, true))
-                    .await
-            }
-            Op::PutUser { name, password, tags } => self.put_user(name, password, tags).await,
-            Op::DeleteUser { name } => {
-                self.call(&format!("DELETE user '{name}'"), self.api.delete_user(name, true))
-                    .await
-            }
+            Op::DeleteVhost { name } => self.call_on(i, &action, api.delete_vhost(name, true)).await,
+            Op::PutUser { name, password, tags } => self.put_user(i, name, password, tags).await,
+            Op::DeleteUser { name } => self.call_on(i, &action, api.delete_user(name, true)).await,
             Op::PutPermission {
                 user,
                 vhost,
@@ -485,18 +769,10 @@ impl super::RabbitAdmin for HttpRabbit {
                     read,
                     write,
                 };
-                self.call(
-                    &format!("PUT permissions of '{user}' on vhost '{vhost}'"),
-                    self.api.declare_permissions(&params),
-                )
-                .await
+                self.call_on(i, &action, api.declare_permissions(&params)).await
             }
             Op::DeletePermission { user, vhost } => {
-                self.call(
-                    &format!("DELETE permissions of '{user}' on vhost '{vhost}'"),
-                    self.api.clear_permissions(vhost, user, true),
-                )
-                .await
+                self.call_on(i, &action, api.clear_permissions(vhost, user, true)).await
             }
             Op::PutTopicPermissions {
                 user,
@@ -504,9 +780,8 @@ impl super::RabbitAdmin for HttpRabbit {
                 entries,
                 clear_first,
             } => {
-                let action = format!("PUT topic permissions of '{user}' on vhost '{vhost}'");
                 if *clear_first {
-                    self.call(&action, self.api.clear_topic_permissions(vhost, user, true))
+                    self.call_on(i, &action, api.clear_topic_permissions(vhost, user, true))
                         .await?;
                 }
                 for (exchange, (write, read)) in entries {
@@ -517,16 +792,13 @@ impl super::RabbitAdmin for HttpRabbit {
                         write,
                         read,
                     };
-                    self.call(&action, self.api.declare_topic_permissions(&params)).await?;
+                    self.call_on(i, &action, api.declare_topic_permissions(&params)).await?;
                 }
                 Ok(())
             }
             Op::DeleteTopicPermissions { user, vhost } => {
-                self.call(
-                    &format!("DELETE topic permissions of '{user}' on vhost '{vhost}'"),
-                    self.api.clear_topic_permissions(vhost, user, true),
-                )
-                .await
+                self.call_on(i, &action, api.clear_topic_permissions(vhost, user, true))
+                    .await
             }
             Op::PutPolicy {
                 vhost,
@@ -545,19 +817,9 @@ impl super::RabbitAdmin for HttpRabbit {
                     priority: i32::try_from(*priority).unwrap_or_default(),
                     definition: definition.clone(),
                 };
-                self.call(
-                    &format!("PUT policy '{name}' on vhost '{vhost}'"),
-                    self.api.declare_policy(&params),
-                )
-                .await
+                self.call_on(i, &action, api.declare_policy(&params)).await
             }
-            Op::DeletePolicy { vhost, name } => {
-                self.call(
-                    &format!("DELETE policy '{name}' on vhost '{vhost}'"),
-                    self.api.delete_policy(vhost, name, true),
-                )
-                .await
-            }
+            Op::DeletePolicy { vhost, name } => self.call_on(i, &action, api.delete_policy(vhost, name, true)).await,
             kafka => Err(Error::Internal(format!("{kafka:?} sent to the RabbitMQ backend"))),
         }
     }

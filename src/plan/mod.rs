@@ -52,6 +52,8 @@ pub enum Status {
     Planned,
     Applied,
     Failed,
+    /// Sent, but no answer came back, even to retries: it may or may not have been applied.
+    Unknown,
     NotApplied,
 }
 
@@ -61,6 +63,7 @@ impl Status {
             Status::Planned => "planned",
             Status::Applied => "applied",
             Status::Failed => "failed",
+            Status::Unknown => "unknown",
             Status::NotApplied => "not_applied",
         }
     }

@@ -72,7 +72,7 @@ impl From<Error> for PyErr {
             Error::Spec { .. } => SpecError::new_err(message),
             Error::Plan { .. } => PlanError::new_err(message),
             Error::ConnectionConfig { .. } => ConnectionConfigError::new_err(message),
-            Error::Unreachable { .. } => BrokerUnreachableError::new_err(message),
+            Error::Unreachable { .. } | Error::NoAnswer { .. } => BrokerUnreachableError::new_err(message),
             Error::Authentication { .. } => AuthenticationError::new_err(message),
             Error::Api { .. } => BrokerApiError::new_err(message),
             Error::Timeout { .. } => BrokerTimeoutError::new_err(message),
@@ -89,7 +89,9 @@ impl From<Error> for PyErr {
             };
             match &e {
                 Error::Spec { path, .. } | Error::Plan { path, .. } => set("path", path.into_py_any(py)),
-                Error::Unreachable { broker, .. } => set("broker", broker.to_string().into_py_any(py)),
+                Error::Unreachable { broker, .. } | Error::NoAnswer { broker, .. } => {
+                    set("broker", broker.to_string().into_py_any(py));
+                }
                 Error::Api {
                     broker, status, reason, ..
                 } => {

@@ -144,6 +144,10 @@ async fn run_on_fakes_a_large_partial_apply_names_the_first_few_and_counts_the_r
     assert!(text.contains("Applied: create vhost 'svc1'"), "{text}");
     assert!(text.contains(", and 3 more (all 8 in the result's changes)"), "{text}");
     assert!(
+        text.contains("Of 16 changes: 8 applied, 8 failed, 0 not applied."),
+        "{text}"
+    );
+    assert!(
         !text.contains("'svc8'"),
         "only the first five of each status are named: {text}"
     );
@@ -151,4 +155,31 @@ async fn run_on_fakes_a_large_partial_apply_names_the_first_few_and_counts_the_r
         panic!("{text}")
     };
     assert_eq!(result.changes.iter().filter(|c| c.status == Status::Failed).count(), 8);
+}
+
+#[tokio::test]
+async fn run_on_fakes_a_write_without_an_answer_is_unknown_not_failed() {
+    let b = brokers();
+    b.rabbit.no_answer_on.lock().unwrap().push("name: \"svc2\"".into());
+    let names: Vec<String> = (1..=3).map(|i| format!("svc{i}")).collect();
+    let body = json!({
+        "vhosts": names.iter().map(|n| json!({"name": n})).collect::<Vec<_>>(),
+        "policies": names.iter().map(|n| json!({"name": "p", "vhost": n, "pattern": ".*", "definition": {"max-length": 1}}))
+            .collect::<Vec<_>>(),
+    });
+    let err = go(&b, &body, false).await.expect_err("the vhost svc2 gets no answer");
+    let text = err.to_string();
+    assert!(
+        text.contains("Of 6 changes: 2 applied, 0 failed, 1 with an unknown outcome (sent, no answer), 3 not applied."),
+        "{text}"
+    );
+    assert!(text.contains("Outcome unknown: create vhost 'svc2'"), "{text}");
+    let Error::PartialApply { result, .. } = err else {
+        panic!("{text}")
+    };
+    assert!(result.changed, "an unknown outcome may have changed the broker");
+    let unknown: Vec<_> = result.changes.iter().filter(|c| c.status == Status::Unknown).collect();
+    assert_eq!(unknown.len(), 1);
+    assert!(unknown[0].error.as_deref().unwrap_or_default().contains("no answer"));
+    assert_eq!(result.to_json().unwrap().matches("\"status\":\"unknown\"").count(), 1);
 }
