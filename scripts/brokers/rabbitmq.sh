@@ -10,26 +10,37 @@
 # `start` writes .cache/brokers/rabbitmq-<profile>.env (OSA_RABBITMQ_* variables) and prints it without the
 # password.
 #   scripts/brokers/rabbitmq.sh [--profile 3.10|4.0|4.3] start|wait|status|stop|env|install|ctl N ARGS...
-# `ctl N ARGS...` runs rabbitmqctl against node N of a 4.x cluster (tests stop and start nodes with it).
+# `ctl N ARGS...` runs rabbitmqctl against node N of a 4.x cluster (tests stop and start nodes with it);
+# `kill-node N` kills node N's VM outright (SIGKILL) and `start-node N` starts it again and waits until it
+# has rejoined. `--instance NAME` (OSA_RABBITMQ_INSTANCE; letters and digits) runs a second, private
+# cluster of a 4.x profile from the same chroot with its own ports (x=6 for 4.3, x=9 for 4.0), node
+# names, data and env file (rabbitmq-<profile>-<name>.env), for tests that kill nodes (tests/python/
+# test_faults_rabbitmq.py); `stop` of one instance leaves the others running.
 # Environment: OSA_RABBITMQ_PROFILE (default 4.3), OSA_BROKER_CACHE (default /var/cache/osa-hybrid-msg),
 # OSA_RABBITMQ_WAIT_SECONDS (default 180), OSA_DEBIAN_MIRROR (default http://deb.debian.org/debian).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 PROFILE="${OSA_RABBITMQ_PROFILE:-4.3}"
+INSTANCE="${OSA_RABBITMQ_INSTANCE:-}"
 while [ "$#" -gt 0 ]; do
   case "$1" in
     --profile) PROFILE="${2:?--profile needs 3.10, 4.0 or 4.3}"; shift 2 ;;
     --profile=*) PROFILE="${1#--profile=}"; shift ;;
+    --instance) INSTANCE="${2:?--instance needs a name}"; shift 2 ;;
+    --instance=*) INSTANCE="${1#--instance=}"; shift ;;
     *) break ;;
   esac
 done
+case "$INSTANCE" in
+  *[!a-z0-9]*) echo "rabbitmq.sh: --instance '$INSTANCE': use lower-case letters and digits" >&2; exit 2 ;;
+esac
 WAIT_SECONDS="${OSA_RABBITMQ_WAIT_SECONDS:-180}"
 CACHE="${OSA_BROKER_CACHE:-/var/cache/osa-hybrid-msg}"
 MIRROR="${OSA_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 ENV_DIR="$ROOT/.cache/brokers"
 
-log() { echo "rabbitmq.sh[$PROFILE]: $*" >&2; }
+log() { echo "rabbitmq.sh[$PROFILE${INSTANCE:+/$INSTANCE}]: $*" >&2; }
 die() { log "$*"; exit 1; }
 
 as_root() {
@@ -118,15 +129,19 @@ legacy_stop() {
 # --- 4.x: three nodes from a chroot -------------------------------------------------------------
 
 case "$PROFILE" in
-  3.10) ;;
+  3.10) [ -z "$INSTANCE" ] || { echo "rabbitmq.sh: --instance needs a 4.x profile" >&2; exit 2; } ;;
   4.0) RELEASE=trixie BASE=570 ;;
   4.3) RELEASE=forky BASE=573 ;;
   *) echo "rabbitmq.sh: unknown profile '$PROFILE'; use 3.10, 4.0 or 4.3" >&2; exit 2 ;;
 esac
+# A private instance: ports 57(x+6)i and up for 4.3, 57(x+9)i for 4.0, clear of both default clusters.
+if [ -n "$INSTANCE" ]; then
+  case "$PROFILE" in 4.0) BASE=579 ;; 4.3) BASE=576 ;; esac
+fi
 
 if [ "$PROFILE" != 3.10 ]; then
   CHROOT="$CACHE/chroots/$RELEASE"
-  STATE_IN=/osa/rabbitmq-$PROFILE # the profile's state, as the nodes see it inside the chroot
+  STATE_IN=/osa/rabbitmq-$PROFILE${INSTANCE:+-$INSTANCE} # the state, as the nodes see it inside the chroot
   STATE="$CHROOT$STATE_IN"
   TLS="$STATE/tls"
   NODES=(1 2 3)
@@ -140,7 +155,7 @@ amqps_port() { echo "$((BASE + 1))$1"; }
 http_port() { echo "1${BASE}$1"; }
 https_port() { echo "1$((BASE + 1))$1"; }
 dist_port() { echo "2${BASE}$1"; }
-node_name() { echo "rabbit${PROFILE/./}_$1@localhost"; }
+node_name() { echo "rabbit${PROFILE/./}${INSTANCE}_$1@localhost"; }
 
 mounted() { mountpoint -q "$CHROOT/$1"; }
 
@@ -309,15 +324,23 @@ cluster_wait() {
   done
 }
 
-# Processes whose root is this chroot: only this profile's nodes, CLI tools and epmd run there.
+# Processes whose root is this chroot and, with an argument, whose environment has that VAR=value.
+# Every process of an instance carries its own ERL_EPMD_PORT (in_chroot sets it; children inherit it).
 chroot_pids() {
   local p root
   for p in /proc/[0-9]*; do
     root=$(as_root readlink "$p/root" 2>/dev/null) || continue
-    [ "$root" = "$CHROOT" ] && echo "${p#/proc/}"
+    [ "$root" = "$CHROOT" ] || continue
+    if [ -n "${1:-}" ]; then
+      as_root cat "$p/environ" 2>/dev/null | tr '\0' '\n' | grep -qxF "$1" || continue
+    fi
+    echo "${p#/proc/}"
   done
   return 0
 }
+
+# This instance's processes only.
+instance_pids() { chroot_pids "ERL_EPMD_PORT=$EPMD_PORT"; }
 
 start_node() {
   local i=$1 name dir
@@ -340,7 +363,7 @@ cluster_start() {
   if cluster_ready; then
     log "already running"
   else
-    if [ -n "$(chroot_pids)" ]; then
+    if [ -n "$(instance_pids)" ]; then
       log "a previous cluster is partly up; stopping it first"
       cluster_stop
       mount_chroot
@@ -384,19 +407,43 @@ cluster_start() {
 
 cluster_stop() {
   local pids deadline
-  pids=$(chroot_pids)
+  pids=$(instance_pids)
   if [ -n "$pids" ]; then
     # shellcheck disable=SC2086
     as_root kill -TERM $pids 2>/dev/null || true
     deadline=$((SECONDS + 30))
-    while [ -n "$(chroot_pids)" ] && [ "$SECONDS" -lt "$deadline" ]; do sleep 1; done
-    pids=$(chroot_pids)
+    while [ -n "$(instance_pids)" ] && [ "$SECONDS" -lt "$deadline" ]; do sleep 1; done
+    pids=$(instance_pids)
     # shellcheck disable=SC2086
     [ -z "$pids" ] || as_root kill -KILL $pids 2>/dev/null || true
     sleep 1
   fi
-  [ -d "$CHROOT" ] && umount_chroot
-  [ -z "$(chroot_pids)" ] || die "processes still running in $CHROOT: $(chroot_pids | tr '\n' ' ')"
+  [ -z "$(instance_pids)" ] || die "processes still running in $CHROOT: $(instance_pids | tr '\n' ' ')"
+  # The mounts are shared by every instance of the chroot: the last one out unmounts them.
+  if [ -d "$CHROOT" ] && [ -z "$(chroot_pids)" ]; then umount_chroot; fi
+}
+
+# Kills node N's VM and everything it started (SIGKILL, no shutdown): a node lost, as in a crash.
+node_kill() {
+  local i=${1:?kill-node needs a node number} pids
+  pids=$(chroot_pids "RABBITMQ_NODENAME=$(node_name "$i")")
+  [ -n "$pids" ] || die "node $(node_name "$i") is not running"
+  # shellcheck disable=SC2086
+  as_root kill -KILL $pids 2>/dev/null || true
+  local deadline=$((SECONDS + 30))
+  while port_open "$(https_port "$i")" && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.2; done
+  log "killed $(node_name "$i")"
+}
+
+# Starts node N again (after kill-node or a stop) and waits until the cluster sees every node running.
+node_start() {
+  local i=${1:?start-node needs a node number}
+  mount_chroot
+  if [ -z "$(chroot_pids "RABBITMQ_NODENAME=$(node_name "$i")")" ]; then
+    start_node "$i"
+  fi
+  cluster_wait
+  log "$(node_name "$i") is running"
 }
 
 cluster_ctl() {
@@ -416,12 +463,13 @@ json_field() {
   grep -o "\"$1\":\"[^\"]*\"" | head -n 1 | cut -d'"' -f4
 }
 
-env_file() { echo "$ENV_DIR/rabbitmq-$PROFILE.env"; }
+env_file() { echo "$ENV_DIR/rabbitmq-$PROFILE${INSTANCE:+-$INSTANCE}.env"; }
 
 write_env() {
   mkdir -p "$ENV_DIR"
   cat >"$(env_file)" <<ENV
 OSA_RABBITMQ_PROFILE=$PROFILE
+OSA_RABBITMQ_INSTANCE=$INSTANCE
 OSA_RABBITMQ_VERSION=$1
 OSA_RABBITMQ_MGMT_URLS=$2
 OSA_RABBITMQ_MGMT_HTTP_URLS=$3
@@ -442,7 +490,7 @@ ENV
 }
 
 usage() {
-  echo "usage: $0 [--profile 3.10|4.0|4.3] start|wait|status|stop|env|install|ctl N ARGS..." >&2
+  echo "usage: $0 [--profile 3.10|4.0|4.3] [--instance NAME] start|wait|status|stop|env|install|ctl N ARGS...|kill-node N|start-node N" >&2
   exit 2
 }
 
@@ -467,6 +515,8 @@ else
     stop) cluster_stop ;;
     env) cat "$(env_file)" ;;
     ctl) cluster_ctl "$@" ;;
+    kill-node) node_kill "$@" ;;
+    start-node) node_start "$@" ;;
     *) usage ;;
   esac
 fi
