@@ -62,6 +62,7 @@ pub async fn run(request: &Request, options: Options) -> Result<RunResult> {
 }
 
 /// One run on the given brokers: the real clients, or the fakes in the crate's unit tests.
+#[allow(clippy::too_many_lines)]
 pub async fn run_on<B: Brokers>(brokers: &B, request: &Request, options: Options) -> Result<RunResult> {
     let started = Instant::now();
     let default_rabbit = RabbitConnection::default();
@@ -168,6 +169,8 @@ pub async fn run_on<B: Brokers>(brokers: &B, request: &Request, options: Options
             reads: b.reads(),
             writes: b.writes(),
             read_ms: kafka_read_ms,
+            retries: b.retries(),
+            retried: b.retried(),
         });
     }
     close(kafka);
