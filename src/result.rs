@@ -113,10 +113,7 @@ impl RunResult {
             rabbitmq_version: Some("4.1.0".into()),
             backends: Backends {
                 rabbitmq: Some(RabbitStats::default()),
-                kafka: Some(KafkaStats {
-                    retried: vec![String::new()],
-                    ..KafkaStats::default()
-                }),
+                kafka: Some(KafkaStats::default()),
             },
             warnings: vec![String::new()],
             stats: Stats {
