@@ -69,6 +69,11 @@ pub struct KafkaStats {
     pub reads: usize,
     pub writes: usize,
     pub read_ms: f64,
+    /// Requests sent again after a retryable error (a broker gone, `NOT_CONTROLLER`, a timeout), and
+    /// look-ups on the cluster of writes whose answer was lost.
+    pub retries: usize,
+    /// What the first ten retries were for: the request, the error and the pause or what was found.
+    pub retried: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]

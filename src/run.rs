@@ -240,6 +240,8 @@ fn backend_stats<R: RabbitAdmin, K: KafkaAdmin>(
             reads: b.reads(),
             writes: b.writes(),
             read_ms: kafka_read_ms,
+            retries: b.retries(),
+            retried: b.retried(),
         });
     }
     (backends, reads, writes)

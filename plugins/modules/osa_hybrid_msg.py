@@ -727,6 +727,10 @@ diff:
 backends:
   description:
     - Per broker contacted, where and how often it was read and written.
+    - For Kafka, C(retries) counts requests sent again after a retryable error (a broker gone, NOT_CONTROLLER,
+      REQUEST_TIMED_OUT, a dropped connection), 0.1 s doubling to 1 s apart within O(kafka.timeout) per read
+      or batch, and look-ups on the cluster of writes whose answer was lost (those found done are not sent
+      again); C(retried) says what the first ten were for. Refused logins and INVALID_CONFIG fail at once.
     - C(read_ms) is how long that broker's reads took (connecting included); the two brokers are read at
       the same time, so C(stats.read_ms) is about the longer of the two.
     - For RabbitMQ, C(retries) counts requests sent again after a connection error or a 500/502/503/504

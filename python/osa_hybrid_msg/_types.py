@@ -364,6 +364,8 @@ class KafkaBackend(TypedDict):
     reads: int
     writes: int
     read_ms: float
+    retries: int
+    retried: list[str]
 
 
 class Backends(TypedDict):

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Apache Kafka on loopback, run from its Maven Central jars (no tarball, no Docker): one KRaft node
-# (profile single) or three brokers in KRaft combined mode (profile cluster). Each node listens on
+# (profile single) or three brokers in KRaft combined mode (profile cluster, and profile faults: a private
+# cluster of its own for the fault tests, which stop and start its nodes). Each node listens on
 # PLAINTEXT and SASL_SSL (SCRAM-SHA-512, broker certificate signed by a CA made here at first start),
 # uses the StandardAuthorizer with super users admin and ANONYMOUS (the PLAINTEXT listeners), and runs
-# with a 512 MiB heap. `start` writes and prints .cache/brokers/kafka-<profile>.env.
-#   scripts/brokers/kafka.sh [--profile single|cluster] install|start|wait|status|env|stop|clean
+# with a 512 MiB heap (faults: 384 MiB). `start` writes and prints .cache/brokers/kafka-<profile>.env.
+# Profile faults adds a PLAINTEXT listener PROXIED per node that advertises another port (the proxy
+# port), where a test runs a TCP proxy it can cut (OSA_KAFKA_PROXIED_BOOTSTRAP, OSA_KAFKA_PROXY_PORTS).
+#   scripts/brokers/kafka.sh [--profile single|cluster|faults] install|start|wait|status|env|stop|clean
 #   scripts/brokers/kafka.sh [--profile ...] stop-node ID|start-node ID    one node, for failover tests
 # Environment: OSA_KAFKA_PROFILE (default single), OSA_KAFKA_RELEASE (default below),
 # OSA_KAFKA_CACHE (jar cache, default /var/cache/osa-hybrid-msg/kafka, else ~/.cache/osa-hybrid-msg/kafka),
@@ -27,7 +30,7 @@ die() { log "error: $*"; exit 1; }
 
 while [ "$#" -gt 0 ]; do
   case "$1" in
-    --profile) PROFILE="${2:?--profile needs single or cluster}"; shift 2 ;;
+    --profile) PROFILE="${2:?--profile needs single, cluster or faults}"; shift 2 ;;
     --profile=*) PROFILE="${1#--profile=}"; shift ;;
     *) break ;;
   esac
@@ -35,13 +38,19 @@ done
 ACTION="${1:-start}"
 NODE_ARG="${2:-}"
 
-# Port plan: single node 9192/9193/9194; cluster node i=2,3,4 on 1909i/1919i/1929i.
+# Port plan: single node 9192/9193/9194; cluster node i=2,3,4 and faults node i=5,6,7 on
+# 1909i/1919i/1929i; faults also listens on 1939i (PROXIED), advertised as 1949i (the test's proxy).
 case "$PROFILE" in
   single) NODES=(1) ;;
   cluster) NODES=(2 3 4) ;;
-  *) die "unknown profile '$PROFILE': use single or cluster" ;;
+  faults) NODES=(5 6 7) ;;
+  *) die "unknown profile '$PROFILE': use single, cluster or faults" ;;
 esac
+HEAP=512m
+[ "$PROFILE" = faults ] && HEAP=384m
 plaintext_port() { if [ "$PROFILE" = single ]; then echo 9192; else echo "1909$1"; fi; }
+proxied_port() { echo "1939$1"; }
+proxy_port() { echo "1949$1"; }
 sasl_port() { if [ "$PROFILE" = single ]; then echo 9193; else echo "1919$1"; fi; }
 controller_port() { if [ "$PROFILE" = single ]; then echo 9194; else echo "1929$1"; fi; }
 
@@ -117,7 +126,7 @@ make_tls() {
 }
 
 write_configs() {
-  local i dir quorum pass replicas
+  local i dir quorum pass replicas listeners advertised protocols
   pass="$(cat "$TLS/keystore-password")"
   replicas="${#NODES[@]}"
   cat >"$STATE/log4j2.properties" <<'EOF'
@@ -143,14 +152,22 @@ EOF
     else
       quorum="controller.quorum.voters=$(voters)"
     fi
+    listeners="PLAINTEXT://127.0.0.1:$(plaintext_port "$i"),SASL_SSL://127.0.0.1:$(sasl_port "$i"),CONTROLLER://127.0.0.1:$(controller_port "$i")"
+    advertised="PLAINTEXT://127.0.0.1:$(plaintext_port "$i"),SASL_SSL://localhost:$(sasl_port "$i"),CONTROLLER://127.0.0.1:$(controller_port "$i")"
+    protocols="PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL,CONTROLLER:PLAINTEXT"
+    if [ "$PROFILE" = faults ]; then
+      listeners+=",PROXIED://127.0.0.1:$(proxied_port "$i")"
+      advertised+=",PROXIED://127.0.0.1:$(proxy_port "$i")"
+      protocols+=",PROXIED:PLAINTEXT"
+    fi
     cat >"$dir/server.properties" <<EOF
 process.roles=broker,controller
 node.id=$i
 $quorum
 controller.listener.names=CONTROLLER
-listeners=PLAINTEXT://127.0.0.1:$(plaintext_port "$i"),SASL_SSL://127.0.0.1:$(sasl_port "$i"),CONTROLLER://127.0.0.1:$(controller_port "$i")
-advertised.listeners=PLAINTEXT://127.0.0.1:$(plaintext_port "$i"),SASL_SSL://localhost:$(sasl_port "$i"),CONTROLLER://127.0.0.1:$(controller_port "$i")
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL,CONTROLLER:PLAINTEXT
+listeners=$listeners
+advertised.listeners=$advertised
+listener.security.protocol.map=$protocols
 inter.broker.listener.name=PLAINTEXT
 sasl.enabled.mechanisms=SCRAM-SHA-512
 listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
@@ -210,16 +227,18 @@ port_open() {
 }
 
 start_node() {
-  local i="$1" p
+  local i="$1" p ports
   if node_pid "$i" >/dev/null; then return 0; fi
-  for p in "$(plaintext_port "$i")" "$(sasl_port "$i")" "$(controller_port "$i")"; do
+  ports=("$(plaintext_port "$i")" "$(sasl_port "$i")" "$(controller_port "$i")")
+  [ "$PROFILE" = faults ] && ports+=("$(proxied_port "$i")")
+  for p in "${ports[@]}"; do
     port_open "$p" && die "127.0.0.1:$p is in use by a process this script did not start (node $i)"
   done
   # A fresh log per start, so readiness reads this start's "Kafka Server started" line.
   [ -f "$(node_log "$i")" ] && mv "$(node_log "$i")" "$(node_log "$i").1"
   (
     cd "$STATE/node-$i"
-    setsid nohup java -Xms256m -Xmx512m -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true \
+    setsid nohup java -Xms256m -Xmx"$HEAP" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true \
       -Dlog4j2.configurationFile="$STATE/log4j2.properties" -cp "$LIBS/*" \
       kafka.Kafka "$STATE/node-$i/server.properties" </dev/null >"$(node_log "$i")" 2>&1 &
     echo $! >"$(pid_file "$i")"
@@ -281,6 +300,12 @@ OSA_KAFKA_ADMIN_USER=$ADMIN_USER
 OSA_KAFKA_ADMIN_PASSWORD_FILE=$PASSWORD_FILE
 OSA_KAFKA_NODES=$(IFS=,; echo "${NODES[*]}")
 EOF
+  if [ "$PROFILE" = faults ]; then
+    local pairs=() i
+    for i in "${NODES[@]}"; do pairs+=("$(proxy_port "$i"):$(proxied_port "$i")"); done
+    echo "OSA_KAFKA_PROXIED_BOOTSTRAP=$(join_ports proxy_port 127.0.0.1)" >>"$ENV_FILE.tmp"
+    echo "OSA_KAFKA_PROXY_PORTS=$(IFS=,; echo "${pairs[*]}")" >>"$ENV_FILE.tmp"
+  fi
   mv "$ENV_FILE.tmp" "$ENV_FILE"
 }
 
@@ -356,5 +381,5 @@ case "$ACTION" in
   clean) stop; rm -rf "$STATE" ;;
   stop-node) known_node "$NODE_ARG"; stop_node "$NODE_ARG" ;;
   start-node) known_node "$NODE_ARG"; install; start_node "$NODE_ARG"; wait_ready ;;
-  *) echo "usage: $0 [--profile single|cluster] install|start|wait|status|env|stop|clean|stop-node ID|start-node ID" >&2; exit 2 ;;
+  *) echo "usage: $0 [--profile single|cluster|faults] install|start|wait|status|env|stop|clean|stop-node ID|start-node ID" >&2; exit 2 ;;
 esac

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use rdkafka::admin::AdminClient;
 use rdkafka::client::ClientContext;
+use rdkafka::error::RDKafkaErrorCode;
 use rdkafka_sys as rd;
 use rdkafka_sys::bindings::{rd_kafka_AlterConfigOpType_t as OpType, rd_kafka_ResourceType_t as ResourceType};
 
@@ -47,8 +48,11 @@ impl Drop for Native {
     }
 }
 
-fn cstring(s: &str) -> Result<CString, String> {
-    CString::new(s).map_err(|_| format!("'{s}' contains a NUL byte"))
+/// A failed request or topic: librdkafka's or the broker's code, and its text.
+pub type Failure = (RDKafkaErrorCode, String);
+
+fn cstring(s: &str) -> Result<CString, Failure> {
+    CString::new(s).map_err(|_| (RDKafkaErrorCode::InvalidArgument, format!("'{s}' contains a NUL byte")))
 }
 
 /// Takes an `rd_kafka_error_t`, returns its message, frees it.
@@ -69,7 +73,8 @@ pub fn incremental_alter<C: ClientContext>(
     admin: &AdminClient<C>,
     alterations: &[TopicAlteration],
     timeout: Duration,
-) -> Result<Vec<Result<(), String>>, String> {
+) -> Result<Vec<Result<(), Failure>>, Failure> {
+    let invalid = |text: String| (RDKafkaErrorCode::InvalidArgument, text);
     // The borrow of `admin` keeps the handle alive for the whole call.
     let rk = admin.inner().native_ptr();
     let timeout_ms = c_int::try_from(timeout.as_millis()).unwrap_or(c_int::MAX);
@@ -86,7 +91,7 @@ pub fn incremental_alter<C: ClientContext>(
             let name = cstring(&a.topic)?;
             let res = rd::bindings::rd_kafka_ConfigResource_new(ResourceType::RD_KAFKA_RESOURCE_TOPIC, name.as_ptr());
             if res.is_null() {
-                return Err(format!("librdkafka refused the topic name '{}'", a.topic));
+                return Err(invalid(format!("librdkafka refused the topic name '{}'", a.topic)));
             }
             native.resources.push(res);
             for (key, value) in &a.set {
@@ -98,7 +103,11 @@ pub fn incremental_alter<C: ClientContext>(
                     v.as_ptr(),
                 );
                 if !err.is_null() {
-                    return Err(format!("topic '{}' config {key}: {}", a.topic, take_error(err)));
+                    return Err(invalid(format!(
+                        "topic '{}' config {key}: {}",
+                        a.topic,
+                        take_error(err)
+                    )));
                 }
             }
             for key in &a.delete {
@@ -110,7 +119,11 @@ pub fn incremental_alter<C: ClientContext>(
                     std::ptr::null(),
                 );
                 if !err.is_null() {
-                    return Err(format!("topic '{}' config {key}: {}", a.topic, take_error(err)));
+                    return Err(invalid(format!(
+                        "topic '{}' config {key}: {}",
+                        a.topic,
+                        take_error(err)
+                    )));
                 }
             }
         }
@@ -126,7 +139,7 @@ pub fn incremental_alter<C: ClientContext>(
             errbuf.len(),
         );
         if rc != rd::bindings::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR {
-            return Err(CStr::from_ptr(errbuf.as_ptr()).to_string_lossy().into_owned());
+            return Err(invalid(CStr::from_ptr(errbuf.as_ptr()).to_string_lossy().into_owned()));
         }
         native.queue = rd::bindings::rd_kafka_queue_new(rk);
         rd::bindings::rd_kafka_IncrementalAlterConfigs(
@@ -139,27 +152,35 @@ pub fn incremental_alter<C: ClientContext>(
         // The request timeout bounds the answer; a second of slack covers local queueing.
         native.event = rd::bindings::rd_kafka_queue_poll(native.queue, timeout_ms.saturating_add(1000));
         if native.event.is_null() {
-            return Err(format!(
-                "IncrementalAlterConfigs got no answer within {}s",
-                timeout.as_secs_f64()
+            return Err((
+                RDKafkaErrorCode::OperationTimedOut,
+                format!(
+                    "IncrementalAlterConfigs got no answer within {}s",
+                    timeout.as_secs_f64()
+                ),
             ));
         }
         let err = rd::bindings::rd_kafka_event_error(native.event);
         if err != rd::bindings::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR {
             let text = rd::bindings::rd_kafka_event_error_string(native.event);
-            return Err(if text.is_null() {
-                format!("{err:?}")
-            } else {
-                CStr::from_ptr(text).to_string_lossy().into_owned()
-            });
+            return Err((
+                RDKafkaErrorCode::from(err),
+                if text.is_null() {
+                    format!("{err:?}")
+                } else {
+                    CStr::from_ptr(text).to_string_lossy().into_owned()
+                },
+            ));
         }
         let result = rd::bindings::rd_kafka_event_IncrementalAlterConfigs_result(native.event);
         if result.is_null() {
-            return Err("IncrementalAlterConfigs returned an event of another type".to_owned());
+            return Err(invalid(
+                "IncrementalAlterConfigs returned an event of another type".to_owned(),
+            ));
         }
         let mut count = 0usize;
         let resources = rd::bindings::rd_kafka_IncrementalAlterConfigs_result_resources(result, &raw mut count);
-        let mut by_name: BTreeMap<String, Result<(), String>> = BTreeMap::new();
+        let mut by_name: BTreeMap<String, Result<(), Failure>> = BTreeMap::new();
         for i in 0..count {
             let r = *resources.add(i);
             let name = CStr::from_ptr(rd::bindings::rd_kafka_ConfigResource_name(r))
@@ -170,11 +191,14 @@ pub fn incremental_alter<C: ClientContext>(
                 Ok(())
             } else {
                 let text = rd::bindings::rd_kafka_ConfigResource_error_string(r);
-                Err(if text.is_null() {
-                    format!("{code:?}")
-                } else {
-                    format!("{} ({code:?})", CStr::from_ptr(text).to_string_lossy())
-                })
+                Err((
+                    RDKafkaErrorCode::from(code),
+                    if text.is_null() {
+                        format!("{code:?}")
+                    } else {
+                        format!("{} ({code:?})", CStr::from_ptr(text).to_string_lossy())
+                    },
+                ))
             };
             by_name.insert(name, outcome);
         }
@@ -183,7 +207,7 @@ pub fn incremental_alter<C: ClientContext>(
             .map(|a| {
                 by_name
                     .remove(&a.topic)
-                    .unwrap_or_else(|| Err("the broker returned no result for it".to_owned()))
+                    .unwrap_or_else(|| Err(invalid("the broker returned no result for it".to_owned())))
             })
             .collect())
     }

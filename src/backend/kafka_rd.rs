@@ -15,7 +15,8 @@ use rdkafka::config::{ClientConfig, FromClientConfigAndContext, RDKafkaLogLevel}
 use rdkafka::consumer::ConsumerContext;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 
-use super::kafka_alter::{TopicAlteration, drain_main_queue, incremental_alter};
+use super::kafka_alter::{Failure, TopicAlteration, drain_main_queue, incremental_alter};
+use super::kafka_retry::{Budget, maybe_applied, retryable};
 use crate::error::{Broker, Error, Result};
 use crate::observed::{KafkaSnapshot, ObservedTopic};
 use crate::plan::Op;
@@ -36,6 +37,11 @@ impl Context {
         {
             e.push(text);
         }
+    }
+
+    /// Whether librdkafka reported a refused login or a failed TLS handshake: no retry gets past those.
+    fn refused(&self) -> bool {
+        self.errors.lock().is_ok_and(|e| e.iter().any(|t| is_refusal_text(t)))
     }
 
     fn recent(&self) -> String {
@@ -61,6 +67,12 @@ impl ClientContext for Context {
     }
 }
 
+fn is_refusal_text(text: &str) -> bool {
+    text.contains("SASL authentication error")
+        || text.contains("SSL handshake failed")
+        || text.contains("certificate verify failed")
+}
+
 /// The verify probe's consumer uses the default rebalance handling.
 impl ConsumerContext for Context {}
 
@@ -70,6 +82,9 @@ pub struct RdKafka {
     pub(super) timeout: Duration,
     pub(super) reads: AtomicUsize,
     pub(super) writes: AtomicUsize,
+    /// Requests sent again after a retryable error, and what each retry was for (the first few).
+    pub(super) retries: AtomicUsize,
+    pub(super) retried: Mutex<Vec<String>>,
     /// The connection's configuration, for the short-lived clients that test a user's password.
     pub(super) config: ClientConfig,
 }
@@ -171,6 +186,8 @@ impl RdKafka {
                 timeout,
                 reads: AtomicUsize::new(0),
                 writes: AtomicUsize::new(0),
+                retries: AtomicUsize::new(0),
+                retried: Mutex::new(Vec::new()),
                 config: cfg,
             };
             let snapshot = super::KafkaAdmin::snapshot(&backend, &topics).await?;
@@ -246,8 +263,124 @@ impl RdKafka {
         }
     }
 
-    fn blocking_timeout(&self) -> Duration {
-        self.timeout + Duration::from_secs(2)
+    /// The cluster's metadata, read again after a retryable failure while `budget` lasts.
+    async fn metadata(&self, mut budget: Budget) -> Result<rdkafka::metadata::Metadata> {
+        loop {
+            let timeout = budget.attempt();
+            let admin = Arc::clone(&self.admin);
+            let read = tokio::task::spawn_blocking(move || admin.inner().fetch_metadata(None, timeout));
+            let outcome = tokio::select! {
+                r = tokio::time::timeout(timeout + Duration::from_secs(1), read) => match r {
+                    Err(_) => Err(KafkaError::MetadataFetch(RDKafkaErrorCode::OperationTimedOut)),
+                    Ok(Err(e)) => return Err(Error::Internal(format!("metadata task failed: {e}"))),
+                    Ok(Ok(r)) => r,
+                },
+                () = self.refusal() => Err(KafkaError::MetadataFetch(RDKafkaErrorCode::Authentication)),
+            };
+            match outcome {
+                Ok(metadata) => return Ok(metadata),
+                Err(e) => {
+                    let error = self.kafka_error(&e, "read metadata");
+                    match self.retry_after(&e, &error, &mut budget, "Metadata") {
+                        Some(delay) => tokio::time::sleep(delay).await,
+                        None => return Err(error),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Returns once librdkafka has logged a refused login or a failed TLS handshake. librdkafka
+    /// itself keeps reconnecting until the request's timeout; this lets a run fail at once.
+    async fn refusal(&self) {
+        loop {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            for text in drain_main_queue(&self.admin) {
+                self.admin.inner().context().note(text);
+            }
+            if self.admin.inner().context().refused() {
+                return;
+            }
+        }
+    }
+
+    /// The pause before another attempt after `e` (reported as `error`), counted as a retry; `None`
+    /// when the error is not retryable or the budget is spent.
+    fn retry_after(&self, e: &KafkaError, error: &Error, budget: &mut Budget, request: &str) -> Option<Duration> {
+        if matches!(error, Error::Authentication { .. } | Error::ConnectionConfig { .. })
+            || !code_of(e).is_some_and(retryable)
+        {
+            return None;
+        }
+        let delay = budget.next_delay()?;
+        self.note_retry(format!("{request}: {e}; again after {} ms", delay.as_millis()));
+        Some(delay)
+    }
+
+    fn note_retry(&self, text: String) {
+        self.retries.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut notes) = self.retried.lock()
+            && notes.len() < RETRY_NOTES
+        {
+            notes.push(text);
+        }
+    }
+}
+
+/// How many retries the result describes; `retries` counts them all.
+const RETRY_NOTES: usize = 10;
+
+/// One write attempt's outcome per topic; `Err` when the request failed as a whole.
+type Outcomes = std::result::Result<HashMap<String, std::result::Result<(), Failure>>, RequestFailed>;
+
+/// A request that failed as a whole: the code decides whether to retry, the error is what is reported.
+struct RequestFailed {
+    code: RDKafkaErrorCode,
+    error: Error,
+}
+
+/// The error's code; rdkafka's own accessor has none for a failed admin request.
+fn code_of(e: &KafkaError) -> Option<RDKafkaErrorCode> {
+    match e {
+        KafkaError::AdminOp(code) => Some(*code),
+        other => other.rdkafka_error_code(),
+    }
+}
+
+/// The reason a failed request gives each of its operations.
+fn reason_of(error: &Error) -> String {
+    match error {
+        Error::Api { reason, .. } => reason.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn op_error(op: &Op, reason: String) -> Error {
+    Error::Api {
+        broker: Broker::Kafka,
+        action: describe(op),
+        status: 0,
+        reason,
+    }
+}
+
+fn topic_of(op: &Op) -> &str {
+    match op {
+        Op::CreateTopic { name, .. }
+        | Op::CreatePartitions { name, .. }
+        | Op::AlterTopicConfig { name, .. }
+        | Op::DeleteTopic { name } => name.as_str(),
+        _ => "",
+    }
+}
+
+fn request_name(op: &Op) -> &'static str {
+    match op {
+        Op::CreateTopic { .. } => "CreateTopics",
+        Op::CreatePartitions { .. } => "CreatePartitions",
+        Op::AlterTopicConfig { .. } => "IncrementalAlterConfigs",
+        Op::DeleteTopic { .. } => "DeleteTopics",
+        _ => "request",
     }
 }
 
@@ -271,6 +404,14 @@ impl super::KafkaAdmin for RdKafka {
         self.writes.load(Ordering::Relaxed)
     }
 
+    fn retries(&self) -> usize {
+        self.retries.load(Ordering::Relaxed)
+    }
+
+    fn retried(&self) -> Vec<String> {
+        self.retried.lock().map(|n| n.clone()).unwrap_or_default()
+    }
+
     async fn read_security(&self, scope: &super::SecurityScope) -> Result<KafkaSnapshot> {
         self.security_snapshot(scope).await
     }
@@ -278,43 +419,34 @@ impl super::KafkaAdmin for RdKafka {
     /// Metadata and DescribeConfigs go out together: the declared names are known up front, and a
     /// topic that turns out not to exist only costs its per-resource error in the same answer.
     async fn snapshot(&self, topics: &[String]) -> Result<KafkaSnapshot> {
-        let admin = Arc::clone(&self.admin);
-        let timeout = self.timeout;
         self.reads.fetch_add(1, Ordering::Relaxed);
-        let metadata = async {
-            tokio::time::timeout(
-                self.blocking_timeout(),
-                tokio::task::spawn_blocking(move || admin.inner().fetch_metadata(None, timeout)),
-            )
-            .await
-            .map_err(|_| Error::Unreachable {
-                broker: Broker::Kafka,
-                attempts: vec![format!(
-                    "Kafka bootstrap servers {}: no metadata within {}s",
-                    self.bootstrap,
-                    timeout.as_secs_f64()
-                )],
-            })?
-            .map_err(|e| Error::Internal(format!("metadata task failed: {e}")))?
-            .map_err(|e| self.kafka_error(&e, "read metadata"))
-        };
+        let metadata = self.metadata(Budget::new(self.timeout));
         let specifiers: Vec<ResourceSpecifier<'_>> = topics.iter().map(|t| ResourceSpecifier::Topic(t)).collect();
         let described = async {
             if specifiers.is_empty() {
                 return Ok(Vec::new());
             }
             self.reads.fetch_add(1, Ordering::Relaxed);
-            tokio::time::timeout(
-                self.blocking_timeout(),
-                self.admin.describe_configs(&specifiers, &options(timeout)),
-            )
-            .await
-            .map_err(|_| Error::Timeout {
-                action: "DescribeConfigs".into(),
-                endpoint: self.bootstrap.clone(),
-                seconds: timeout.as_secs_f64(),
-            })?
-            .map_err(|e| self.kafka_error(&e, "describe topic configs"))
+            let mut budget = Budget::new(self.timeout);
+            loop {
+                let timeout = budget.attempt();
+                let outcome = tokio::select! {
+                    r = tokio::time::timeout(timeout + Duration::from_secs(1), self.admin.describe_configs(&specifiers, &options(timeout))) => {
+                        r.unwrap_or(Err(KafkaError::AdminOp(RDKafkaErrorCode::OperationTimedOut)))
+                    }
+                    () = self.refusal() => Err(KafkaError::AdminOp(RDKafkaErrorCode::Authentication)),
+                };
+                match outcome {
+                    Ok(described) => break Ok(described),
+                    Err(e) => {
+                        let error = self.kafka_error(&e, "describe topic configs");
+                        match self.retry_after(&e, &error, &mut budget, "DescribeConfigs") {
+                            Some(delay) => tokio::time::sleep(delay).await,
+                            None => break Err(error),
+                        }
+                    }
+                }
+            }
         };
         // Metadata's error first: an unreachable cluster fails both, and that is the one to report.
         let (metadata, described) = futures::join!(metadata, described);
@@ -354,7 +486,10 @@ impl super::KafkaAdmin for RdKafka {
         Ok(snapshot)
     }
 
-    #[allow(clippy::too_many_lines)]
+    /// Sends the operations, then again those that failed with a retryable error, with a bounded
+    /// backoff within the connection's timeout. When the answer was lost (a dropped connection, a
+    /// timeout), the operations are first looked up on the cluster: those that took effect are done,
+    /// and only the rest are sent again. Non-retryable errors fail at once.
     async fn execute_batch(&self, ops: &[&Op]) -> Vec<Result<()>> {
         if ops
             .first()
@@ -362,37 +497,173 @@ impl super::KafkaAdmin for RdKafka {
         {
             return self.execute_security(ops).await;
         }
-        self.writes.fetch_add(1, Ordering::Relaxed);
-        let admin_options = options(self.timeout);
-        // A request that failed as a whole fails each of its operations with the same reason.
-        let fail_all = |e: Error| -> Vec<Result<()>> {
-            let reason = match &e {
-                Error::Api { reason, .. } => reason.clone(),
-                other => other.to_string(),
+        let mut budget = Budget::new(self.timeout);
+        let mut done: Vec<Option<Result<()>>> = ops.iter().map(|_| None).collect();
+        let mut pending: Vec<usize> = (0..ops.len()).collect();
+        let mut attempt = 0;
+        while !pending.is_empty() {
+            attempt += 1;
+            let batch: Vec<&Op> = pending.iter().map(|&i| ops[i]).collect();
+            // (operation, reason, whether it may have taken effect) of those to try again.
+            let mut again: Vec<(usize, String, bool)> = Vec::new();
+            let mut lost_code = None;
+            match self.send(&batch, budget.attempt()).await {
+                Err(failed) => {
+                    let retry = retryable(failed.code)
+                        && !matches!(
+                            failed.error,
+                            Error::Authentication { .. } | Error::ConnectionConfig { .. }
+                        );
+                    let reason = reason_of(&failed.error);
+                    if maybe_applied(failed.code) {
+                        lost_code = Some(failed.code);
+                    }
+                    for &i in &pending {
+                        if retry {
+                            again.push((i, reason.clone(), maybe_applied(failed.code)));
+                        } else {
+                            done[i] = Some(Err(op_error(ops[i], reason.clone())));
+                        }
+                    }
+                }
+                Ok(mut outcomes) => {
+                    for &i in &pending {
+                        match outcomes.remove(topic_of(ops[i])) {
+                            Some(Ok(())) => done[i] = Some(Ok(())),
+                            // Sent again, a growth the first attempt made is refused as "already has N partitions".
+                            Some(Err((code, text)))
+                                if retryable(code) || (attempt > 1 && code == RDKafkaErrorCode::InvalidPartitions) =>
+                            {
+                                let lost = maybe_applied(code) || code == RDKafkaErrorCode::InvalidPartitions;
+                                if lost {
+                                    lost_code = lost_code.or(Some(code));
+                                }
+                                again.push((i, text, lost));
+                            }
+                            Some(Err((_, text))) => done[i] = Some(Err(op_error(ops[i], text))),
+                            None => {
+                                done[i] = Some(Err(op_error(ops[i], "the broker returned no result for it".into())));
+                            }
+                        }
+                    }
+                }
+            }
+            if again.is_empty() {
+                break;
+            }
+            // The answer was lost: look on the cluster for what took effect before sending it again.
+            let lost: Vec<&Op> = again.iter().filter(|a| a.2).map(|a| ops[a.0]).collect();
+            let seen = if lost.is_empty() {
+                Ok(Vec::new())
+            } else {
+                self.visible_each(&lost, budget.attempt()).await
             };
-            ops.iter()
-                .map(|op| {
-                    Err(Error::Api {
+            if !lost.is_empty() {
+                let found = seen.as_ref().map_or(0, |v| v.iter().filter(|d| **d).count());
+                self.note_retry(format!(
+                    "{}: answer lost ({}); looked up on the cluster: {found} of {} operation(s) done",
+                    request_name(lost[0]),
+                    again[0].1,
+                    lost.len()
+                ));
+            }
+            let mut seen_iter = seen.as_ref().ok().map(|v| v.iter());
+            let mut still = Vec::new();
+            for (i, reason, lost) in again {
+                if lost {
+                    let shown = seen_iter.as_mut().and_then(Iterator::next).copied();
+                    if shown == Some(true) {
+                        done[i] = Some(Ok(()));
+                        continue;
+                    }
+                    // Unknown stays unknown only when the cluster could not be read.
+                    still.push((i, reason, shown.is_none()));
+                } else {
+                    still.push((i, reason, false));
+                }
+            }
+            if still.is_empty() {
+                break;
+            }
+            if let Some(delay) = budget.next_delay() {
+                self.note_retry(format!(
+                    "{}: {} of {} operation(s) again after {} ms: {}",
+                    request_name(ops[still[0].0]),
+                    still.len(),
+                    batch.len(),
+                    delay.as_millis(),
+                    still[0].1
+                ));
+                tokio::time::sleep(delay).await;
+                pending = still.into_iter().map(|s| s.0).collect();
+                continue;
+            }
+            for (i, reason, unknown) in still {
+                done[i] = Some(Err(match (unknown, lost_code) {
+                    (true, Some(RDKafkaErrorCode::OperationTimedOut | RDKafkaErrorCode::RequestTimedOut)) => {
+                        Error::Timeout {
+                            action: describe(ops[i]),
+                            endpoint: self.bootstrap.clone(),
+                            seconds: self.timeout.as_secs_f64(),
+                        }
+                    }
+                    // The change reports `unknown` (Error::outcome_unknown).
+                    (true, _) => Error::NoAnswer {
                         broker: Broker::Kafka,
-                        action: describe(op),
-                        status: 0,
-                        reason: reason.clone(),
-                    })
-                })
-                .collect()
-        };
-        let names: Vec<&str> = ops
+                        action: describe(ops[i]),
+                        endpoint: self.bootstrap.clone(),
+                        reason: format!(
+                            "{reason}; no broker answered the metadata read that would show whether it took effect"
+                        ),
+                    },
+                    (false, _) => op_error(ops[i], reason),
+                }));
+            }
+            break;
+        }
+        let applied: Vec<&Op> = ops
             .iter()
-            .map(|op| match op {
-                Op::CreateTopic { name, .. }
-                | Op::CreatePartitions { name, .. }
-                | Op::AlterTopicConfig { name, .. }
-                | Op::DeleteTopic { name } => name.as_str(),
-                _ => "",
-            })
+            .zip(&done)
+            .filter(|(_, d)| matches!(d, Some(Ok(()))))
+            .map(|(op, _)| *op)
             .collect();
-        // Per-topic outcomes keyed by name; the batch answers in its own order.
-        let outcomes: std::result::Result<HashMap<String, std::result::Result<(), String>>, Error> = match ops.first() {
+        self.settle(&applied).await;
+        done.into_iter()
+            .map(|d| d.unwrap_or_else(|| Err(Error::Internal("a Kafka operation was left without an outcome".into()))))
+            .collect()
+    }
+}
+
+impl RdKafka {
+    /// One attempt: the operations (all of one kind) in one request, each request bounded by `timeout`.
+    #[allow(clippy::too_many_lines)]
+    async fn send(&self, ops: &[&Op], timeout: Duration) -> Outcomes {
+        self.writes.fetch_add(1, Ordering::Relaxed);
+        let admin_options = options(timeout);
+        let wait = timeout + Duration::from_secs(1);
+        let lost = |request: &str| RequestFailed {
+            code: RDKafkaErrorCode::OperationTimedOut,
+            error: Error::Timeout {
+                action: request.to_owned(),
+                endpoint: self.bootstrap.clone(),
+                seconds: timeout.as_secs_f64(),
+            },
+        };
+        let failed = |e: KafkaError, action: &str| RequestFailed {
+            code: code_of(&e).unwrap_or(RDKafkaErrorCode::Fail),
+            error: self.kafka_error(&e, action),
+        };
+        let per_topic = |results: Vec<rdkafka::admin::TopicResult>, ok_too: RDKafkaErrorCode| {
+            results
+                .into_iter()
+                .map(|r| match r {
+                    Ok(name) => (name, Ok(())),
+                    Err((name, code)) if code == ok_too => (name, Ok(())),
+                    Err((name, code)) => (name, Err((code, code_text(code)))),
+                })
+                .collect::<HashMap<_, _>>()
+        };
+        match ops.first() {
             Some(Op::CreateTopic { .. }) => {
                 let topics: Vec<NewTopic<'_>> = ops
                     .iter()
@@ -412,21 +683,10 @@ impl super::KafkaAdmin for RdKafka {
                         _ => None,
                     })
                     .collect();
-                match tokio::time::timeout(
-                    self.blocking_timeout(),
-                    self.admin.create_topics(&topics, &admin_options),
-                )
-                .await
-                {
-                    Err(_) => Err(self.timeout_error("CreateTopics")),
-                    Ok(Err(e)) => Err(self.kafka_error(&e, "create topics")),
-                    Ok(Ok(results)) => Ok(results
-                        .into_iter()
-                        .map(|r| match r {
-                            Ok(name) | Err((name, RDKafkaErrorCode::TopicAlreadyExists)) => (name, Ok(())),
-                            Err((name, code)) => (name, Err(code_text(code))),
-                        })
-                        .collect()),
+                match tokio::time::timeout(wait, self.admin.create_topics(&topics, &admin_options)).await {
+                    Err(_) => Err(lost("CreateTopics")),
+                    Ok(Err(e)) => Err(failed(e, "create topics")),
+                    Ok(Ok(results)) => Ok(per_topic(results, RDKafkaErrorCode::TopicAlreadyExists)),
                 }
             }
             Some(Op::CreatePartitions { .. }) => {
@@ -439,21 +699,11 @@ impl super::KafkaAdmin for RdKafka {
                         _ => None,
                     })
                     .collect();
-                match tokio::time::timeout(
-                    self.blocking_timeout(),
-                    self.admin.create_partitions(&parts, &admin_options),
-                )
-                .await
-                {
-                    Err(_) => Err(self.timeout_error("CreatePartitions")),
-                    Ok(Err(e)) => Err(self.kafka_error(&e, "create partitions")),
-                    Ok(Ok(results)) => Ok(results
-                        .into_iter()
-                        .map(|r| match r {
-                            Ok(name) => (name, Ok(())),
-                            Err((name, code)) => (name, Err(code_text(code))),
-                        })
-                        .collect()),
+                match tokio::time::timeout(wait, self.admin.create_partitions(&parts, &admin_options)).await {
+                    Err(_) => Err(lost("CreatePartitions")),
+                    Ok(Err(e)) => Err(failed(e, "create partitions")),
+                    // No code is acceptable here: the growth is checked on the cluster when retried.
+                    Ok(Ok(results)) => Ok(per_topic(results, RDKafkaErrorCode::NoError)),
                 }
             }
             Some(Op::AlterTopicConfig { .. }) => {
@@ -469,7 +719,6 @@ impl super::KafkaAdmin for RdKafka {
                     })
                     .collect();
                 let admin = Arc::clone(&self.admin);
-                let timeout = self.timeout;
                 let task = tokio::task::spawn_blocking(move || {
                     let results = incremental_alter(&admin, &alterations, timeout);
                     results.map(|r| {
@@ -480,76 +729,39 @@ impl super::KafkaAdmin for RdKafka {
                             .collect::<HashMap<_, _>>()
                     })
                 });
-                match tokio::time::timeout(self.blocking_timeout(), task).await {
-                    Err(_) => Err(self.timeout_error("IncrementalAlterConfigs")),
-                    Ok(Err(e)) => Err(Error::Internal(format!("IncrementalAlterConfigs task failed: {e}"))),
-                    Ok(Ok(Err(text))) => Err(Error::Api {
-                        broker: Broker::Kafka,
-                        action: "alter topic configs".into(),
-                        status: 0,
-                        reason: text,
+                match tokio::time::timeout(wait + Duration::from_secs(1), task).await {
+                    Err(_) => Err(lost("IncrementalAlterConfigs")),
+                    Ok(Err(e)) => Err(RequestFailed {
+                        code: RDKafkaErrorCode::Fail,
+                        error: Error::Internal(format!("IncrementalAlterConfigs task failed: {e}")),
+                    }),
+                    Ok(Ok(Err((code, text)))) => Err(RequestFailed {
+                        code,
+                        error: Error::Api {
+                            broker: Broker::Kafka,
+                            action: "alter topic configs".into(),
+                            status: 0,
+                            reason: text,
+                        },
                     }),
                     Ok(Ok(Ok(map))) => Ok(map),
                 }
             }
             Some(Op::DeleteTopic { .. }) => {
-                match tokio::time::timeout(
-                    self.blocking_timeout(),
-                    self.admin.delete_topics(&names, &admin_options),
-                )
-                .await
-                {
-                    Err(_) => Err(self.timeout_error("DeleteTopics")),
-                    Ok(Err(e)) => Err(self.kafka_error(&e, "delete topics")),
-                    Ok(Ok(results)) => Ok(results
-                        .into_iter()
-                        .map(|r| match r {
-                            Ok(name) | Err((name, RDKafkaErrorCode::UnknownTopicOrPartition)) => (name, Ok(())),
-                            Err((name, code)) => (name, Err(code_text(code))),
-                        })
-                        .collect()),
+                let names: Vec<&str> = ops.iter().map(|op| topic_of(op)).collect();
+                match tokio::time::timeout(wait, self.admin.delete_topics(&names, &admin_options)).await {
+                    Err(_) => Err(lost("DeleteTopics")),
+                    Ok(Err(e)) => Err(failed(e, "delete topics")),
+                    Ok(Ok(results)) => Ok(per_topic(results, RDKafkaErrorCode::UnknownTopicOrPartition)),
                 }
             }
-            _ => Err(Error::Internal(
-                "a non-Kafka operation reached the Kafka backend".into(),
-            )),
-        };
-        let mut outcomes = match outcomes {
-            Ok(map) => map,
-            Err(e) => return fail_all(e),
-        };
-        let applied: Vec<&Op> = ops
-            .iter()
-            .zip(&names)
-            .filter(|(_, name)| matches!(outcomes.get(**name), Some(Ok(()))))
-            .map(|(op, _)| *op)
-            .collect();
-        self.settle(&applied).await;
-        ops.iter()
-            .zip(names)
-            .map(|(op, name)| {
-                let action = describe(op);
-                match outcomes.remove(name) {
-                    Some(Ok(())) => Ok(()),
-                    Some(Err(reason)) => Err(Error::Api {
-                        broker: Broker::Kafka,
-                        action,
-                        status: 0,
-                        reason,
-                    }),
-                    None => Err(Error::Api {
-                        broker: Broker::Kafka,
-                        action,
-                        status: 0,
-                        reason: "the broker returned no result for it".into(),
-                    }),
-                }
-            })
-            .collect()
+            _ => Err(RequestFailed {
+                code: RDKafkaErrorCode::Fail,
+                error: Error::Internal("a non-Kafka operation reached the Kafka backend".into()),
+            }),
+        }
     }
-}
 
-impl RdKafka {
     /// Waits, at most the connection timeout, until the cluster's metadata and DescribeConfigs show the
     /// applied operations. A KRaft controller answers once the change is committed; each broker applies
     /// it a little later, and a run started right after this one read a topic created here as missing
@@ -568,11 +780,20 @@ impl RdKafka {
     }
 
     async fn visible(&self, applied: &[&Op]) -> std::result::Result<bool, KafkaError> {
+        Ok(self.visible_each(applied, self.timeout).await?.into_iter().all(|v| v))
+    }
+
+    /// For each operation, whether the cluster's metadata (and DescribeConfigs, for config changes)
+    /// shows it done; each read bounded by `timeout`.
+    async fn visible_each(&self, ops: &[&Op], timeout: Duration) -> std::result::Result<Vec<bool>, KafkaError> {
         let admin = Arc::clone(&self.admin);
-        let timeout = self.timeout;
-        let metadata = tokio::task::spawn_blocking(move || admin.inner().fetch_metadata(None, timeout))
-            .await
-            .map_err(|_| KafkaError::Canceled)??;
+        let metadata = tokio::time::timeout(
+            timeout + Duration::from_secs(1),
+            tokio::task::spawn_blocking(move || admin.inner().fetch_metadata(None, timeout)),
+        )
+        .await
+        .map_err(|_| KafkaError::MetadataFetch(RDKafkaErrorCode::OperationTimedOut))?
+        .map_err(|_| KafkaError::Canceled)??;
         let partitions = |name: &str| {
             metadata
                 .topics()
@@ -580,9 +801,10 @@ impl RdKafka {
                 .find(|t| t.name() == name && t.error().is_none())
                 .map(|t| t.partitions().len())
         };
+        let mut shown = Vec::with_capacity(ops.len());
         let mut configs = Vec::new();
-        for op in applied {
-            let ok = match op {
+        for (i, op) in ops.iter().enumerate() {
+            shown.push(match op {
                 // A negative count is the broker's default (KIP-464): the topic only has to be there.
                 Op::CreateTopic {
                     name, partitions: n, ..
@@ -593,36 +815,31 @@ impl RdKafka {
                 },
                 Op::DeleteTopic { name } => partitions(name).is_none(),
                 Op::AlterTopicConfig { name, set, delete } => {
-                    configs.push((name.as_str(), set, delete));
-                    true
+                    configs.push((i, name.as_str(), set, delete));
+                    false
                 }
                 _ => true,
-            };
-            if !ok {
-                return Ok(false);
-            }
+            });
         }
         if configs.is_empty() {
-            return Ok(true);
+            return Ok(shown);
         }
         let specifiers: Vec<ResourceSpecifier<'_>> =
-            configs.iter().map(|(n, ..)| ResourceSpecifier::Topic(n)).collect();
-        let described = self.admin.describe_configs(&specifiers, &options(self.timeout)).await?;
-        Ok(configs.iter().zip(described).all(|((_, set, delete), result)| {
-            result.is_ok_and(|resource| {
+            configs.iter().map(|(_, n, ..)| ResourceSpecifier::Topic(n)).collect();
+        let described = tokio::time::timeout(
+            timeout + Duration::from_secs(1),
+            self.admin.describe_configs(&specifiers, &options(timeout)),
+        )
+        .await
+        .map_err(|_| KafkaError::AdminOp(RDKafkaErrorCode::OperationTimedOut))??;
+        for ((i, _, set, delete), result) in configs.iter().zip(described) {
+            shown[*i] = result.is_ok_and(|resource| {
                 let (now, hidden) = overrides(&resource.entries);
                 set.iter().all(|(k, v)| now.get(k) == Some(v) || hidden.contains(k))
                     && delete.iter().all(|k| !now.contains_key(k))
-            })
-        }))
-    }
-
-    fn timeout_error(&self, request: &str) -> Error {
-        Error::Timeout {
-            action: request.to_owned(),
-            endpoint: self.bootstrap.clone(),
-            seconds: self.timeout.as_secs_f64(),
+            });
         }
+        Ok(shown)
     }
 }
 

@@ -7,6 +7,7 @@ pub mod fake;
 mod kafka_alter;
 pub mod kafka_rd;
 mod kafka_rd_security;
+mod kafka_retry;
 mod kafka_security;
 pub mod rabbit_http;
 
@@ -70,6 +71,16 @@ pub trait KafkaAdmin {
     fn bootstrap(&self) -> &str;
     fn reads(&self) -> usize;
     fn writes(&self) -> usize;
+
+    /// Requests sent again after a retryable error; none for a backend that never retries.
+    fn retries(&self) -> usize {
+        0
+    }
+
+    /// What the first retries were for (request, error, pause).
+    fn retried(&self) -> Vec<String> {
+        Vec::new()
+    }
 
     /// Releases the client without making the run wait for it.
     fn close(self);
