@@ -21,8 +21,8 @@ options:
           - Management API base URLs, tried in order until one answers.
           - A URL may end in C(/api) or not.
           - Use several URLs for the nodes of a cluster; an endpoint that does not answer is skipped.
-          - An empty list (what an inventory group without hosts renders to) fails when RabbitMQ objects
-            are declared; it never falls back to the default.
+          - An empty list (what an inventory group without hosts renders to) is an error naming this option,
+            whatever is declared; it never falls back to the default.
         type: list
         elements: str
         default: ['http://127.0.0.1:15672']
@@ -74,7 +74,7 @@ options:
           - No credentials and no vhost in the URL; the probes log in as each declared user on its vhosts.
           - C(amqps) uses O(rabbitmq.ca_cert) and O(rabbitmq.client_cert)/O(rabbitmq.client_key);
             O(rabbitmq.validate_certs=false) is not supported with C(amqps).
-          - Required when O(verify) includes V(amqp) and a present user is declared.
+          - Required when O(verify) includes V(amqp) and a present user is declared. An empty list is an error.
         type: list
         elements: str
 """

@@ -96,7 +96,7 @@ pub fn split_servers(servers: &str) -> Vec<String> {
 
 /// A host as it goes into a URL: IPv6 in brackets. The port is never part of `server`.
 pub fn url_host(path: &str, server: &str) -> Result<String> {
-    let bad = |why: &str| Error::spec(path, format!("'{server}' {why}"));
+    let bad = |why: &str| Error::spec(path, format!("'{}' {why}", crate::spec::shown(server)));
     if let Some(inner) = server.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
         inner
             .parse::<Ipv6Addr>()
@@ -113,9 +113,9 @@ pub fn url_host(path: &str, server: &str) -> Result<String> {
     }
     if let Some(c) = server
         .chars()
-        .find(|c| c.is_whitespace() || matches!(c, '/' | '@' | '?' | '#' | '[' | ']' | '%' | '$'))
+        .find(|c| c.is_whitespace() || c.is_control() || matches!(c, '/' | '@' | '?' | '#' | '[' | ']' | '%' | '$'))
     {
-        return Err(bad(&format!("contains '{c}', which no host name has")));
+        return Err(bad(&format!("contains '{}', which no host name has", c.escape_debug())));
     }
     Ok(server.to_owned())
 }
