@@ -84,7 +84,11 @@ pub fn oslomsg_vars_json(text: &str) -> Result<String> {
     let crate::spec::strict::Obj(facts): crate::spec::strict::Obj<Facts> = serde_path_to_error::deserialize(&mut *de)
         .map_err(|e| {
         let path = e.path().to_string();
-        let path = if path == "." { "request".to_owned() } else { path };
+        let path = if path.is_empty() || path == "." {
+            "request".to_owned()
+        } else {
+            path
+        };
         Error::spec(path, crate::spec::clean_serde_message(&e.into_inner().to_string()))
     })?;
     de.end().map_err(|e| Error::spec("request", e.to_string()))?;

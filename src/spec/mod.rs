@@ -94,7 +94,11 @@ impl Request {
         let strict::Obj(mut request): strict::Obj<Request> =
             serde_path_to_error::deserialize(&mut *de).map_err(|e| {
                 let path = e.path().to_string();
-                let path = if path == "." { "request".to_owned() } else { path };
+                let path = if path.is_empty() || path == "." {
+                    "request".to_owned()
+                } else {
+                    path
+                };
                 Error::spec(path, clean_serde_message(&e.into_inner().to_string()))
             })?;
         // serde_json leaves what follows the value unread unless asked.
@@ -319,7 +323,7 @@ fn without_values(message: &str) -> String {
     for (open, close) in [("`", "`"), ("\"", "\"")] {
         // `unknown variant `x`, expected ...`, `unknown field `x``, `invalid value: string "x", expected ...`
         if let Some(start) = message.find(open)
-            && let Some(len) = message[start + 1..].rfind(close)
+            && let Some(len) = message[start + 1..].find(close)
             && len > 64
         {
             let inner = &message[start + 1..start + 1 + len];
@@ -341,7 +345,7 @@ pub(crate) fn refuse_nul(text: &str) -> Result<()> {
     fn walk(path: &str, v: &serde_json::Value) -> Result<()> {
         let nul = |path: &str| {
             Err(Error::spec(
-                path,
+                if path.is_empty() { "request" } else { path },
                 "contains a NUL character (\\u0000), which no broker name, password, URL or file path can carry; remove it",
             ))
         };

@@ -367,14 +367,82 @@ fn a_notification_topic_or_priority_listed_twice_is_named() {
 #[test]
 fn serde_messages_never_echo_a_value_in_full() {
     // A password given as a number must not come back in the message.
-    let (path, message) = spec_error(&json!({"users": [{"name": "u", "password": 31337424242_i64}]}));
+    let (path, message) = spec_error(&json!({"users": [{"name": "u", "password": 31_337_424_242_i64}]}));
     assert_eq!(path, "users[0].password");
     assert!(!message.contains("31337424242"), "{message}");
     let long = "v".repeat(100_000);
     let (_, message) = spec_error(&json!({"vhosts": [{"name": "v", "state": long}]}));
-    assert!(message.len() < 300 && message.starts_with("unknown variant"), "{message}");
+    assert!(
+        message.len() < 300 && message.starts_with("unknown variant"),
+        "{message}"
+    );
     let (_, message) = spec_error(&json!({"vhosts": [{"name": "v", long.clone(): 1}]}));
     assert!(message.len() < 300 && message.starts_with("unknown field"), "{message}");
     let (_, message) = spec_error(&json!({"verify": long}));
     assert!(message.len() < 300, "{message}");
+}
+
+#[test]
+fn an_empty_unknown_key_names_the_object_that_holds_it() {
+    // Found by `cargo fuzz run request`: the path of an unknown key "" was empty.
+    let (path, message) = spec_error_text(r#"{"": 1}"#);
+    assert_eq!(path, "request");
+    assert!(
+        message.starts_with("unknown field ``, expected one of `rabbitmq`"),
+        "{message}"
+    );
+    let (path, _) = lookup_error(&json!({"": 1}));
+    assert_eq!(path, "request");
+    let (path, _) = spec_error(&json!({"vhosts": [{"": 1}]}));
+    assert_eq!(path, "vhosts[0].");
+}
+
+#[test]
+fn the_url_builders_refuse_an_empty_server_list() {
+    // Found by `cargo fuzz run url`: kafka_url built `kafka:///` from no servers, which reads as localhost.
+    use osa_hybrid_msg::oslomsg::{RabbitUrl, kafka_url, rabbit_url};
+    let err = kafka_url(None, &[], 9092, "nova_oslomsg_notify").unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("vars.nova_oslomsg_notify_servers: lists no server"),
+        "{err}"
+    );
+    let err = rabbit_url(&RabbitUrl {
+        userid: "nova",
+        password: "secret-pw",
+        servers: &[],
+        port: 5671,
+        vhost: "nova",
+        use_ssl: true,
+        ssl_version: "TLSv1_2",
+        ssl_ca_file: "",
+        var_prefix: "nova_oslomsg_rpc",
+    })
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("vars.nova_oslomsg_rpc_servers: lists no server"),
+        "{err}"
+    );
+    assert!(!err.to_string().contains("secret-pw"));
+}
+
+#[test]
+fn a_host_with_a_backslash_or_quote_is_not_a_host() {
+    // Found by `cargo fuzz run url`: `0n\\` went into a transport URL as a host.
+    use osa_hybrid_msg::oslomsg::url_host;
+    for bad in ["0n\\\\", "a\"b", "h<1>", "x|y", "a`b", "{h}"] {
+        let err = url_host("vars.oslomsg_rpc_servers", bad).unwrap_err();
+        assert!(err.to_string().contains("which no host name has"), "{bad}: {err}");
+    }
+    assert_eq!(url_host("p", "rabbit-1.example.com").unwrap(), "rabbit-1.example.com");
+}
+
+#[test]
+fn a_nul_in_a_request_that_is_only_a_string_names_the_request() {
+    // Found by `cargo fuzz run request`: the path was empty.
+    let (path, message) = spec_error_text(r#""r\u0000r""#);
+    assert_eq!(path, "request");
+    assert!(message.contains("NUL character"), "{message}");
+    assert_eq!(lookup_error(&json!("r\u{0}r")).0, "request");
 }
