@@ -5,8 +5,9 @@
 # rabbitmq-server.
 #   scripts/test.sh                 everything
 #   scripts/test.sh SECTION...      only those (the Makefile's targets): lint-rust test-rust build-dev dist
-#                                   lint-python test-python test-rabbitmq-versions sanity
-# Environment: OSA_SKIP_SANITY=1 skips ansible-test; OSA_SANITY_ARGS restricts it (scripts/sanity.sh).
+#                                   lint-python test-python test-rabbitmq-versions sanity fuzz
+# Environment: OSA_SKIP_FUZZ=1 skips the fuzz targets (OSA_FUZZ_SECONDS per target, default 40);
+# OSA_SKIP_SANITY=1 skips ansible-test; OSA_SANITY_ARGS restricts it (scripts/sanity.sh).
 # OSA_SKIP_DIST=1 skips the release wheel and collection tarball (scripts/dist.sh and tests/dist).
 # OSA_RABBITMQ_PROFILE picks the RabbitMQ the suite runs against (default 4.3); OSA_RABBITMQ_EXTRA_PROFILES
 # the versions test-rabbitmq-versions runs the RabbitMQ tests against (default "4.0 3.10").
@@ -126,6 +127,32 @@ kafka_cluster() {
   set +a
 }
 
+# cargo fuzz on stable Rust: RUSTC_BOOTSTRAP=1 lets it pass its -Z flags, and `-s none` drops the sanitizer
+# (AddressSanitizer needs nightly's -Zsanitizer and a sanitizer runtime); coverage instrumentation (sancov)
+# and libFuzzer still work, and Rust panics (debug assertions and overflow checks on) are the crashes.
+# Each target runs OSA_FUZZ_SECONDS (default 40) from the committed seeds in fuzz/corpus/<target> plus a
+# scratch corpus, so the checkout is never written; a crash fails the section and keeps its input under
+# fuzz/artifacts/<target>/. The build has its own target directory (fuzz/target).
+fuzz_targets() {
+  command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
+  local seconds="${OSA_FUZZ_SECONDS:-40}" target rc=0 scratch log execs
+  RUSTC_BOOTSTRAP=1 cargo fuzz build -s none -O || return 1
+  for target in request plan url; do
+    scratch="$(mktemp -d)"
+    log="$scratch/fuzz.log"
+    if ! RUSTC_BOOTSTRAP=1 cargo fuzz run -s none -O "$target" "$scratch" "fuzz/corpus/$target" -- \
+        -max_total_time="$seconds" -print_final_stats=1 -close_fd_mask=1 >"$log" 2>&1; then
+      rc=1
+      tail -n 40 "$log"
+      echo "fuzz $target: CRASH; the input is under fuzz/artifacts/$target/" >&2
+    fi
+    execs="$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)"
+    echo "fuzz $target: ${execs:-?} executions in ${seconds}s, corpus $(find "$scratch" -type f ! -name fuzz.log | wc -l) new + $(find "fuzz/corpus/$target" -type f | wc -l) seeds"
+    rm -rf "$scratch"
+  done
+  return "$rc"
+}
+
 # A section, by the name the Makefile uses.
 section() {
   case "$1" in
@@ -141,6 +168,7 @@ section() {
     lint-python) lint_python ;;
     test-python) run_section "pytest tests/unit tests/python" pytest_suites ;;
     sanity) run_section "ansible-test sanity" scripts/sanity.sh ;;
+    fuzz) run_section "cargo fuzz: request, plan, url (${OSA_FUZZ_SECONDS:-40}s each)" fuzz_targets ;;
     # The RabbitMQ tests again on the other versions (OSA_RABBITMQ_EXTRA_PROFILES, default "4.0 3.10").
     test-rabbitmq-versions)
       local p
@@ -164,6 +192,7 @@ else
   sections=(brokers lint-rust test-rust build-dev)
   [ "${OSA_SKIP_DIST:-0}" = 1 ] || sections+=(dist)
   sections+=(lint-python test-python test-rabbitmq-versions)
+  [ "${OSA_SKIP_FUZZ:-0}" = 1 ] || sections+=(fuzz)
   [ "${OSA_SKIP_SANITY:-0}" = 1 ] || sections+=(sanity)
 fi
 

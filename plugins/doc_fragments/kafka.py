@@ -18,7 +18,8 @@ options:
       bootstrap_servers:
         description:
           - Brokers to bootstrap from, as C(HOST:PORT); IPv6 hosts in brackets, e.g. C([fd00::5]:9092).
-          - An empty list fails when topics are declared; it never falls back to the default.
+          - An empty list (an inventory group without hosts) is an error naming this option, whatever is
+            declared; it never falls back to the default.
         type: list
         elements: str
         default: ['127.0.0.1:9092']

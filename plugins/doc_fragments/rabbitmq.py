@@ -26,8 +26,8 @@ options:
             500, 502, 503 or 504, in up to three passes over the list (0.25 s and 0.5 s apart) within
             O(rabbitmq.timeout). Writes are idempotent, so a write whose answer was lost is sent again; one
             that no endpoint answered is reported with status V(unknown).
-          - An empty list (what an inventory group without hosts renders to) fails when RabbitMQ objects
-            are declared; it never falls back to the default.
+          - An empty list (what an inventory group without hosts renders to) is an error naming this option,
+            whatever is declared; it never falls back to the default.
         type: list
         elements: str
         default: ['http://127.0.0.1:15672']
@@ -80,7 +80,7 @@ options:
           - No credentials and no vhost in the URL; the probes log in as each declared user on its vhosts.
           - C(amqps) uses O(rabbitmq.ca_cert) and O(rabbitmq.client_cert)/O(rabbitmq.client_key);
             O(rabbitmq.validate_certs=false) is not supported with C(amqps).
-          - Required when O(verify) includes V(amqp) and a present user is declared.
+          - Required when O(verify) includes V(amqp) and a present user is declared. An empty list is an error.
         type: list
         elements: str
 """

@@ -257,6 +257,7 @@ import json
 from ansible.errors import AnsibleLookupError
 from ansible.plugins.lookup import LookupBase
 from ansible.utils.display import Display
+from ansible_collections.osa.hybrid_msg.plugins.module_utils.validate import unencodable
 
 try:
     from osa_hybrid_msg import _core
@@ -361,6 +362,9 @@ class LookupModule(LookupBase):
             "options": options,
             "services": services,
         }
+        problem = unencodable(request)
+        if problem:
+            raise AnsibleLookupError(f"osa.hybrid_msg.oslomsg: {problem[0]}: {problem[1]}")
         try:
             result = json.loads(_core.oslomsg_vars(json.dumps(request)))
         except _core.OsaHybridMsgError as exc:

@@ -13,6 +13,7 @@ from urllib.parse import quote
 
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible_collections.osa.hybrid_msg.plugins.module_utils.core import require_core
+from ansible_collections.osa.hybrid_msg.plugins.module_utils.validate import unencodable
 
 # The options that grow with the declaration; left out of ``invocation`` below -vvv (see _invocation).
 DECLARATION_LISTS = ("vhosts", "users", "policies", "topics", "services", "kafka_users", "kafka_acls")
@@ -164,7 +165,11 @@ def run_module(module):
     narrow_services_no_log(module)
     module.no_log_values.update(secret_values(module.params))
     core = require_core(module)
-    request = json.dumps(build_request(module.params, module.argument_spec))
+    request = build_request(module.params, module.argument_spec)
+    problem = unencodable(request)
+    if problem:
+        module.fail_json(msg=f"Invalid request: {problem[0]}: {problem[1]}", changed=False)
+    request = json.dumps(request)
     diff = bool(module._diff)
 
     try:

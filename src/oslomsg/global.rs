@@ -6,7 +6,7 @@ use serde_json::{Map, Value, json};
 use super::vars::{Vars, var_path};
 use super::{DEFAULT_KAFKA_HOST_GROUP, DEFAULT_KAFKA_PORT, DEFAULT_RABBITMQ_HOST_GROUP, Facts, LookupOptions};
 use crate::error::{Error, Result};
-use crate::spec::{SaslMechanism, SecurityProtocol, Transport};
+use crate::spec::{SaslMechanism, SecurityProtocol, Transport, shown};
 
 /// The settings of one bus as the `oslomsg_{rpc,notify}_*` variables give them.
 pub(super) struct Bus {
@@ -112,7 +112,12 @@ fn group_port(facts: &Facts, group: &str, var: &str) -> Result<Option<i64>> {
             _ => None,
         }
         .filter(|p| (1..=65535).contains(p))
-        .ok_or_else(|| Error::spec(&path, format!("{value} is not a TCP port (1-65535)")))?;
+        .ok_or_else(|| {
+            Error::spec(
+                &path,
+                format!("{} is not a TCP port (1-65535)", shown(&value.to_string())),
+            )
+        })?;
         match found {
             Some((first, first_host)) if first != port => {
                 return Err(Error::spec(
@@ -137,8 +142,9 @@ pub(super) fn check_transport(path: &str, name: &str, rpc: bool) -> Result<Trans
         return Err(Error::spec(
             path,
             format!(
-                "'{name}' is not a transport here; use rabbit, kafka (notifications only) or none \
-                 (the amqp driver was removed from oslo.messaging)"
+                "'{}' is not a transport here; use rabbit, kafka (notifications only) or none \
+                 (the amqp driver was removed from oslo.messaging)",
+                shown(name)
             ),
         ));
     };
@@ -158,7 +164,11 @@ pub(super) fn parse_security_protocol(path: &str, name: &str) -> Result<Security
         let all = SecurityProtocol::ALL.map(SecurityProtocol::as_str);
         Error::spec(
             path,
-            format!("'{name}' is not a Kafka security protocol; use {}", all.join(", ")),
+            format!(
+                "'{}' is not a Kafka security protocol; use {}",
+                shown(name),
+                all.join(", ")
+            ),
         )
     })
 }
@@ -169,7 +179,7 @@ pub(super) fn parse_sasl_mechanism(path: &str, name: &str) -> Result<SaslMechani
         let all = SaslMechanism::ALL.map(SaslMechanism::as_str);
         Error::spec(
             path,
-            format!("'{name}' is not a SASL mechanism; use {}", all.join(", ")),
+            format!("'{}' is not a SASL mechanism; use {}", shown(name), all.join(", ")),
         )
     })
 }

@@ -45,7 +45,7 @@ pub struct Facts {
     /// Variables that override the computed values: `rabbitmq_use_ssl`, `oslomsg_*`, `<svc>_oslomsg_*`, …
     #[serde(default)]
     pub vars: Map<String, Value>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::spec::strict::obj")]
     pub options: LookupOptions,
     /// Services to compute the `<svc>_oslomsg_*` set for; empty for the global set only.
     #[serde(default)]
@@ -77,17 +77,21 @@ pub struct LookupOptions {
 
 /// Parses the lookup's JSON request and returns `{"global": {...}, "services": [{...}, ...]}` as JSON.
 pub fn oslomsg_vars_json(text: &str) -> Result<String> {
+    if text.contains("\\u0000") || text.contains('\0') {
+        crate::spec::refuse_nul(text)?;
+    }
     let de = &mut serde_json::Deserializer::from_str(text);
-    let facts: Facts = serde_path_to_error::deserialize(de).map_err(|e| {
+    let crate::spec::strict::Obj(facts): crate::spec::strict::Obj<Facts> = serde_path_to_error::deserialize(&mut *de)
+        .map_err(|e| {
         let path = e.path().to_string();
-        let path = if path == "." { "request".to_owned() } else { path };
-        let message = e.into_inner().to_string();
-        let message = message
-            .rfind(" at line ")
-            .map_or(message.as_str(), |i| &message[..i])
-            .to_owned();
-        Error::spec(path, message)
+        let path = if path.is_empty() || path == "." {
+            "request".to_owned()
+        } else {
+            path
+        };
+        Error::spec(path, crate::spec::clean_serde_message(&e.into_inner().to_string()))
     })?;
+    de.end().map_err(|e| Error::spec("request", e.to_string()))?;
     let out = oslomsg_vars(&facts)?;
     serde_json::to_string(&out).map_err(|e| Error::Internal(format!("cannot serialise the oslomsg variables: {e}")))
 }
@@ -107,7 +111,10 @@ fn check_service_name(path: &str, name: &str) -> Result<()> {
     if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
         return Err(Error::spec(
             path,
-            format!("'{name}' is not a service name; use letters, digits and '_' as in nova or neutron"),
+            format!(
+                "'{}' is not a service name; use letters, digits and '_' as in nova or neutron",
+                crate::spec::shown(name)
+            ),
         ));
     }
     Ok(())

@@ -96,7 +96,7 @@ pub fn split_servers(servers: &str) -> Vec<String> {
 
 /// A host as it goes into a URL: IPv6 in brackets. The port is never part of `server`.
 pub fn url_host(path: &str, server: &str) -> Result<String> {
-    let bad = |why: &str| Error::spec(path, format!("'{server}' {why}"));
+    let bad = |why: &str| Error::spec(path, format!("'{}' {why}", crate::spec::shown(server)));
     if let Some(inner) = server.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
         inner
             .parse::<Ipv6Addr>()
@@ -111,13 +111,25 @@ pub fn url_host(path: &str, server: &str) -> Result<String> {
             "is not a host: give hosts without ports; the port comes from the matching _port variable",
         ));
     }
-    if let Some(c) = server
-        .chars()
-        .find(|c| c.is_whitespace() || matches!(c, '/' | '@' | '?' | '#' | '[' | ']' | '%' | '$'))
-    {
-        return Err(bad(&format!("contains '{c}', which no host name has")));
+    if let Some(c) = server.chars().find(|c| {
+        c.is_whitespace()
+            || c.is_control()
+            || matches!(
+                c,
+                '/' | '\\' | '@' | '?' | '#' | '[' | ']' | '%' | '$' | '"' | '<' | '>' | '`' | '{' | '}' | '|' | '^'
+            )
+    }) {
+        return Err(bad(&format!("contains '{}', which no host name has", c.escape_debug())));
     }
     Ok(server.to_owned())
+}
+
+/// A URL without a host would be `kafka:///` or `rabbit:///`, which the driver reads as localhost.
+fn no_servers(path: &str) -> Error {
+    Error::spec(
+        path,
+        "lists no server, so no transport URL can be built; put hosts in the host group, or set the transport to none",
+    )
 }
 
 pub struct RabbitUrl<'a> {
@@ -137,6 +149,9 @@ pub struct RabbitUrl<'a> {
 /// TLS as `ssl=1` with the version and CA file, `ssl=0` without (as OSA renders it).
 pub fn rabbit_url(u: &RabbitUrl<'_>) -> Result<String> {
     let vp = |suffix: &str| var_path(&format!("{}_{suffix}", u.var_prefix));
+    if u.servers.is_empty() {
+        return Err(no_servers(&vp("servers")));
+    }
     if u.userid.is_empty() {
         return Err(Error::spec(vp("userid"), "is empty"));
     }
@@ -178,6 +193,9 @@ pub fn rabbit_url(u: &RabbitUrl<'_>) -> Result<String> {
 /// no query (the driver looks every key up in `[oslo_messaging_kafka]`, and `ssl` is not there).
 /// Credentials only with SASL, on every host; the driver reads the first host's.
 pub fn kafka_url(credentials: Option<(&str, &str)>, servers: &[String], port: i64, var_prefix: &str) -> Result<String> {
+    if servers.is_empty() {
+        return Err(no_servers(&var_path(&format!("{var_prefix}_servers"))));
+    }
     let prefix = match credentials {
         Some((user, password)) => {
             if user.is_empty() {

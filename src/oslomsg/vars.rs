@@ -4,7 +4,7 @@
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
-use crate::spec::{kind, parse_vhost_list};
+use crate::spec::{kind, parse_vhost_list, shown};
 
 /// Reads overriding variables; a missing or null variable is unset. Errors name `vars.<name>`.
 pub(super) struct Vars<'a>(pub(super) &'a Map<String, Value>);
@@ -35,9 +35,12 @@ impl Vars<'_> {
             },
             _ => None,
         };
-        parsed
-            .map(Some)
-            .ok_or_else(|| Error::spec(var_path(name), format!("{v} is not a boolean; use true or false")))
+        parsed.map(Some).ok_or_else(|| {
+            Error::spec(
+                var_path(name),
+                format!("{} is not a boolean; use true or false", shown(&v.to_string())),
+            )
+        })
     }
 
     pub(super) fn int(&self, name: &str) -> Result<Option<i64>> {
@@ -49,7 +52,7 @@ impl Vars<'_> {
         };
         parsed
             .map(Some)
-            .ok_or_else(|| Error::spec(var_path(name), format!("{v} is not an integer")))
+            .ok_or_else(|| Error::spec(var_path(name), format!("{} is not an integer", shown(&v.to_string()))))
     }
 
     pub(super) fn port(&self, name: &str) -> Result<Option<i64>> {

@@ -13,6 +13,8 @@ use regex_syntax::hir::{Class, Hir, HirKind};
 
 /// Enough candidates for OSA's patterns (`.*`, `^notifications\.`, `^(?!amq\.).*`, alternations of a few names).
 const CAP: usize = 24;
+/// The longest sample kept; longer ones would only be names no broker accepts (RabbitMQ allows 255 bytes).
+const MAX_SAMPLE_LEN: usize = 1024;
 
 /// A name both patterns match, if one can be built; `None` when either is not a valid pattern.
 pub fn witness(a: &str, b: &str) -> Option<String> {
@@ -63,7 +65,12 @@ fn samples(hir: &Hir) -> Vec<String> {
         HirKind::Repetition(rep) => {
             let sub = samples(&rep.sub);
             let min = usize::try_from(rep.min.min(64)).unwrap_or(64);
-            let mut v: Vec<String> = sub.iter().map(|s| s.repeat(min)).collect();
+            // Nested counted repetitions multiply (`((a{64}){64}){64}`); a sample longer than any name is dropped.
+            let mut v: Vec<String> = sub
+                .iter()
+                .filter(|s| s.len().saturating_mul(min) <= MAX_SAMPLE_LEN)
+                .map(|s| s.repeat(min))
+                .collect();
             if min == 0 && rep.max != Some(0) {
                 v.extend(sub.into_iter().filter(|s| !s.is_empty()));
             }
@@ -74,6 +81,7 @@ fn samples(hir: &Hir) -> Vec<String> {
             let next = samples(part);
             acc.iter()
                 .flat_map(|a| next.iter().map(move |n| format!("{a}{n}")))
+                .filter(|s| s.len() <= MAX_SAMPLE_LEN)
                 .take(CAP)
                 .collect()
         }),

@@ -60,7 +60,10 @@ fn parse_amqp_url(field: &str, url: &str) -> Result<AmqpEndpoint> {
     let fail = |why: String| {
         Error::spec(
             field,
-            format!("'{url}' {why}; write it as amqp://HOST:5672 or amqps://HOST:5671"),
+            format!(
+                "'{}' {why}; write it as amqp://HOST:5672 or amqps://HOST:5671",
+                super::shown(url)
+            ),
         )
     };
     let parsed = reqwest::Url::parse(url).map_err(|e| fail(format!("is not a URL ({e})")))?;
@@ -112,11 +115,12 @@ impl RabbitConnection {
         self.urls().into_iter().map(api_url).collect()
     }
 
-    /// The management endpoints as given, or the default one.
+    /// The management endpoints as given, or the default one when the option is unset. An empty list stays
+    /// empty (`validate` refuses it): it comes from an inventory group without hosts, never means loopback.
     pub fn urls(&self) -> Vec<&str> {
         match &self.urls {
-            Some(urls) if !urls.is_empty() => urls.iter().map(String::as_str).collect(),
-            _ => vec![DEFAULT_URL],
+            Some(urls) => urls.iter().map(String::as_str).collect(),
+            None => vec![DEFAULT_URL],
         }
     }
 
@@ -149,6 +153,16 @@ impl RabbitConnection {
     }
 
     pub fn validate(&self, path: &str) -> Result<()> {
+        check_not_empty(
+            &format!("{path}.urls"),
+            self.urls.as_deref(),
+            "at least one management URL, e.g. ['https://rabbit1.example.com:15671']",
+        )?;
+        check_not_empty(
+            &format!("{path}.amqp_urls"),
+            self.amqp_urls.as_deref(),
+            "at least one AMQP endpoint, e.g. ['amqps://rabbit1.example.com:5671'], or leave the option out",
+        )?;
         self.amqp_endpoints()?;
         if let Some(urls) = &self.urls {
             for (i, url) in urls.iter().enumerate() {
@@ -156,13 +170,19 @@ impl RabbitConnection {
                 let parsed = reqwest::Url::parse(url).map_err(|e| {
                     Error::spec(
                         &field,
-                        format!("'{url}' is not a URL ({e}); write it as http://HOST:15672 or https://HOST:15671"),
+                        format!(
+                            "'{}' is not a URL ({e}); write it as http://HOST:15672 or https://HOST:15671",
+                            super::shown(url)
+                        ),
                     )
                 })?;
                 if !matches!(parsed.scheme(), "http" | "https") {
                     return Err(Error::spec(
                         &field,
-                        format!("scheme '{}' is not supported; use http:// or https://", parsed.scheme()),
+                        format!(
+                            "scheme '{}' is not supported; use http:// or https://",
+                            super::shown(parsed.scheme())
+                        ),
                     ));
                 }
                 if !parsed.username().is_empty() || parsed.password().is_some() {
@@ -178,13 +198,19 @@ impl RabbitConnection {
         {
             return Err(Error::spec(
                 format!("{path}.timeout"),
-                format!("{t} is not a timeout in seconds; use a number between 0 and 3600"),
+                format!(
+                    "{} is not a timeout in seconds; use a number between 0 and 3600",
+                    show_seconds(t)
+                ),
             ));
         }
         if let Some(user) = &self.username
             && user.is_empty()
         {
             return Err(Error::spec(format!("{path}.username"), "must not be empty"));
+        }
+        if let Some(user) = &self.username {
+            super::rabbit::check_no_control(&format!("{path}.username"), user, "the user name")?;
         }
         if self.client_cert.is_some() != self.client_key.is_some() {
             return Err(Error::spec(
@@ -193,6 +219,30 @@ impl RabbitConnection {
             ));
         }
         Ok(())
+    }
+}
+
+/// An empty connection list is what an inventory group without hosts renders to; it is an error naming the
+/// option, never a fall-back to a loopback broker.
+pub(super) fn check_not_empty(path: &str, list: Option<&[String]>, give: &str) -> Result<()> {
+    if list.is_some_and(<[String]>::is_empty) {
+        return Err(Error::spec(
+            path,
+            format!(
+                "is an empty list; give {give} (when the list is built from an inventory group, that group has no \
+                 hosts)"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// A timeout for a message: as written when it is an ordinary number, in exponent form when huge or tiny.
+pub(super) fn show_seconds(t: f64) -> String {
+    if t == 0.0 || (1e-3..1e6).contains(&t.abs()) {
+        t.to_string()
+    } else {
+        format!("{t:e}")
     }
 }
 

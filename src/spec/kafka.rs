@@ -4,6 +4,7 @@
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use super::connection::show_seconds;
 use super::rabbit::State;
 use crate::error::{Error, Result};
 
@@ -91,9 +92,9 @@ impl SaslMechanism {
 pub struct KafkaConnection {
     #[serde(default)]
     pub bootstrap_servers: Option<Vec<String>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::spec::strict::opt_name")]
     pub security_protocol: Option<SecurityProtocol>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::spec::strict::opt_name")]
     pub sasl_mechanism: Option<SaslMechanism>,
     #[serde(default)]
     pub sasl_username: Option<String>,
@@ -128,10 +129,12 @@ impl std::fmt::Debug for KafkaConnection {
 }
 
 impl KafkaConnection {
+    /// The bootstrap servers as given, or the default one when the option is unset; an empty list stays empty
+    /// (`validate` refuses it).
     pub fn bootstrap(&self) -> Vec<String> {
         match &self.bootstrap_servers {
-            Some(s) if !s.is_empty() => s.clone(),
-            _ => vec![DEFAULT_BOOTSTRAP.to_owned()],
+            Some(s) => s.clone(),
+            None => vec![DEFAULT_BOOTSTRAP.to_owned()],
         }
     }
 
@@ -144,17 +147,27 @@ impl KafkaConnection {
     }
 
     pub fn validate(&self, path: &str) -> Result<()> {
+        super::connection::check_not_empty(
+            &format!("{path}.bootstrap_servers"),
+            self.bootstrap_servers.as_deref(),
+            "at least one HOST:PORT, e.g. ['kafka1.example.com:9092']",
+        )?;
         if let Some(servers) = &self.bootstrap_servers {
             for (i, s) in servers.iter().enumerate() {
                 check_server(&format!("{path}.bootstrap_servers[{i}]"), s)?;
             }
         }
+        // librdkafka refuses a connection setup timeout under one second, with a message about its own
+        // property (socket.connection.setup.timeout.ms) that names no option of ours.
         if let Some(t) = self.timeout
-            && !(t.is_finite() && t > 0.0 && t <= 3600.0)
+            && !(t.is_finite() && (1.0..=3600.0).contains(&t))
         {
             return Err(Error::spec(
                 format!("{path}.timeout"),
-                format!("{t} is not a timeout in seconds; use a number between 0 and 3600"),
+                format!(
+                    "{} is not a timeout in seconds for Kafka; use a number from 1 to 3600",
+                    show_seconds(t)
+                ),
             ));
         }
         let sasl = self.protocol().uses_sasl();
@@ -167,11 +180,24 @@ impl KafkaConnection {
                 ),
             ));
         }
-        if !sasl && (self.sasl_username.is_some() || self.sasl_password.is_some() || self.sasl_mechanism.is_some()) {
-            return Err(Error::spec(
-                format!("{path}.security_protocol"),
-                "SASL options are set but security_protocol is not SASL_PLAINTEXT or SASL_SSL; set it or drop them",
-            ));
+        if !sasl {
+            let set = [
+                ("sasl_username", self.sasl_username.is_some()),
+                ("sasl_password", self.sasl_password.is_some()),
+                ("sasl_mechanism", self.sasl_mechanism.is_some()),
+            ];
+            if let Some((option, _)) = set.iter().find(|(_, is_set)| *is_set) {
+                return Err(Error::spec(
+                    format!("{path}.{option}"),
+                    format!(
+                        "is set but security_protocol is {}, not SASL_PLAINTEXT or SASL_SSL; set security_protocol, or drop the SASL options",
+                        self.protocol().as_str()
+                    ),
+                ));
+            }
+        }
+        if let Some(user) = &self.sasl_username {
+            super::rabbit::check_no_control(&format!("{path}.sasl_username"), user, "the user name")?;
         }
         if self.ssl_certfile.is_some() != self.ssl_keyfile.is_some() {
             return Err(Error::spec(
@@ -188,7 +214,10 @@ fn check_server(path: &str, server: &str) -> Result<()> {
     let fail = || {
         Error::spec(
             path,
-            format!("'{server}' is not HOST:PORT; write e.g. 10.0.0.5:9092 or [fd00::5]:9092"),
+            format!(
+                "'{}' is not HOST:PORT; write e.g. 10.0.0.5:9092 or [fd00::5]:9092",
+                super::shown(server)
+            ),
         )
     };
     let (host, port) = if let Some(rest) = server.strip_prefix('[') {
@@ -220,7 +249,7 @@ pub struct TopicSpec {
     /// Managed keys only; a `null` value removes the override.
     #[serde(default)]
     pub config: Option<Map<String, Value>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::spec::strict::opt_name")]
     pub state: Option<State>,
 }
 
@@ -245,7 +274,7 @@ pub struct NotificationsSpec {
     pub replication_factor: Option<i32>,
     #[serde(default)]
     pub config: Option<Map<String, Value>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::spec::strict::opt_name")]
     pub state: Option<State>,
 }
 
@@ -290,7 +319,10 @@ impl NotificationsSpec {
 /// Kafka's topic name rules (`Topic.java`): 1–249 characters of `[a-zA-Z0-9._-]`, not `.` or `..`.
 pub fn check_topic_name(path: &str, name: &str) -> Result<()> {
     if name.is_empty() || name == "." || name == ".." {
-        return Err(Error::spec(path, format!("'{name}' is not a legal Kafka topic name")));
+        return Err(Error::spec(
+            path,
+            format!("'{name}' is not a legal Kafka topic name; use 1 to 249 of [a-zA-Z0-9._-]"),
+        ));
     }
     if name.len() > 249 {
         return Err(Error::spec(
@@ -304,7 +336,11 @@ pub fn check_topic_name(path: &str, name: &str) -> Result<()> {
     {
         return Err(Error::spec(
             path,
-            format!("'{name}' contains '{c}'; Kafka topic names use only letters, digits, '.', '_' and '-'"),
+            format!(
+                "'{}' contains '{}'; Kafka topic names use only letters, digits, '.', '_' and '-'",
+                super::shown(name),
+                c.escape_debug()
+            ),
         ));
     }
     Ok(())
@@ -368,6 +404,12 @@ pub(super) fn validate_notifications(path: &str, n: &NotificationsSpec) -> Resul
         }
         for (i, t) in topics.iter().enumerate() {
             check_topic_name(&format!("{path}.topics[{i}]"), t)?;
+            if let Some(first) = topics[..i].iter().position(|x| x == t) {
+                return Err(Error::spec(
+                    format!("{path}.topics[{i}]"),
+                    format!("'{t}' is also listed at {path}.topics[{first}]; list each topic once"),
+                ));
+            }
         }
     }
     if let Some(priorities) = &n.priorities {
@@ -385,6 +427,12 @@ pub(super) fn validate_notifications(path: &str, n: &NotificationsSpec) -> Resul
                         "'{prio}' is not an oslo.messaging priority; use {}",
                         OSLO_PRIORITIES.join(", ")
                     ),
+                ));
+            }
+            if let Some(first) = priorities[..i].iter().position(|x| x == prio) {
+                return Err(Error::spec(
+                    format!("{path}.priorities[{i}]"),
+                    format!("'{prio}' is also listed at {path}.priorities[{first}]; list each priority once"),
                 ));
             }
         }

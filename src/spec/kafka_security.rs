@@ -36,13 +36,13 @@ pub struct KafkaUserSpec {
     #[serde(default)]
     pub password: Option<String>,
     /// Default SCRAM-SHA-512.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::spec::strict::opt_name")]
     pub mechanism: Option<ScramMechanism>,
     #[serde(default)]
     pub iterations: Option<i32>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::spec::strict::opt_name")]
     pub update_password: Option<UpdatePassword>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::spec::strict::opt_name")]
     pub state: Option<State>,
 }
 
@@ -162,19 +162,21 @@ pub const CLUSTER_RESOURCE_NAME: &str = "kafka-cluster";
 pub struct AclSpec {
     /// `User:<name>`, as the broker names the SCRAM user.
     pub principal: String,
+    #[serde(deserialize_with = "crate::spec::strict::name")]
     pub resource_type: AclResourceType,
     /// Unset for `cluster` (always `kafka-cluster`); required otherwise.
     #[serde(default)]
     pub resource_name: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::spec::strict::opt_name")]
     pub pattern_type: Option<AclPatternType>,
+    #[serde(deserialize_with = "crate::spec::strict::names")]
     pub operations: Vec<AclOperation>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::spec::strict::opt_name")]
     pub permission: Option<AclPermission>,
     /// Default `*` (any host).
     #[serde(default)]
     pub host: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::spec::strict::opt_name")]
     pub state: Option<State>,
 }
 
@@ -258,6 +260,7 @@ pub(super) fn validate_users(users: &[KafkaUserSpec]) -> Result<()> {
         if u.name.is_empty() {
             return Err(Error::spec(format!("{p}.name"), "must not be empty"));
         }
+        super::rabbit::check_no_control(&format!("{p}.name"), &u.name, "the user name")?;
         if u.name.contains(',') || u.name.contains('=') {
             return Err(Error::spec(
                 format!("{p}.name"),
@@ -305,6 +308,13 @@ pub(super) fn validate_users(users: &[KafkaUserSpec]) -> Result<()> {
 pub(super) fn validate_acls(acls: &[AclSpec]) -> Result<()> {
     for (i, a) in acls.iter().enumerate() {
         let p = format!("kafka_acls[{i}]");
+        super::rabbit::check_no_control(&format!("{p}.principal"), &a.principal, "the principal")?;
+        if let Some(n) = &a.resource_name {
+            super::rabbit::check_no_control(&format!("{p}.resource_name"), n, "the resource name")?;
+        }
+        if let Some(h) = &a.host {
+            super::rabbit::check_no_control(&format!("{p}.host"), h, "the host")?;
+        }
         match a.principal.split_once(':') {
             Some((kind, name)) if !kind.is_empty() && !name.is_empty() => {
                 if name == "*" {
@@ -317,7 +327,10 @@ pub(super) fn validate_acls(acls: &[AclSpec]) -> Result<()> {
             _ => {
                 return Err(Error::spec(
                     format!("{p}.principal"),
-                    format!("'{}' is not TYPE:NAME; write e.g. User:nova", a.principal),
+                    format!(
+                        "'{}' is not TYPE:NAME; write e.g. User:nova",
+                        super::shown(&a.principal)
+                    ),
                 ));
             }
         }

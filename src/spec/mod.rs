@@ -7,6 +7,7 @@ mod kafka_security;
 mod names;
 mod rabbit;
 mod services;
+pub(crate) mod strict;
 mod verify;
 
 pub use connection::{AmqpEndpoint, RabbitConnection};
@@ -26,6 +27,7 @@ pub use rabbit::{
     UpdatePassword, UserSpec, VhostSpec,
 };
 pub use services::{BusSpec, ServicePolicy, ServiceSpec, Transport};
+pub use strict::shown;
 pub use verify::VerifySpec;
 
 use serde::Deserialize;
@@ -36,30 +38,30 @@ use crate::error::{Error, Result};
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Request {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::spec::strict::opt_obj")]
     pub rabbitmq: Option<RabbitConnection>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::spec::strict::opt_objs")]
     pub vhosts: Option<Vec<VhostSpec>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::spec::strict::opt_objs")]
     pub users: Option<Vec<UserSpec>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::spec::strict::opt_objs")]
     pub policies: Option<Vec<PolicySpec>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::spec::strict::opt_obj")]
     pub kafka: Option<KafkaConnection>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::spec::strict::opt_objs")]
     pub topics: Option<Vec<TopicSpec>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::spec::strict::opt_obj")]
     pub notifications: Option<NotificationsSpec>,
     /// Kafka SCRAM users (`spec/kafka_security.rs`).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::spec::strict::opt_objs")]
     pub kafka_users: Option<Vec<KafkaUserSpec>>,
     /// Kafka ACLs; `purge_kafka_acls` removes the undeclared ones of the principals named here.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::spec::strict::opt_objs")]
     pub kafka_acls: Option<Vec<AclSpec>>,
     #[serde(default)]
     pub purge_kafka_acls: Option<bool>,
     /// Per-service shorthand, expanded by `from_json` into the lists above (`spec/services.rs`).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::spec::strict::opt_objs")]
     pub services: Option<Vec<ServiceSpec>>,
     /// Probes to run after apply (`src/verify/`).
     #[serde(default)]
@@ -85,12 +87,23 @@ fn origin(paths: &[String], kind: &str, i: usize) -> String {
 impl Request {
     /// Parses and validates a request. The error path is the JSON path of the offending field.
     pub fn from_json(text: &str) -> Result<Self> {
+        if text.contains("\\u0000") || text.contains('\0') {
+            refuse_nul(text)?;
+        }
         let de = &mut serde_json::Deserializer::from_str(text);
-        let mut request: Request = serde_path_to_error::deserialize(de).map_err(|e| {
-            let path = e.path().to_string();
-            let path = if path == "." { "request".to_owned() } else { path };
-            Error::spec(path, clean_serde_message(&e.into_inner().to_string()))
-        })?;
+        let strict::Obj(mut request): strict::Obj<Request> =
+            serde_path_to_error::deserialize(&mut *de).map_err(|e| {
+                let path = e.path().to_string();
+                let path = if path.is_empty() || path == "." {
+                    "request".to_owned()
+                } else {
+                    path
+                };
+                Error::spec(path, clean_serde_message(&e.into_inner().to_string()))
+            })?;
+        // serde_json leaves what follows the value unread unless asked.
+        de.end()
+            .map_err(|e| Error::spec("request", clean_serde_message(&e.to_string())))?;
         request.validate()?;
         request.expand_services()?;
         request.validate_verify()?;
@@ -262,30 +275,6 @@ impl Request {
         if let Some(conn) = &self.kafka {
             conn.validate("kafka")?;
         }
-        // An inventory group without hosts renders as an empty list: where that broker has work, it is
-        // named, never replaced by the loopback default.
-        if self.has_rabbitmq_objects()
-            && self
-                .rabbitmq
-                .as_ref()
-                .is_some_and(|c| c.urls.as_ref().is_some_and(Vec::is_empty))
-        {
-            return Err(Error::spec(
-                "rabbitmq.urls",
-                "is an empty list (an inventory group without hosts?); give at least one management URL, or leave the option out for http://127.0.0.1:15672",
-            ));
-        }
-        if self.has_kafka_objects()
-            && self
-                .kafka
-                .as_ref()
-                .is_some_and(|c| c.bootstrap_servers.as_ref().is_some_and(Vec::is_empty))
-        {
-            return Err(Error::spec(
-                "kafka.bootstrap_servers",
-                "is an empty list (an inventory group without hosts?); give at least one host:port, or leave the option out for 127.0.0.1:9092",
-            ));
-        }
         kafka::validate_topics(self.topics.as_deref().unwrap_or_default())?;
         kafka_security::validate_users(self.kafka_users())?;
         kafka_security::validate_acls(self.kafka_acls())?;
@@ -314,10 +303,101 @@ impl Request {
     }
 }
 
-/// serde's messages end with " at line L column C", which means nothing to an Ansible user.
-fn clean_serde_message(message: &str) -> String {
-    match message.rfind(" at line ") {
-        Some(i) => message[..i].to_owned(),
-        None => message.to_owned(),
+/// serde echoes the value it could not use: `invalid type: string "<a megabyte>"`, or a password given as a
+/// number (`invalid type: integer `123456``). A type mismatch is told by type alone; an unusable value (an
+/// unknown variant or key, a number out of range) is shown clipped to 64 characters.
+fn without_values(message: &str) -> String {
+    if let Some(rest) = message.strip_prefix("invalid type: ") {
+        let (unexpected, expected) = rest.rsplit_once(", expected ").unwrap_or((rest, ""));
+        let kind = match unexpected.split_once([' ', '`']) {
+            Some((kind @ ("string" | "integer" | "boolean" | "character" | "byte"), _)) => kind,
+            Some(("floating", _)) => "floating point",
+            _ => unexpected,
+        };
+        return if expected.is_empty() {
+            format!("invalid type: {}", shown(kind))
+        } else {
+            format!("invalid type: {}, expected {}", shown(kind), shown(expected))
+        };
     }
+    for (open, close) in [("`", "`"), ("\"", "\"")] {
+        // `unknown variant `x`, expected ...`, `unknown field `x``, `invalid value: string "x", expected ...`
+        if let Some(start) = message.find(open)
+            && let Some(len) = message[start + 1..].find(close)
+            && len > 64
+        {
+            let inner = &message[start + 1..start + 1 + len];
+            return format!(
+                "{}{open}{}{close}{}",
+                &message[..start],
+                shown(inner),
+                &message[start + 1 + len + 1..]
+            );
+        }
+    }
+    message.to_owned()
+}
+
+/// A NUL character fits no name, password, URL or path any broker or file system takes, so a string (or
+/// key) holding one is refused wherever it is, naming its path and never echoing the value (it may be a
+/// password). Runs only when the text holds a NUL, escaped or raw.
+pub(crate) fn refuse_nul(text: &str) -> Result<()> {
+    fn walk(path: &str, v: &serde_json::Value) -> Result<()> {
+        let nul = |path: &str| {
+            Err(Error::spec(
+                if path.is_empty() { "request" } else { path },
+                "contains a NUL character (\\u0000), which no broker name, password, URL or file path can carry; remove it",
+            ))
+        };
+        match v {
+            serde_json::Value::String(s) if s.contains('\0') => nul(path),
+            serde_json::Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    walk(&format!("{path}[{i}]"), item)?;
+                }
+                Ok(())
+            }
+            serde_json::Value::Object(map) => {
+                for (k, item) in map {
+                    let p = if path.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{path}.{k}")
+                    };
+                    if k.contains('\0') {
+                        return nul(&if path.is_empty() {
+                            "request".to_owned()
+                        } else {
+                            path.to_owned()
+                        });
+                    }
+                    walk(&p, item)?;
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+    // Text that is not JSON is left to the typed parse, whose message names where it breaks.
+    match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(v) => walk("", &v),
+        Err(_) => Ok(()),
+    }
+}
+
+/// serde's messages end with " at line L column C", which means nothing to an Ansible user. A lone UTF-16
+/// surrogate (`\\ud800`, which Python makes of bytes that are not UTF-8) gets a message that says so.
+pub(crate) fn clean_serde_message(message: &str) -> String {
+    let message = match message.rfind(" at line ") {
+        Some(i) => &message[..i],
+        None => message,
+    };
+    let message = &without_values(message);
+    if message.contains("surrogate") || message.contains("hex escape") {
+        return format!(
+            "is not valid Unicode text ({message}: a lone UTF-16 surrogate, as undecodable bytes become in Python); \
+             give the value as UTF-8 text"
+        );
+    }
+    message.to_owned()
 }

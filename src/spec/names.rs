@@ -33,7 +33,10 @@ pub fn parse_vhost_list(path: &str, v: &Value) -> Result<Vec<(String, bool)>> {
                     Some(other) => {
                         return Err(Error::spec(
                             format!("{p}.state"),
-                            format!("{other} is not a state; use present or absent"),
+                            format!(
+                                "{} is not a state; use present or absent",
+                                super::shown(&other.to_string())
+                            ),
                         ));
                     }
                 };
@@ -73,8 +76,9 @@ pub fn check_vhost_name(path: &str, vhost: &str) -> Result<()> {
         return Err(Error::spec(
             path,
             format!(
-                "vhost '{vhost}' contains '{c}', which oslo.messaging cannot carry in a transport URL (it decodes \
-                 the vhost twice, and '?' and '#' end the path); rename the vhost"
+                "vhost '{}' contains '{c}', which oslo.messaging cannot carry in a transport URL (it decodes \
+                 the vhost twice, and '?' and '#' end the path); rename the vhost",
+                super::shown(vhost)
             ),
         ));
     }

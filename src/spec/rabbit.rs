@@ -37,13 +37,13 @@ impl QueueType {
 #[serde(deny_unknown_fields)]
 pub struct VhostSpec {
     pub name: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::spec::strict::opt_name")]
     pub state: Option<State>,
     #[serde(default)]
     pub description: Option<String>,
     #[serde(default)]
     pub tags: Option<Vec<String>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::spec::strict::opt_name")]
     pub default_queue_type: Option<QueueType>,
 }
 
@@ -123,17 +123,17 @@ pub struct UserSpec {
     pub password: Option<String>,
     #[serde(default)]
     pub password_hash: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::spec::strict::opt_name")]
     pub hashing_algorithm: Option<HashingAlgorithm>,
     #[serde(default)]
     pub tags: Option<Vec<String>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::spec::strict::opt_name")]
     pub update_password: Option<UpdatePassword>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::spec::strict::opt_name")]
     pub state: Option<State>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::spec::strict::opt_objs")]
     pub permissions: Option<Vec<PermissionSpec>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::spec::strict::opt_objs")]
     pub topic_permissions: Option<Vec<TopicPermissionSpec>>,
     /// With `permissions` given: remove permissions on vhosts it does not list (default true).
     #[serde(default)]
@@ -236,14 +236,14 @@ pub struct PolicySpec {
     pub vhost: String,
     #[serde(default)]
     pub pattern: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::spec::strict::opt_name")]
     pub apply_to: Option<ApplyTo>,
     #[serde(default)]
     pub priority: Option<i64>,
     /// OSA passes the definition as `tags`.
     #[serde(default, alias = "tags")]
     pub definition: Option<Map<String, Value>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::spec::strict::opt_name")]
     pub state: Option<State>,
 }
 
@@ -272,6 +272,20 @@ fn check_name(path: &str, name: &str, what: &str) -> Result<()> {
             format!("{what} name is {} bytes long; RabbitMQ allows at most 255", name.len()),
         ));
     }
+    check_no_control(path, name, &format!("the {what} name"))
+}
+
+/// Refuses control characters (NUL, newline, escape, DEL…) in a name or tag, naming the first by code point.
+pub(crate) fn check_no_control(path: &str, value: &str, what: &str) -> Result<()> {
+    if let Some((i, c)) = value.chars().enumerate().find(|(_, c)| c.is_control()) {
+        return Err(Error::spec(
+            path,
+            format!(
+                "{what} contains the control character U+{:04X} at character {i}; names and tags are printable text, remove it",
+                u32::from(c)
+            ),
+        ));
+    }
     Ok(())
 }
 
@@ -294,7 +308,11 @@ pub fn check_regex(path: &str, pattern: &str) -> Result<()> {
     fancy_regex::Regex::new(pattern).map_err(|e| {
         Error::spec(
             path,
-            format!("'{pattern}' is not a valid regular expression ({e}); fix or quote it"),
+            format!(
+                "'{}' is not a valid regular expression ({}); fix or quote it",
+                super::shown(pattern),
+                super::shown(&e.to_string())
+            ),
         )
     })?;
     VALID.with(|v| v.borrow_mut().insert(pattern.to_owned()));
@@ -325,6 +343,7 @@ pub(super) fn validate_vhosts(vhosts: &[VhostSpec]) -> Result<()> {
                         "a tag must be non-empty and contain no comma",
                     ));
                 }
+                check_no_control(&format!("vhosts[{i}].tags[{j}]"), t, "the tag")?;
             }
         }
     }
@@ -365,6 +384,7 @@ pub(super) fn validate_users(users: &[UserSpec]) -> Result<()> {
                         "a tag must be non-empty and contain no comma",
                     ));
                 }
+                check_no_control(&format!("{p}.tags[{j}]"), t, "the tag")?;
             }
         }
         if let Some(perms) = &u.permissions {

@@ -55,9 +55,9 @@ impl Transport {
 #[derive(Clone, Deserialize)]
 pub struct ServiceSpec {
     pub name: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::spec::strict::opt_obj")]
     pub rpc: Option<BusSpec>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::spec::strict::opt_obj")]
     pub notify: Option<BusSpec>,
     /// The lookup's informational keys; anything else is refused in `expand`.
     #[serde(flatten)]
@@ -80,6 +80,7 @@ impl std::fmt::Debug for ServiceSpec {
 #[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BusSpec {
+    #[serde(deserialize_with = "crate::spec::strict::name")]
     pub transport: Transport,
     /// False: declare nothing for this bus (OSA's `<svc>_oslomsg_notify_configure`). Default true.
     #[serde(default)]
@@ -93,7 +94,7 @@ pub struct BusSpec {
     #[serde(default)]
     pub vhost: Option<Value>,
     /// Declared on every present vhost; the first policy of each name wins (service's before global).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::spec::strict::opt_objs")]
     pub policies: Option<Vec<ServicePolicy>>,
     /// Kafka: `[oslo_messaging_notifications] topics`, default `[notifications]`.
     #[serde(default)]
@@ -130,13 +131,13 @@ pub struct ServicePolicy {
     pub name: String,
     #[serde(default)]
     pub pattern: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::spec::strict::opt_name")]
     pub apply_to: Option<ApplyTo>,
     #[serde(default)]
     pub priority: Option<i64>,
     #[serde(default, alias = "tags")]
     pub definition: Option<Map<String, Value>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::spec::strict::opt_name")]
     pub state: Option<State>,
 }
 

@@ -35,7 +35,8 @@ impl<'de> Deserialize<'de> for VerifySpec {
         use serde::de::Error as _;
         let unknown = |what: &str| {
             D::Error::custom(format!(
-                "'{what}' is not something verify can check; use true, false, or a list of {}",
+                "'{}' is not something verify can check; use true, false, or a list of {}",
+                super::shown(what),
                 Self::KINDS.join(", ")
             ))
         };

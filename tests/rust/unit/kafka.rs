@@ -220,7 +220,7 @@ fn kafka_spec_errors_name_the_field() {
         ),
         (
             json!({"kafka": {"sasl_username": "u", "sasl_password": "p"}}),
-            "kafka.security_protocol",
+            "kafka.sasl_username",
         ),
         (json!({"kafka": {"sasl_mechanism": "GSSAPI"}}), "kafka.sasl_mechanism"),
     ];

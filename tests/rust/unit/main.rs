@@ -1,5 +1,6 @@
 //! Planner table tests, spec validation and applier tests on the in-memory fakes. No broker needed.
 
+mod hostile;
 mod kafka;
 mod kafka_security;
 mod oslomsg;
@@ -665,22 +666,6 @@ fn patterns_are_checked_with_pcre_extensions_allowed() {
             "{bad}: {message}"
         );
     }
-}
-
-#[test]
-fn an_empty_connection_list_is_named_where_that_broker_has_work() {
-    let (path, message) = spec_error(&json!({"rabbitmq": {"urls": []}, "vhosts": [{"name": "v"}]}));
-    assert_eq!(path, "rabbitmq.urls");
-    assert!(
-        message.starts_with("is an empty list (an inventory group without hosts?)"),
-        "{message}"
-    );
-    let (path, message) = spec_error(&json!({"kafka": {"bootstrap_servers": []}, "topics": [{"name": "t"}]}));
-    assert_eq!(path, "kafka.bootstrap_servers");
-    assert!(message.contains("give at least one host:port"), "{message}");
-    // Nothing declared on that side: nothing to connect to, so nothing to refuse.
-    request(&json!({"rabbitmq": {"urls": []}, "topics": [{"name": "t"}]}));
-    request(&json!({"kafka": {"bootstrap_servers": []}, "vhosts": [{"name": "v"}]}));
 }
 
 #[test]
