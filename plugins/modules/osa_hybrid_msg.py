@@ -60,10 +60,10 @@ options:
         description:
           - Whether the vhost should exist. Deleting a vhost deletes everything in it.
           - >-
-            V(absent) on a vhost with RabbitMQ 4.x deletion protection on (C(protected_from_deletion) in the
-            vhost list; observed on 4.3.6, absent from 4.0.5) is refused at plan time, in check mode too,
-            before anything is written; lift the protection first
-            (C(DELETE /api/vhosts/{name}/deletion/protection)). The module does not set the protection.
+            V(absent) on a vhost with RabbitMQ 4.1+ deletion protection on (C(protected_from_deletion); observed
+            on 4.3.6, absent from 4.0.5) is refused at plan time, in check mode too, before anything is
+            written, unless the same entry sets O(vhosts[].protected=false), which lifts the protection just
+            before the delete.
         type: str
         choices: [present, absent]
         default: present
@@ -79,8 +79,27 @@ options:
       default_queue_type:
         description:
           - Queue type used when a client declares a queue without one. Left alone when unset.
+          - >-
+            On RabbitMQ 4.3 and later, V(classic) (or a present vhost named C(/<service>), OSA's vhost when
+            quorum queues are off) warns (rule C(classic-oslo-messaging)) that oslo.messaging without quorum
+            queues declares transient non-exclusive queues, a deprecated feature 4.3 still permits by default
+            (observed on 4.3.6) but can deny and a later release removes.
         type: str
         choices: [classic, quorum, stream]
+      protected:
+        description:
+          - >-
+            RabbitMQ 4.1+ deletion protection of the vhost. V(true) protects it (C(POST
+            /api/vhosts/{name}/deletion/protection)), V(false) lifts it (C(DELETE) on the same path); left as it
+            is when unset. The broker then refuses to delete the vhost (HTTP 412) until the protection is lifted.
+          - It is its own change, of kind V(vhost_protection), in RV(changes) and RV(diff) (section
+            C(vhost_protection), field C(protected)), and check mode plans it without writing. Protection goes
+            on once the vhost exists; it comes off before a delete of the vhost in the same run.
+          - >-
+            V(true) on a broker older than 4.1 (4.0.5 answers 404 to the endpoint, observed; 3.10 has none) is
+            refused at plan time, naming the version, before anything is written. V(false) there is already
+            true and changes nothing. V(true) with O(vhosts[].state=absent) is refused.
+        type: bool
   users:
     description:
       - Users to declare, with their permissions.
@@ -514,6 +533,17 @@ options:
       - Each hop waits at most O(rabbitmq.timeout) or O(kafka.timeout). Passwords never appear in the result.
     type: raw
     default: false
+  report_deprecated_features:
+    description:
+      - >-
+        Read what RabbitMQ reports as deprecated features in use (C(GET /api/deprecated-features/used),
+        RabbitMQ 3.13 and later) and report each one as a warning and in RV(findings) (rule
+        C(deprecated-feature-used)), with what it means for OpenStack services and what to do, for example
+        C(transient_nonexcl_queues) while services run without quorum queues.
+      - It costs one more request, after the snapshot, so it is read only when this is V(true); unset means
+        V(false). On a broker without the endpoint (3.10; observed) it warns that nothing was checked (rule
+        C(deprecated-features-unknown)). It never fails the task and writes nothing.
+    type: bool
 seealso:
   - name: RabbitMQ management HTTP API
     description: The API this module uses.
@@ -675,8 +705,8 @@ changes:
       sample: rabbitmq
     kind:
       description: >-
-        The kind of object, V(vhost), V(user), V(permission), V(topic_permission), V(policy), V(topic),
-        V(kafka_user) or V(kafka_acl).
+        The kind of object, V(vhost), V(vhost_protection), V(user), V(permission), V(topic_permission),
+        V(policy), V(topic), V(kafka_user) or V(kafka_acl).
       returned: always
       type: str
       sample: permission
@@ -732,6 +762,55 @@ backends:
   sample:
     rabbitmq: {"endpoint": "http://127.0.0.1:15672/api", "version": "3.10.8", "reads": 1, "writes": 0, "read_ms": 4.7}
     kafka: {"bootstrap_servers": "127.0.0.1:9092", "topics_seen": 14, "reads": 2, "writes": 0, "read_ms": 3.1}
+findings:
+  description:
+    - The warnings of the policy lint, of O(report_deprecated_features) and of the RabbitMQ 4.3 classic-queue
+      check, machine-readable; each C(message) is also one of the task's warnings. Refusals fail the task
+      before anything is written, with the rule in the message, and are not listed here.
+  returned: success, on a partial failure, and when a verify probe failed
+  type: list
+  elements: dict
+  sample:
+    - rule: deprecated-feature-used
+      severity: warn
+      vhost: null
+      policy: null
+      key: transient_nonexcl_queues
+      message: "RabbitMQ 4.3.6 reports the deprecated feature 'transient_nonexcl_queues' in use (...)"
+  contains:
+    rule:
+      description: >-
+        The rule id, as in the option descriptions: a policy-lint rule (V(equal-priority-overlap),
+        V(shadowed-keys), V(classic-only-on-quorum), ...), V(deprecated-feature-used),
+        V(deprecated-features-unknown) or V(classic-oslo-messaging).
+      returned: always
+      type: str
+      sample: shadowed-keys
+    severity:
+      description: V(warn), or V(inert) for a policy key that has no effect on this version.
+      returned: always
+      type: str
+      sample: warn
+    vhost:
+      description: The vhost concerned, or null.
+      returned: always
+      type: str
+      sample: nova
+    policy:
+      description: The policy concerned (policy-lint rules), or null.
+      returned: always
+      type: str
+      sample: CQv2
+    key:
+      description: The policy key, or the name of the deprecated feature, or null.
+      returned: always
+      type: str
+      sample: queue-version
+    message:
+      description: The warning text, naming the rule, the object, the version and the fix.
+      returned: always
+      type: str
+      sample: "policies[0].definition.queue-version: ..."
 endpoint:
   description: The RabbitMQ management API endpoint that answered; null when RabbitMQ was not contacted.
   returned: success, on a partial failure, and when a verify probe failed
@@ -964,6 +1043,7 @@ def argument_spec():
                 description=dict(type="str"),
                 tags=dict(type="list", elements="str"),
                 default_queue_type=dict(type="str", choices=["classic", "quorum", "stream"]),
+                protected=dict(type="bool"),
             ),
         ),
         users=dict(
@@ -1078,6 +1158,7 @@ def argument_spec():
         # them. no_log masks every string of the option; runner.py narrows that to the secrets.
         services=dict(type="list", elements="dict", no_log=True),
         verify=dict(type="raw", default=False),
+        report_deprecated_features=dict(type="bool"),
     )
 
 

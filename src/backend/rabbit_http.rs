@@ -97,7 +97,7 @@ fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     out
 }
 
-fn enc(segment: &str) -> String {
+pub(super) fn enc(segment: &str) -> String {
     utf8_percent_encode(segment, NON_ALPHANUMERIC).to_string()
 }
 
@@ -278,7 +278,13 @@ impl HttpRabbit {
     }
 
     /// A request through the shared reqwest client, for the calls `rabbitmq_http_client` cannot express.
-    async fn raw(&self, method: reqwest::Method, path: &str, body: Option<Value>, action: &str) -> Result<String> {
+    pub(super) async fn raw(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+        action: &str,
+    ) -> Result<String> {
         let url = format!("{}/{path}", self.endpoint);
         let mut req = self
             .http
@@ -450,6 +456,11 @@ impl super::RabbitAdmin for HttpRabbit {
         }
     }
 
+    async fn deprecated_features_used(&self) -> Result<Option<Vec<crate::observed::DeprecatedFeature>>> {
+        self.reads.fetch_add(1, Ordering::Relaxed);
+        self.deprecated_features_in_use().await
+    }
+
     async fn execute(&self, op: &Op) -> Result<()> {
         self.writes.fetch_add(1, Ordering::Relaxed);
         match op {
@@ -466,6 +477,7 @@ impl super::RabbitAdmin for HttpRabbit {
                 self.call(&format!("DELETE vhost '{name}'"), self.api.delete_vhost(name, true))
                     .await
             }
+            Op::SetVhostProtection { name, protected } => self.set_vhost_protection(name, *protected).await,
             Op::PutUser { name, password, tags } => self.put_user(name, password, tags).await,
             Op::DeleteUser { name } => {
                 self.call(&format!("DELETE user '{name}'"), self.api.delete_user(name, true))

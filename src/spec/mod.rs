@@ -64,6 +64,10 @@ pub struct Request {
     /// Probes to run after apply (`src/verify/`).
     #[serde(default)]
     pub verify: Option<VerifySpec>,
+    /// Read `GET /api/deprecated-features/used` (RabbitMQ 3.13+) and report what is in use (default false:
+    /// one request more, so only on demand).
+    #[serde(default)]
+    pub report_deprecated_features: Option<bool>,
     #[serde(skip)]
     origins: Origins,
 }
@@ -181,6 +185,10 @@ impl Request {
 
     pub fn policies(&self) -> &[PolicySpec] {
         self.policies.as_deref().unwrap_or_default()
+    }
+
+    pub fn report_deprecated_features(&self) -> bool {
+        self.report_deprecated_features.unwrap_or(false)
     }
 
     pub fn verify(&self) -> VerifySpec {

@@ -1,0 +1,268 @@
+//! RabbitMQ 4.x readiness in the planner: vhost deletion protection as an option, deprecated features in
+//! use, the 4.3 classic-queue warning, and the machine-readable findings.
+
+use osa_hybrid_msg::error::Error;
+use osa_hybrid_msg::observed::{DeprecatedFeature, ObservedVhost, RabbitSnapshot};
+use osa_hybrid_msg::plan::{Action, Kind, Op, plan_rabbit as plan};
+use serde_json::{Value, json};
+
+use super::{request, snapshot};
+
+fn with_vhost(version: &str, name: &str, protected: bool) -> RabbitSnapshot {
+    let mut s = snapshot(version);
+    s.vhosts.insert(name.into(), ObservedVhost::default());
+    if protected {
+        s.deletion_protected.insert(name.into());
+    }
+    s
+}
+
+fn refusal(body: &Value, s: &RabbitSnapshot) -> (String, String) {
+    match plan(&request(body), s) {
+        Err(Error::Plan { path, message }) => (path, message),
+        other => panic!("expected a plan error, got {other:?}"),
+    }
+}
+
+#[test]
+fn protection_is_read_from_the_definitions_metadata_alone() {
+    // 4.3.6's GET /api/definitions carries the flag only inside the vhost's metadata (observed).
+    let defs = r#"{"rabbitmq_version": "4.3.6", "vhosts": [
+        {"name": "keep", "limits": {}, "metadata": {"description": "", "tags": [], "default_queue_type": "classic", "protected_from_deletion": true}},
+        {"name": "free", "limits": {}, "metadata": {"description": "", "tags": [], "default_queue_type": "classic"}}]}"#;
+    let s = RabbitSnapshot::from_responses(defs, None).unwrap();
+    assert_eq!(s.deletion_protected.iter().collect::<Vec<_>>(), ["keep"]);
+}
+
+#[test]
+fn protecting_is_its_own_change_after_the_vhost_exists() {
+    let p = plan(
+        &request(&json!({"vhosts": [{"name": "new", "protected": true}]})),
+        &snapshot("4.3.6"),
+    )
+    .unwrap();
+    let kinds: Vec<Kind> = p.changes.iter().map(|c| c.kind).collect();
+    assert_eq!(kinds, [Kind::Vhost, Kind::VhostProtection]);
+    let c = &p.changes[1];
+    assert_eq!(c.action, Action::Update);
+    assert_eq!(c.fields["protected"].before, json!(false));
+    assert_eq!(c.fields["protected"].after, json!(true));
+    assert_eq!(
+        c.op,
+        Op::SetVhostProtection {
+            name: "new".into(),
+            protected: true
+        }
+    );
+    assert!(p.changes[0].op.stage() < c.op.stage());
+    assert_eq!(c.to_string(), "update deletion protection of vhost 'new'");
+    let diff = p.diff();
+    assert_eq!(diff.after["vhost_protection"], json!({"new": {"protected": true}}));
+    assert_eq!(diff.before["vhost_protection"], json!({"new": {"protected": false}}));
+}
+
+#[test]
+fn protection_unset_or_already_as_declared_plans_nothing() {
+    let s = with_vhost("4.3.6", "keep", true);
+    for body in [
+        json!({"vhosts": [{"name": "keep"}]}),
+        json!({"vhosts": [{"name": "keep", "protected": true}]}),
+    ] {
+        assert!(plan(&request(&body), &s).unwrap().is_empty(), "{body}");
+    }
+    let p = plan(&request(&json!({"vhosts": [{"name": "keep", "protected": false}]})), &s).unwrap();
+    assert_eq!(p.changes.len(), 1);
+    assert_eq!(
+        p.changes[0].op,
+        Op::SetVhostProtection {
+            name: "keep".into(),
+            protected: false
+        }
+    );
+}
+
+#[test]
+fn protected_false_with_state_absent_lifts_the_protection_just_before_the_delete() {
+    let s = with_vhost("4.3.6", "keep", true);
+    let p = plan(
+        &request(&json!({"vhosts": [{"name": "keep", "state": "absent", "protected": false}]})),
+        &s,
+    )
+    .unwrap();
+    let ops: Vec<&Op> = p.changes.iter().map(|c| &c.op).collect();
+    assert_eq!(
+        ops,
+        [
+            &Op::SetVhostProtection {
+                name: "keep".into(),
+                protected: false
+            },
+            &Op::DeleteVhost { name: "keep".into() }
+        ]
+    );
+    assert_eq!(p.changes[0].op.stage() + 1, p.changes[1].op.stage());
+    // Without protected: false the delete is refused, naming the way out.
+    let (path, message) = refusal(&json!({"vhosts": [{"name": "keep", "state": "absent"}]}), &s);
+    assert_eq!(path, "vhosts[0].state");
+    assert!(
+        message.contains("protected: false")
+            && message.contains("RabbitMQ 4.3.6")
+            && message.ends_with("Nothing was written"),
+        "{message}"
+    );
+}
+
+#[test]
+fn protected_true_with_state_absent_is_a_spec_error() {
+    match osa_hybrid_msg::spec::Request::from_json(
+        &json!({"vhosts": [{"name": "x", "state": "absent", "protected": true}]}).to_string(),
+    ) {
+        Err(Error::Spec { path, message }) => {
+            assert_eq!(path, "vhosts[0].protected");
+            assert!(message.contains("protected: false"), "{message}");
+        }
+        other => panic!("expected a spec error, got {other:?}"),
+    }
+}
+
+#[test]
+fn protection_is_refused_before_4_1_naming_the_version_and_false_is_a_no_op_there() {
+    for version in ["3.10.8", "4.0.5"] {
+        let s = with_vhost(version, "keep", false);
+        let (path, message) = refusal(&json!({"vhosts": [{"name": "keep", "protected": true}]}), &s);
+        assert_eq!(path, "vhosts[0].protected");
+        assert!(
+            message.contains("needs RabbitMQ 4.1 or later")
+                && message.contains(&format!("this broker is {version}"))
+                && message.contains("remove the option"),
+            "{message}"
+        );
+        // A new vhost too: refused before its creation is written.
+        let (path, _) = refusal(&json!({"vhosts": [{"name": "other", "protected": true}]}), &s);
+        assert_eq!(path, "vhosts[0].protected");
+        assert!(
+            plan(&request(&json!({"vhosts": [{"name": "keep", "protected": false}]})), &s)
+                .unwrap()
+                .is_empty()
+        );
+    }
+    assert_eq!(
+        plan(
+            &request(&json!({"vhosts": [{"name": "keep", "protected": true}]})),
+            &with_vhost("4.1.0", "keep", false)
+        )
+        .unwrap()
+        .changes
+        .len(),
+        1
+    );
+}
+
+#[test]
+fn deprecated_features_in_use_become_warnings_and_findings_only_when_asked() {
+    let mut s = with_vhost("4.3.6", "v", false);
+    s.deprecated_features_used = Some(vec![DeprecatedFeature {
+        name: "transient_nonexcl_queues".into(),
+        deprecation_phase: "permitted_by_default".into(),
+        doc_url: "https://example.invalid/doc".into(),
+    }]);
+    let asked = json!({"vhosts": [{"name": "v"}], "report_deprecated_features": true});
+    let p = plan(&request(&asked), &s).unwrap();
+    assert!(p.changes.is_empty());
+    assert_eq!(p.findings.len(), 1, "{:?}", p.findings);
+    let f = &p.findings[0];
+    assert_eq!(
+        (
+            f.rule.as_str(),
+            f.severity.as_str(),
+            f.key.as_deref(),
+            f.vhost.as_deref()
+        ),
+        (
+            "deprecated-feature-used",
+            "warn",
+            Some("transient_nonexcl_queues"),
+            None
+        )
+    );
+    assert!(
+        f.message.contains("permitted by default") && f.message.contains("quorum queues"),
+        "{}",
+        f.message
+    );
+    assert_eq!(p.warnings, std::slice::from_ref(&f.message));
+    // Not asked: not reported, even if the snapshot had it.
+    assert!(
+        plan(&request(&json!({"vhosts": [{"name": "v"}]})), &s)
+            .unwrap()
+            .findings
+            .is_empty()
+    );
+    // Asked on a broker that cannot tell.
+    let old = with_vhost("3.10.8", "v", false);
+    let p = plan(&request(&asked), &old).unwrap();
+    assert_eq!(p.findings.len(), 1);
+    assert_eq!(p.findings[0].rule, "deprecated-features-unknown");
+    assert!(p.findings[0].message.contains("RabbitMQ 3.10.8") && p.findings[0].message.contains("3.13"));
+}
+
+#[test]
+fn classic_oslo_messaging_vhosts_warn_on_4_3_only() {
+    let body = json!({"vhosts": [
+        {"name": "/nova"},
+        {"name": "glance", "default_queue_type": "classic"},
+        {"name": "neutron", "default_queue_type": "quorum"},
+        {"name": "/cinder", "state": "absent"},
+        {"name": "/"}
+    ]});
+    let p = plan(&request(&body), &snapshot("4.3.6")).unwrap();
+    let found: Vec<(&str, Option<&str>)> = p
+        .findings
+        .iter()
+        .map(|f| (f.rule.as_str(), f.vhost.as_deref()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("classic-oslo-messaging", Some("/nova")),
+            ("classic-oslo-messaging", Some("glance"))
+        ]
+    );
+    assert!(
+        p.warnings[0].starts_with("vhosts[0] (vhost '/nova')"),
+        "{}",
+        p.warnings[0]
+    );
+    assert!(p.warnings[0].contains("transient_nonexcl_queues"), "{}", p.warnings[0]);
+    for v in ["3.10.8", "4.0.5", "4.2.7"] {
+        assert!(plan(&request(&body), &snapshot(v)).unwrap().findings.is_empty(), "{v}");
+    }
+}
+
+#[test]
+fn policy_lint_warnings_are_findings_too() {
+    let mut s = snapshot("4.3.6");
+    s.vhosts.insert("v".into(), ObservedVhost::default());
+    let body =
+        json!({"policies": [{"name": "CQv2", "vhost": "v", "pattern": ".*", "definition": {"queue-version": 2}}]});
+    let p = plan(&request(&body), &s).unwrap();
+    assert_eq!(p.findings.len(), p.warnings.len());
+    let f = &p.findings[0];
+    assert_eq!(
+        (
+            f.rule.as_str(),
+            f.severity.as_str(),
+            f.vhost.as_deref(),
+            f.policy.as_deref(),
+            f.key.as_deref()
+        ),
+        (
+            "queue-version-inert",
+            "inert",
+            Some("v"),
+            Some("CQv2"),
+            Some("queue-version")
+        )
+    );
+    assert_eq!(f.message, p.warnings[0]);
+}
