@@ -229,7 +229,7 @@ async fn with_deprecations<R: RabbitAdmin>(
     read: Result<(R, RabbitSnapshot)>,
 ) -> Result<(R, RabbitSnapshot)> {
     let (rabbit, mut snapshot) = read?;
-    if request.report_deprecated_features() {
+    if request.report_deprecated_features() || request.upgrade_target().is_some() {
         snapshot.deprecated_features_used = rabbit.deprecated_features_used().await?;
     }
     Ok((rabbit, snapshot))

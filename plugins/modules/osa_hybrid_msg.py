@@ -544,6 +544,27 @@ options:
         V(false). On a broker without the endpoint (3.10; observed) it warns that nothing was checked (rule
         C(deprecated-features-unknown)). It never fails the task and writes nothing.
     type: bool
+  check_only:
+    description:
+      - >-
+        V(upgrade) - the upgrade pre-check. Reads RabbitMQ (C(GET /api/definitions), and
+        C(GET /api/deprecated-features/used) where the broker has it) and reports, as warnings and in
+        RV(findings), everything RabbitMQ O(target_version) would refuse or warn about; plans no change and
+        writes nothing, in check mode or not.
+      - 'It checks: the policy lint (the rules of O(policies)) on every policy of the broker, with the
+        declared O(policies) in place of the broker''s copies (so a fix in the play shows as fixed), as
+        O(target_version) applies them, refusals included as findings of severity V(refuse) (for example
+        V(ha-*) keys for 4.0, rule C(ha-removed)); from 4.3, vhosts set up for classic-queue oslo.messaging
+        (C(classic-oslo-messaging)); from 4.2, users tagged V(protected) (C(protected-user-enforced)); and
+        the deprecated features the broker reports in use (3.13 and later).'
+      - Kafka declarations and O(verify) are refused beside it, since they would write.
+    type: str
+    choices: [upgrade]
+  target_version:
+    description:
+      - The RabbitMQ version O(check_only=upgrade) checks against, as C(major.minor), for example V(4.0) or
+        V(4.3). Required with O(check_only), refused without it.
+    type: str
 seealso:
   - name: RabbitMQ management HTTP API
     description: The API this module uses.
@@ -782,12 +803,14 @@ findings:
       description: >-
         The rule id, as in the option descriptions: a policy-lint rule (V(equal-priority-overlap),
         V(shadowed-keys), V(classic-only-on-quorum), ...), V(deprecated-feature-used),
-        V(deprecated-features-unknown) or V(classic-oslo-messaging).
+        V(deprecated-features-unknown), V(classic-oslo-messaging) or V(protected-user-enforced).
       returned: always
       type: str
       sample: shadowed-keys
     severity:
-      description: V(warn), or V(inert) for a policy key that has no effect on this version.
+      description: >-
+        V(warn), or V(inert) for a policy key that has no effect on this version; V(refuse) only from
+        O(check_only=upgrade), for what the target version would refuse.
       returned: always
       type: str
       sample: warn
@@ -802,7 +825,7 @@ findings:
       type: str
       sample: CQv2
     key:
-      description: The policy key, or the name of the deprecated feature, or null.
+      description: The policy key, the name of the deprecated feature, the user (C(protected-user-enforced)), or null.
       returned: always
       type: str
       sample: queue-version
@@ -1159,6 +1182,8 @@ def argument_spec():
         services=dict(type="list", elements="dict", no_log=True),
         verify=dict(type="raw", default=False),
         report_deprecated_features=dict(type="bool"),
+        check_only=dict(type="str", choices=["upgrade"]),
+        target_version=dict(type="str"),
     )
 
 

@@ -261,6 +261,8 @@ class Request(TypedDict):
     services: NotRequired[list[ServiceSpec] | None]
     verify: NotRequired[VerifySpec | None]
     report_deprecated_features: NotRequired[bool | None]
+    check_only: NotRequired[Literal["upgrade"] | None]
+    target_version: NotRequired[str | None]
 
 
 class FieldChange(TypedDict):
@@ -379,7 +381,7 @@ class Finding(TypedDict):
     """One warning of the policy lint, the deprecated features or a version check, machine-readable."""
 
     rule: str
-    severity: Literal["warn", "inert"]
+    severity: Literal["refuse", "warn", "inert"]
     vhost: str | None
     policy: str | None
     key: str | None

@@ -8,6 +8,7 @@ mod pattern_overlap;
 pub mod policy_lint;
 pub mod policy_rules;
 mod rabbit;
+pub mod upgrade;
 
 pub use kafka::plan as plan_kafka;
 pub use kafka_security::plan as plan_kafka_security;

@@ -56,6 +56,9 @@ fn version_at_least(snapshot: &RabbitSnapshot, want: (u32, u32, u32)) -> Option<
 
 /// Plans the RabbitMQ objects. Errors name the request field that cannot be planned.
 pub fn plan(request: &Request, observed: &RabbitSnapshot) -> Result<Plan> {
+    if let Some(target) = request.upgrade_target() {
+        return Ok(super::upgrade::precheck(request, observed, target));
+    }
     let mut plan = Plan::default();
     let fate = VhostFate {
         observed,

@@ -266,3 +266,124 @@ fn policy_lint_warnings_are_findings_too() {
     );
     assert_eq!(f.message, p.warnings[0]);
 }
+
+/// A 3.10 broker with what an OSA deployment of the 3.x era holds: an `ha-all` policy, OSA's CQv2, a
+/// classic `/nova` vhost, a protected-tagged user, and a clean quorum vhost.
+fn old_broker() -> RabbitSnapshot {
+    use osa_hybrid_msg::observed::{ObservedPolicy, ObservedUser};
+    let mut s = snapshot("3.10.8");
+    for (name, dqt) in [("/nova", None), ("glance", Some("quorum"))] {
+        s.vhosts.insert(
+            name.into(),
+            ObservedVhost {
+                default_queue_type: dqt.map(str::to_owned),
+                ..Default::default()
+            },
+        );
+    }
+    let pol = |pattern: &str, definition: Value| ObservedPolicy {
+        pattern: pattern.into(),
+        apply_to: "all".into(),
+        priority: 0,
+        definition: definition.as_object().unwrap().clone(),
+    };
+    s.policies.insert(
+        ("/nova".into(), "ha-all".into()),
+        pol("^(?!amq\\.).*", json!({"ha-mode": "all"})),
+    );
+    s.policies
+        .insert(("glance".into(), "CQv2".into()), pol(".*", json!({"queue-version": 2})));
+    s.users.insert(
+        "svc".into(),
+        ObservedUser {
+            tags: vec!["protected".into()],
+            ..Default::default()
+        },
+    );
+    s
+}
+
+fn precheck(body: &Value, s: &RabbitSnapshot) -> Vec<(String, String, Option<String>)> {
+    let p = plan(&request(body), s).unwrap();
+    assert!(p.changes.is_empty(), "the pre-check plans no change");
+    assert_eq!(p.findings.len(), p.warnings.len());
+    p.findings
+        .into_iter()
+        .map(|f| (f.rule, f.severity, f.vhost.or(f.key)))
+        .collect()
+}
+
+#[test]
+fn upgrade_precheck_lists_what_each_target_refuses_or_warns_about_and_plans_nothing() {
+    let s = old_broker();
+    let to_4_0 = precheck(&json!({"check_only": "upgrade", "target_version": "4.0"}), &s);
+    assert_eq!(
+        to_4_0,
+        [
+            ("ha-removed".into(), "refuse".into(), Some("/nova".into())),
+            ("classic-only-on-quorum".into(), "warn".into(), Some("glance".into())),
+        ]
+    );
+    let to_4_3 = precheck(&json!({"check_only": "upgrade", "target_version": "4.3"}), &s);
+    assert_eq!(
+        to_4_3,
+        [
+            ("ha-removed".into(), "refuse".into(), Some("/nova".into())),
+            ("classic-only-on-quorum".into(), "warn".into(), Some("glance".into())),
+            ("classic-oslo-messaging".into(), "warn".into(), Some("/nova".into())),
+            ("protected-user-enforced".into(), "warn".into(), Some("svc".into())),
+        ]
+    );
+    let p = plan(&request(&json!({"check_only": "upgrade", "target_version": "4.3"})), &s).unwrap();
+    assert!(
+        p.warnings[0].starts_with("upgrade to RabbitMQ 4.3: policy 'ha-all' on vhost '/nova'"),
+        "{}",
+        p.warnings[0]
+    );
+    // A declared policy takes the place of the broker's copy: fixing ha-all in the play clears the refusal.
+    let fixed = json!({"check_only": "upgrade", "target_version": "4.0",
+        "policies": [{"name": "ha-all", "vhost": "/nova", "state": "absent"}]});
+    assert_eq!(
+        precheck(&fixed, &s),
+        [("classic-only-on-quorum".into(), "warn".into(), Some("glance".into()))]
+    );
+    // Refusals on the target are findings, not errors; the same request without check_only fails on 4.x.
+    let mut on_4_3 = old_broker();
+    on_4_3.version = Some("4.3.6".into());
+    let body =
+        json!({"policies": [{"name": "ha-all", "vhost": "/nova", "pattern": ".*", "definition": {"ha-mode": "all"}}]});
+    assert!(matches!(plan(&request(&body), &on_4_3), Err(Error::Plan { .. })));
+}
+
+#[test]
+fn upgrade_precheck_options_are_validated() {
+    for (body, path, needle) in [
+        (json!({"check_only": "upgrade"}), "target_version", "is required"),
+        (json!({"target_version": "4.3"}), "check_only", "check_only: upgrade"),
+        (
+            json!({"check_only": "upgrade", "target_version": "four"}),
+            "target_version",
+            "major.minor",
+        ),
+        (
+            json!({"check_only": "upgrade", "target_version": "4.3", "topics": [{"name": "t"}]}),
+            "check_only",
+            "Kafka",
+        ),
+        (
+            json!({"check_only": "upgrade", "target_version": "4.3", "verify": true}),
+            "verify",
+            "no probes",
+        ),
+    ] {
+        match osa_hybrid_msg::spec::Request::from_json(&body.to_string()) {
+            Err(Error::Spec { path: p, message }) => {
+                assert_eq!(p, path, "{body}");
+                assert!(message.contains(needle), "{message}");
+            }
+            other => panic!("{body}: expected a spec error, got {other:?}"),
+        }
+    }
+    let r = request(&json!({"check_only": "upgrade", "target_version": "4.3"}));
+    assert!(r.has_rabbitmq_objects() && r.upgrade_target() == Some((4, 3, 0)));
+}

@@ -248,6 +248,8 @@ def test_request_has_every_documented_key_with_defaults_and_without_aliases(fake
         "services": None,
         "verify": False,
         "report_deprecated_features": None,
+        "check_only": None,
+        "target_version": None,
     }
 
 
