@@ -96,7 +96,7 @@ options:
             C(vhost_protection), field C(protected)), and check mode plans it without writing. Protection goes
             on once the vhost exists; it comes off before a delete of the vhost in the same run.
           - >-
-            V(true) on a broker older than 4.1 (4.0.5 answers 404 to the endpoint, observed; 3.10 has none) is
+            V(true) on a broker older than 4.1 (4.0.5 and 3.10.8 answer 405 to the endpoint, observed) is
             refused at plan time, naming the version, before anything is written. V(false) there is already
             true and changes nothing. V(true) with O(vhosts[].state=absent) is refused.
         type: bool

@@ -7,7 +7,7 @@ use crate::observed::DeprecatedFeature;
 
 impl HttpRabbit {
     /// `POST` (on) or `DELETE` (off) `/api/vhosts/{name}/deletion/protection`; both are idempotent (204),
-    /// and 4.0 answers 404. Mutates; needs `administrator`.
+    /// and 4.0.5 answers 405. Mutates; needs `administrator`.
     pub(super) async fn set_vhost_protection(&self, name: &str, protected: bool) -> Result<()> {
         let (method, what) = if protected {
             (reqwest::Method::POST, "enable")
