@@ -554,7 +554,9 @@ options:
       - 'It checks: the policy lint (the rules of O(policies)) on every policy of the broker, with the
         declared O(policies) in place of the broker''s copies (so a fix in the play shows as fixed), as
         O(target_version) applies them, refusals included as findings of severity V(refuse) (for example
-        V(ha-*) keys for 4.0, rule C(ha-removed)); from 4.3, vhosts set up for classic-queue oslo.messaging
+        V(ha-*) keys for 4.0, rule C(ha-removed)); a declared delete of a deletion-protected vhost
+        (C(vhost-deletion-protected)) and O(vhosts[].protected=true) for a target before 4.1
+        (C(deletion-protection-unsupported)); from 4.3, vhosts set up for classic-queue oslo.messaging
         (C(classic-oslo-messaging)); from 4.2, users tagged V(protected) (C(protected-user-enforced)); and
         the deprecated features the broker reports in use (3.13 and later).'
       - Kafka declarations and O(verify) are refused beside it, since they would write.
@@ -803,7 +805,8 @@ findings:
       description: >-
         The rule id, as in the option descriptions: a policy-lint rule (V(equal-priority-overlap),
         V(shadowed-keys), V(classic-only-on-quorum), ...), V(deprecated-feature-used),
-        V(deprecated-features-unknown), V(classic-oslo-messaging) or V(protected-user-enforced).
+        V(deprecated-features-unknown), V(classic-oslo-messaging), V(protected-user-enforced),
+        V(vhost-deletion-protected) or V(deletion-protection-unsupported).
       returned: always
       type: str
       sample: shadowed-keys

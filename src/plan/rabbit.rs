@@ -80,7 +80,7 @@ pub fn plan(request: &Request, observed: &RabbitSnapshot) -> Result<Plan> {
 
 /// RabbitMQ 4.1 added vhost deletion protection and its endpoint (from the Java and Rust HTTP clients' notes
 /// and rabbitmq-server#13018; no 4.1 or 4.2 broker was run here); 4.0.5 answers 405 to it (observed).
-pub const DELETION_PROTECTION_SINCE: (u32, u32, u32) = (4, 1, 0);
+pub(super) const DELETION_PROTECTION_SINCE: (u32, u32, u32) = (4, 1, 0);
 
 /// The change that sets a vhost's deletion protection to `want`, if it differs; refused on a broker
 /// without the feature when `want` is on (off is what such a broker always has).

@@ -26,6 +26,7 @@ pub fn precheck(request: &Request, observed: &RabbitSnapshot, target: Version) -
     let target_text = format!("{}.{}", target.0, target.1);
     let prefix = format!("upgrade to RabbitMQ {target_text}: ");
     policies(request, observed, target, &prefix, &mut plan);
+    protection(request, observed, target, &prefix, &mut plan);
     vhosts(request, observed, target, &prefix, &mut plan);
     if target >= (4, 2, 0) {
         for (name, u) in &observed.users {
@@ -116,6 +117,45 @@ fn policies(request: &Request, observed: &RabbitSnapshot, target: Version, prefi
                 policy: Some(f.policy),
                 key: f.key,
                 message: format!("{prefix}{}", f.message),
+            },
+        );
+    }
+}
+
+/// What the run itself would refuse about deletion protection: a declared delete of a protected vhost, and
+/// `protected: true` for a target without the feature.
+fn protection(request: &Request, observed: &RabbitSnapshot, target: Version, prefix: &str, plan: &mut Plan) {
+    for (i, v) in request.vhosts().iter().enumerate() {
+        let path = request.vhost_path(i);
+        let (rule, message) = if v.state() == State::Absent
+            && v.protected != Some(false)
+            && observed.deletion_protected.contains(&v.name)
+        {
+            (
+                "vhost-deletion-protected",
+                format!(
+                    "{prefix}{path}.state: vhost '{}' is protected from deletion; add protected: false to this entry to lift the protection and delete it (rule vhost-deletion-protected, RabbitMQ 4.1)",
+                    v.name
+                ),
+            )
+        } else if v.protected == Some(true) && target < super::rabbit::DELETION_PROTECTION_SINCE {
+            (
+                "deletion-protection-unsupported",
+                format!(
+                    "{prefix}{path}.protected: vhost deletion protection needs RabbitMQ 4.1 or later; remove the option for this target (rule deletion-protection-unsupported, RabbitMQ 4.1)"
+                ),
+            )
+        } else {
+            continue;
+        };
+        push(
+            plan,
+            Finding {
+                rule: rule.into(),
+                severity: "refuse".into(),
+                vhost: Some(v.name.clone()),
+                message,
+                ..Finding::default()
             },
         );
     }

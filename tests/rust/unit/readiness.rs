@@ -387,3 +387,32 @@ fn upgrade_precheck_options_are_validated() {
     let r = request(&json!({"check_only": "upgrade", "target_version": "4.3"}));
     assert!(r.has_rabbitmq_objects() && r.upgrade_target() == Some((4, 3, 0)));
 }
+
+#[test]
+fn upgrade_precheck_reports_protection_refusals_as_findings() {
+    let mut s = old_broker();
+    s.vhosts.insert("keep".into(), ObservedVhost::default());
+    s.deletion_protected.insert("keep".into());
+    let body = json!({"check_only": "upgrade", "target_version": "4.0",
+        "vhosts": [{"name": "keep", "state": "absent"}, {"name": "glance", "protected": true}]});
+    let found = precheck(&body, &s);
+    assert!(
+        found.contains(&("vhost-deletion-protected".into(), "refuse".into(), Some("keep".into()))),
+        "{found:?}"
+    );
+    assert!(
+        found.contains(&(
+            "deletion-protection-unsupported".into(),
+            "refuse".into(),
+            Some("glance".into())
+        )),
+        "{found:?}"
+    );
+    let body = json!({"check_only": "upgrade", "target_version": "4.3",
+        "vhosts": [{"name": "keep", "state": "absent", "protected": false}, {"name": "glance", "protected": true}]});
+    assert!(
+        !precheck(&body, &s)
+            .iter()
+            .any(|(r, _, _)| r == "vhost-deletion-protected" || r == "deletion-protection-unsupported")
+    );
+}
