@@ -9,7 +9,6 @@ pub mod kafka_rd;
 mod kafka_rd_security;
 mod kafka_security;
 pub mod rabbit_http;
-mod rabbit_http_v4;
 
 use std::future::Future;
 use std::sync::Arc;

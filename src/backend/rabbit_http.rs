@@ -20,6 +20,10 @@ use crate::observed::RabbitSnapshot;
 use crate::plan::{Op, PasswordWrite, Secret};
 use crate::spec::{ApplyTo, HashingAlgorithm, RabbitConnection};
 
+// The 4.x endpoints (deletion protection, deprecated features), a child so that it can use `raw`.
+#[path = "rabbit_http_v4.rs"]
+mod v4;
+
 pub struct HttpRabbit {
     http: reqwest::Client,
     api: Client<String, String, String>,
@@ -97,7 +101,7 @@ fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     out
 }
 
-pub(super) fn enc(segment: &str) -> String {
+fn enc(segment: &str) -> String {
     utf8_percent_encode(segment, NON_ALPHANUMERIC).to_string()
 }
 
@@ -278,13 +282,7 @@ impl HttpRabbit {
     }
 
     /// A request through the shared reqwest client, for the calls `rabbitmq_http_client` cannot express.
-    pub(super) async fn raw(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<Value>,
-        action: &str,
-    ) -> Result<String> {
+    async fn raw(&self, method: reqwest::Method, path: &str, body: Option<Value>, action: &str) -> Result<String> {
         let url = format!("{}/{path}", self.endpoint);
         let mut req = self
             .http

@@ -1,7 +1,8 @@
-//! RabbitMQ 4.x management endpoints the `rabbitmq_http_client` crate does not cover, on the shared
-//! `raw` helper of `rabbit_http.rs`: vhost deletion protection (4.1+) and the deprecated features in use.
+//! RabbitMQ 4.x management endpoints the `rabbitmq_http_client` crate does not cover, on the shared `raw`
+//! helper of `rabbit_http.rs`, whose child module this is: vhost deletion protection (4.1+) and the
+//! deprecated features in use (3.13+).
 
-use super::rabbit_http::{HttpRabbit, enc};
+use super::{HttpRabbit, enc};
 use crate::error::{Error, Result};
 use crate::observed::DeprecatedFeature;
 
