@@ -21,6 +21,8 @@ pub struct RunResult {
     pub rabbitmq_version: Option<String>,
     pub backends: Backends,
     pub warnings: Vec<String>,
+    /// The warnings of the policy lint, deprecated features and version checks, machine-readable.
+    pub findings: Vec<Finding>,
     pub stats: Stats,
     /// Only when the request asked for probes.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -28,6 +30,20 @@ pub struct RunResult {
     /// Only on a partial apply: the first cause.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+/// One finding: a rule of the policy lint (`src/plan/policy_rules.rs`), a deprecated feature the broker
+/// reports in use, or a version check; `message` is the text also given as a warning.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    pub rule: String,
+    /// `refuse`, `warn` or `inert`.
+    pub severity: String,
+    pub vhost: Option<String>,
+    pub policy: Option<String>,
+    /// The policy key, or the deprecated feature's name.
+    pub key: Option<String>,
+    pub message: String,
 }
 
 /// `before` and `after` documents for Ansible's `--diff`, from the changed fields only.
@@ -125,6 +141,7 @@ impl RunResult {
                 kafka: Some(KafkaStats::default()),
             },
             warnings: vec![String::new()],
+            findings: vec![Finding::default()],
             stats: Stats {
                 verify_ms: Some(0.0),
                 ..Stats::default()

@@ -5,7 +5,7 @@ use std::time::Instant;
 use crate::apply::ChangeReport;
 use crate::backend::{Brokers, KafkaAdmin, RabbitAdmin, RealBrokers, SecurityScope};
 use crate::error::{Error, Result};
-use crate::observed::KafkaSnapshot;
+use crate::observed::{KafkaSnapshot, RabbitSnapshot};
 use crate::plan::{self, Plan, Secret, Status};
 use crate::result::{Backends, KafkaStats, RabbitStats, RunResult, Stats};
 use crate::spec::{KafkaConnection, RabbitConnection, Request, State};
@@ -88,10 +88,8 @@ pub async fn run_on<B: Brokers>(brokers: &B, request: &Request, options: Options
         })
     });
     let rabbit = if request.has_rabbitmq_objects() {
-        brokers
-            .rabbit(rabbit_conn, needs_vhost_metadata(request))
-            .await
-            .map(Some)
+        let read = brokers.rabbit(rabbit_conn, needs_vhost_metadata(request)).await;
+        with_deprecations(request, read).await.map(Some)
     } else {
         Ok(None)
     };
@@ -127,7 +125,7 @@ pub async fn run_on<B: Brokers>(brokers: &B, request: &Request, options: Options
     }
     let plan_ms = ms(planned_at);
     let changed = !plan.is_empty();
-    let warnings = plan.warnings.clone();
+    let (warnings, findings) = (plan.warnings.clone(), plan.findings.clone());
     let diff = options.diff.then(|| plan.diff());
 
     let applied_at = Instant::now();
@@ -161,6 +159,7 @@ pub async fn run_on<B: Brokers>(brokers: &B, request: &Request, options: Options
         rabbitmq_version: rabbit.as_ref().and_then(|(_, s)| s.version.clone()),
         backends,
         warnings,
+        findings,
         stats: Stats {
             reads,
             writes,
@@ -245,6 +244,19 @@ fn backend_stats<R: RabbitAdmin, K: KafkaAdmin>(
         });
     }
     (backends, reads, writes)
+}
+
+/// The RabbitMQ snapshot with `GET /api/deprecated-features/used` added, when the request asks for it
+/// (`report_deprecated_features`): one request more, after the snapshot, so never by default.
+async fn with_deprecations<R: RabbitAdmin>(
+    request: &Request,
+    read: Result<(R, RabbitSnapshot)>,
+) -> Result<(R, RabbitSnapshot)> {
+    let (rabbit, mut snapshot) = read?;
+    if request.report_deprecated_features() || request.upgrade_target().is_some() {
+        snapshot.deprecated_features_used = rabbit.deprecated_features_used().await?;
+    }
+    Ok((rabbit, snapshot))
 }
 
 /// The Kafka backend and snapshot with the security read added; on failure the client is closed.

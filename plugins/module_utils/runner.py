@@ -140,6 +140,7 @@ def module_result(module, result, diff):
         "endpoint": result.get("endpoint"),
         "backends": result.get("backends") or {},
         "stats": result.get("stats") or {},
+        "findings": result.get("findings") or [],
     }
     if "verify" in result:
         out["verify"] = result["verify"]

@@ -60,10 +60,10 @@ options:
         description:
           - Whether the vhost should exist. Deleting a vhost deletes everything in it.
           - >-
-            V(absent) on a vhost with RabbitMQ 4.x deletion protection on (C(protected_from_deletion) in the
-            vhost list; observed on 4.3.6, absent from 4.0.5) is refused at plan time, in check mode too,
-            before anything is written; lift the protection first
-            (C(DELETE /api/vhosts/{name}/deletion/protection)). The module does not set the protection.
+            V(absent) on a vhost with RabbitMQ 4.1+ deletion protection on (C(protected_from_deletion); observed
+            on 4.3.6, absent from 4.0.5) is refused at plan time, in check mode too, before anything is
+            written, unless the same entry sets O(vhosts[].protected=false), which lifts the protection just
+            before the delete.
         type: str
         choices: [present, absent]
         default: present
@@ -79,8 +79,27 @@ options:
       default_queue_type:
         description:
           - Queue type used when a client declares a queue without one. Left alone when unset.
+          - >-
+            On RabbitMQ 4.3 and later, V(classic) (or a present vhost named C(/<service>), OSA's vhost when
+            quorum queues are off) warns (rule C(classic-oslo-messaging)) that oslo.messaging without quorum
+            queues declares transient non-exclusive queues, a deprecated feature 4.3 still permits by default
+            (observed on 4.3.6) but can deny and a later release removes.
         type: str
         choices: [classic, quorum, stream]
+      protected:
+        description:
+          - >-
+            RabbitMQ 4.1+ deletion protection of the vhost. V(true) protects it (C(POST
+            /api/vhosts/{name}/deletion/protection)), V(false) lifts it (C(DELETE) on the same path); left as it
+            is when unset. The broker then refuses to delete the vhost (HTTP 412) until the protection is lifted.
+          - It is its own change, of kind V(vhost_protection), in RV(changes) and RV(diff) (section
+            C(vhost_protection), field C(protected)), and check mode plans it without writing. Protection goes
+            on once the vhost exists; it comes off before a delete of the vhost in the same run.
+          - >-
+            V(true) on a broker older than 4.1 (4.0.5 and 3.10.8 answer 405 to the endpoint, observed) is
+            refused at plan time, naming the version, before anything is written. V(false) there is already
+            true and changes nothing. V(true) with O(vhosts[].state=absent) is refused.
+        type: bool
   users:
     description:
       - Users to declare, with their permissions.
@@ -514,6 +533,40 @@ options:
       - Each hop waits at most O(rabbitmq.timeout) or O(kafka.timeout). Passwords never appear in the result.
     type: raw
     default: false
+  report_deprecated_features:
+    description:
+      - >-
+        Read what RabbitMQ reports as deprecated features in use (C(GET /api/deprecated-features/used),
+        RabbitMQ 3.13 and later) and report each one as a warning and in RV(findings) (rule
+        C(deprecated-feature-used)), with what it means for OpenStack services and what to do, for example
+        C(transient_nonexcl_queues) while services run without quorum queues.
+      - It costs one more request, after the snapshot, so it is read only when this is V(true); unset means
+        V(false). On a broker without the endpoint (3.10; observed) it warns that nothing was checked (rule
+        C(deprecated-features-unknown)). It never fails the task and writes nothing.
+    type: bool
+  check_only:
+    description:
+      - >-
+        V(upgrade) - the upgrade pre-check. Reads RabbitMQ (C(GET /api/definitions), and
+        C(GET /api/deprecated-features/used) where the broker has it) and reports, as warnings and in
+        RV(findings), everything RabbitMQ O(target_version) would refuse or warn about; plans no change and
+        writes nothing, in check mode or not.
+      - 'It checks: the policy lint (the rules of O(policies)) on every policy of the broker, with the
+        declared O(policies) in place of the broker''s copies (so a fix in the play shows as fixed), as
+        O(target_version) applies them, refusals included as findings of severity V(refuse) (for example
+        V(ha-*) keys for 4.0, rule C(ha-removed)); a declared delete of a deletion-protected vhost
+        (C(vhost-deletion-protected)) and O(vhosts[].protected=true) for a target before 4.1
+        (C(deletion-protection-unsupported)); from 4.3, vhosts set up for classic-queue oslo.messaging
+        (C(classic-oslo-messaging)); from 4.2, users tagged V(protected) (C(protected-user-enforced)); and
+        the deprecated features the broker reports in use (3.13 and later).'
+      - Kafka declarations and O(verify) are refused beside it, since they would write.
+    type: str
+    choices: [upgrade]
+  target_version:
+    description:
+      - The RabbitMQ version O(check_only=upgrade) checks against, as C(major.minor), for example V(4.0) or
+        V(4.3). Required with O(check_only), refused without it.
+    type: str
 seealso:
   - name: RabbitMQ management HTTP API
     description: The API this module uses.
@@ -675,8 +728,8 @@ changes:
       sample: rabbitmq
     kind:
       description: >-
-        The kind of object, V(vhost), V(user), V(permission), V(topic_permission), V(policy), V(topic),
-        V(kafka_user) or V(kafka_acl).
+        The kind of object, V(vhost), V(vhost_protection), V(user), V(permission), V(topic_permission),
+        V(policy), V(topic), V(kafka_user) or V(kafka_acl).
       returned: always
       type: str
       sample: permission
@@ -744,6 +797,58 @@ backends:
     rabbitmq: {"endpoint": "http://127.0.0.1:15672/api", "version": "3.10.8", "reads": 1, "writes": 0, "read_ms": 4.7,
                "retries": 0, "failovers": 0, "endpoint_errors": []}
     kafka: {"bootstrap_servers": "127.0.0.1:9092", "topics_seen": 14, "reads": 2, "writes": 0, "read_ms": 3.1}
+findings:
+  description:
+    - The warnings of the policy lint, of O(report_deprecated_features) and of the RabbitMQ 4.3 classic-queue
+      check, machine-readable; each C(message) is also one of the task's warnings. Refusals fail the task
+      before anything is written, with the rule in the message, and are not listed here.
+  returned: success, on a partial failure, and when a verify probe failed
+  type: list
+  elements: dict
+  sample:
+    - rule: deprecated-feature-used
+      severity: warn
+      vhost: null
+      policy: null
+      key: transient_nonexcl_queues
+      message: "RabbitMQ 4.3.6 reports the deprecated feature 'transient_nonexcl_queues' in use (...)"
+  contains:
+    rule:
+      description: >-
+        The rule id, as in the option descriptions: a policy-lint rule (V(equal-priority-overlap),
+        V(shadowed-keys), V(classic-only-on-quorum), ...), V(deprecated-feature-used),
+        V(deprecated-features-unknown), V(classic-oslo-messaging), V(protected-user-enforced),
+        V(vhost-deletion-protected) or V(deletion-protection-unsupported).
+      returned: always
+      type: str
+      sample: shadowed-keys
+    severity:
+      description: >-
+        V(warn), or V(inert) for a policy key that has no effect on this version; V(refuse) only from
+        O(check_only=upgrade), for what the target version would refuse.
+      returned: always
+      type: str
+      sample: warn
+    vhost:
+      description: The vhost concerned, or null.
+      returned: always
+      type: str
+      sample: nova
+    policy:
+      description: The policy concerned (policy-lint rules), or null.
+      returned: always
+      type: str
+      sample: CQv2
+    key:
+      description: The policy key, the name of the deprecated feature, the user (C(protected-user-enforced)), or null.
+      returned: always
+      type: str
+      sample: queue-version
+    message:
+      description: The warning text, naming the rule, the object, the version and the fix.
+      returned: always
+      type: str
+      sample: "policies[0].definition.queue-version: ..."
 endpoint:
   description: The RabbitMQ management API endpoint that answered; null when RabbitMQ was not contacted.
   returned: success, on a partial failure, and when a verify probe failed
@@ -976,6 +1081,7 @@ def argument_spec():
                 description=dict(type="str"),
                 tags=dict(type="list", elements="str"),
                 default_queue_type=dict(type="str", choices=["classic", "quorum", "stream"]),
+                protected=dict(type="bool"),
             ),
         ),
         users=dict(
@@ -1090,6 +1196,9 @@ def argument_spec():
         # them. no_log masks every string of the option; runner.py narrows that to the secrets.
         services=dict(type="list", elements="dict", no_log=True),
         verify=dict(type="raw", default=False),
+        report_deprecated_features=dict(type="bool"),
+        check_only=dict(type="str", choices=["upgrade"]),
+        target_version=dict(type="str"),
     )
 
 

@@ -27,6 +27,7 @@ __all__ = [
     "ConsumerGroupReport",
     "Diff",
     "FieldChange",
+    "Finding",
     "HashingAlgorithm",
     "KafkaAclSpec",
     "KafkaBackend",
@@ -65,7 +66,9 @@ HashingAlgorithm = Literal["rabbit_password_hashing_sha256", "rabbit_password_ha
 UpdatePassword = Literal["always", "on_create"]
 ApplyTo = Literal["all", "queues", "exchanges", "classic_queues", "quorum_queues", "streams"]
 
-ChangeKind = Literal["vhost", "user", "permission", "topic_permission", "policy", "topic", "kafka_user", "kafka_acl"]
+ChangeKind = Literal[
+    "vhost", "vhost_protection", "user", "permission", "topic_permission", "policy", "topic", "kafka_user", "kafka_acl"
+]
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
 Priority = Literal["audit", "debug", "info", "warn", "error", "critical", "sample"]
@@ -96,6 +99,7 @@ class VhostSpec(TypedDict):
     description: NotRequired[str | None]
     tags: NotRequired[list[str] | None]
     default_queue_type: NotRequired[QueueType | None]
+    protected: NotRequired[bool | None]
 
 
 class PermissionSpec(TypedDict):
@@ -256,6 +260,9 @@ class Request(TypedDict):
     purge_kafka_acls: NotRequired[bool | None]
     services: NotRequired[list[ServiceSpec] | None]
     verify: NotRequired[VerifySpec | None]
+    report_deprecated_features: NotRequired[bool | None]
+    check_only: NotRequired[Literal["upgrade"] | None]
+    target_version: NotRequired[str | None]
 
 
 class FieldChange(TypedDict):
@@ -375,6 +382,17 @@ class Backends(TypedDict):
     kafka: NotRequired[KafkaBackend]
 
 
+class Finding(TypedDict):
+    """One warning of the policy lint, the deprecated features or a version check, machine-readable."""
+
+    rule: str
+    severity: Literal["refuse", "warn", "inert"]
+    vhost: str | None
+    policy: str | None
+    key: str | None
+    message: str
+
+
 class ApplyResult(TypedDict):
     """What ``apply`` returns, once decoded with ``json.loads``; also the ``result`` of ``PartialApplyError``
     and ``VerifyError`` (the errors that follow a write), where ``error`` is the first cause of a partial apply."""
@@ -387,6 +405,7 @@ class ApplyResult(TypedDict):
     backends: Backends
     stats: Stats
     warnings: list[str]
+    findings: list[Finding]
     verify: NotRequired[VerifyReport]
     error: NotRequired[str]
 

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::error::{Error, Result};
-use crate::observed::{KafkaSnapshot, RabbitSnapshot};
+use crate::observed::{DeprecatedFeature, KafkaSnapshot, RabbitSnapshot};
 use crate::plan::{Op, Secret};
 use crate::spec::{KafkaConnection, RabbitConnection, ScramMechanism};
 
@@ -56,6 +56,11 @@ pub trait RabbitAdmin {
 
     /// Deletes a queue; one already gone is success (`verify`'s cleanup).
     async fn delete_queue(&self, vhost: &str, name: &str) -> Result<()>;
+
+    /// The deprecated features the broker reports in use; `None` when it cannot tell (before 3.13).
+    async fn deprecated_features_used(&self) -> Result<Option<Vec<DeprecatedFeature>>> {
+        Ok(None)
+    }
 }
 
 /// What the core needs from Kafka: one read (metadata + configs of `topics`), and batched writes.
@@ -197,5 +202,9 @@ impl<T: RabbitAdmin> RabbitAdmin for Arc<T> {
 
     async fn delete_queue(&self, vhost: &str, name: &str) -> Result<()> {
         T::delete_queue(self, vhost, name).await
+    }
+
+    async fn deprecated_features_used(&self) -> Result<Option<Vec<DeprecatedFeature>>> {
+        T::deprecated_features_used(self).await
     }
 }

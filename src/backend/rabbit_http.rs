@@ -21,6 +21,10 @@ use crate::observed::RabbitSnapshot;
 use crate::plan::{Op, PasswordWrite, Secret};
 use crate::spec::{ApplyTo, HashingAlgorithm, RabbitConnection};
 
+// The 4.x endpoints (deletion protection, deprecated features), a child so that it can use `raw`.
+#[path = "rabbit_http_v4.rs"]
+mod v4;
+
 pub struct HttpRabbit {
     http: reqwest::Client,
     /// Every management endpoint of `rabbitmq.urls`, in order.
@@ -688,6 +692,11 @@ impl super::RabbitAdmin for HttpRabbit {
         }
     }
 
+    async fn deprecated_features_used(&self) -> Result<Option<Vec<crate::observed::DeprecatedFeature>>> {
+        self.reads.fetch_add(1, Ordering::Relaxed);
+        self.deprecated_features_in_use().await
+    }
+
     async fn execute(&self, op: &Op) -> Result<()> {
         self.writes.fetch_add(1, Ordering::Relaxed);
         self.failover(&op_action(op), true, |i| self.execute_on(i, op)).await
@@ -699,6 +708,8 @@ fn op_action(op: &Op) -> String {
     match op {
         Op::PutVhost { name, .. } => format!("PUT vhost '{name}'"),
         Op::DeleteVhost { name } => format!("DELETE vhost '{name}'"),
+        Op::SetVhostProtection { name, protected: true } => format!("enable deletion protection of vhost '{name}'"),
+        Op::SetVhostProtection { name, protected: false } => format!("lift deletion protection of vhost '{name}'"),
         Op::PutUser { name, .. } => format!("PUT user '{name}'"),
         Op::DeleteUser { name } => format!("DELETE user '{name}'"),
         Op::PutPermission { user, vhost, .. } => format!("PUT permissions of '{user}' on vhost '{vhost}'"),
@@ -753,6 +764,7 @@ impl HttpRabbit {
                     .await
             }
             Op::DeleteVhost { name } => self.call_on(i, &action, api.delete_vhost(name, true)).await,
+            Op::SetVhostProtection { name, protected } => self.set_vhost_protection(i, name, *protected).await,
             Op::PutUser { name, password, tags } => self.put_user(i, name, password, tags).await,
             Op::DeleteUser { name } => self.call_on(i, &action, api.delete_user(name, true)).await,
             Op::PutPermission {

@@ -6,5 +6,6 @@ mod rabbit;
 pub use kafka::{KafkaSnapshot, ObservedTopic, config_string};
 
 pub use rabbit::{
-    ObservedPermission, ObservedPolicy, ObservedUser, ObservedVhost, RabbitSnapshot, normalize_definition,
+    DeprecatedFeature, ObservedPermission, ObservedPolicy, ObservedUser, ObservedVhost, RabbitSnapshot,
+    normalize_definition,
 };

@@ -58,8 +58,24 @@ pub struct RabbitSnapshot {
     pub permissions: BTreeMap<(String, String), ObservedPermission>,
     pub topic_permissions: BTreeMap<(String, String), BTreeMap<String, (String, String)>>,
     pub policies: BTreeMap<(String, String), ObservedPolicy>,
-    /// Vhosts with 4.x deletion protection on (`protected_from_deletion` in `GET /api/vhosts`).
+    /// Vhosts with 4.1+ deletion protection on (`protected_from_deletion` in `GET /api/vhosts`, and in the
+    /// vhost `metadata` of `GET /api/definitions`, so a definitions-only read sees it too).
     pub deletion_protected: BTreeSet<String>,
+    /// What `GET /api/deprecated-features/used` reported, when the request asked for it and the broker
+    /// has the endpoint (3.13+); `None` otherwise.
+    pub deprecated_features_used: Option<Vec<DeprecatedFeature>>,
+}
+
+/// One entry of `GET /api/deprecated-features/used` (3.13+): a deprecated feature something on the broker
+/// uses now. 4.3.6 lists `name`, `desc`, `deprecation_phase`, `doc_url` and `provided_by`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct DeprecatedFeature {
+    pub name: String,
+    /// `permitted_by_default`, `denied_by_default`, `disconnected` or `removed`.
+    #[serde(default)]
+    pub deprecation_phase: String,
+    #[serde(default)]
+    pub doc_url: String,
 }
 
 #[derive(Deserialize)]
@@ -114,6 +130,9 @@ struct RawVhostMetadata {
     tags: Value,
     #[serde(default)]
     default_queue_type: Option<String>,
+    /// 4.1+ definitions carry deletion protection here only.
+    #[serde(default)]
+    protected_from_deletion: bool,
 }
 
 #[derive(Deserialize)]
@@ -245,7 +264,7 @@ impl RabbitSnapshot {
             } else {
                 tags_of(&v.tags)
             };
-            if v.protected_from_deletion {
+            if v.protected_from_deletion || meta.is_some_and(|m| m.protected_from_deletion) {
                 snap.deletion_protected.insert(v.name.clone());
             }
             let dqt = queue_type_of(v.default_queue_type.as_deref())

@@ -1,12 +1,14 @@
 //! The planner: desired × observed → an ordered list of changes. Pure: no I/O, no clock, no randomness.
 //! Check mode returns this plan as it is; apply executes it (`src/apply.rs`). One file per backend.
 
+pub mod deprecations;
 mod kafka;
 mod kafka_security;
 mod pattern_overlap;
 pub mod policy_lint;
 pub mod policy_rules;
 mod rabbit;
+pub mod upgrade;
 
 pub use kafka::plan as plan_kafka;
 pub use kafka_security::plan as plan_kafka_security;
@@ -29,6 +31,8 @@ pub const HIDDEN_CHANGED: &str = "<hidden, changed>";
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
     Vhost,
+    /// RabbitMQ 4.1+ deletion protection of a vhost, its own endpoint and change.
+    VhostProtection,
     User,
     Permission,
     TopicPermission,
@@ -116,6 +120,11 @@ pub enum Op {
     },
     DeleteVhost {
         name: String,
+    },
+    /// `POST` (on) or `DELETE` (off) `/api/vhosts/{name}/deletion/protection`, RabbitMQ 4.1+.
+    SetVhostProtection {
+        name: String,
+        protected: bool,
     },
     PutUser {
         name: String,
@@ -206,11 +215,12 @@ impl Op {
     pub fn stage(&self) -> u8 {
         match self {
             Op::PutVhost { .. } => 0,
-            Op::PutUser { .. } => 1,
+            // Protection goes on once the vhost exists, and comes off just before a delete of the vhost.
+            Op::PutUser { .. } | Op::SetVhostProtection { protected: true, .. } => 1,
             Op::PutPermission { .. } | Op::PutTopicPermissions { .. } => 2,
             Op::PutPolicy { .. } => 3,
             Op::DeletePolicy { .. } | Op::DeletePermission { .. } | Op::DeleteTopicPermissions { .. } => 4,
-            Op::DeleteUser { .. } => 5,
+            Op::DeleteUser { .. } | Op::SetVhostProtection { protected: false, .. } => 5,
             Op::DeleteVhost { .. } => 6,
             Op::CreateTopic { .. } => 10,
             Op::CreatePartitions { .. } => 11,
@@ -227,6 +237,7 @@ impl Op {
         match self {
             Op::PutVhost { .. }
             | Op::DeleteVhost { .. }
+            | Op::SetVhostProtection { .. }
             | Op::PutUser { .. }
             | Op::DeleteUser { .. }
             | Op::PutPermission { .. }
@@ -302,6 +313,7 @@ impl fmt::Display for Change {
         };
         match (self.kind, &self.vhost) {
             (Kind::Vhost, _) => write!(f, "{action} vhost '{}'", self.name),
+            (Kind::VhostProtection, _) => write!(f, "{action} deletion protection of vhost '{}'", self.name),
             (Kind::User, _) => write!(f, "{action} user '{}'", self.name),
             (Kind::Permission, Some(v)) => write!(f, "{action} permissions of user '{}' on vhost '{v}'", self.name),
             (Kind::TopicPermission, Some(v)) => {
@@ -320,6 +332,8 @@ impl fmt::Display for Change {
 pub struct Plan {
     pub changes: Vec<Change>,
     pub warnings: Vec<String>,
+    /// The warnings (and findings with no warning text of their own) in machine-readable form.
+    pub findings: Vec<crate::result::Finding>,
 }
 
 impl Plan {
@@ -331,6 +345,7 @@ impl Plan {
     pub fn extend(&mut self, other: Plan) {
         self.changes.extend(other.changes);
         self.warnings.extend(other.warnings);
+        self.findings.extend(other.findings);
     }
 
     /// `before` and `after` documents for Ansible's `--diff`, built from the changed fields only.
@@ -340,6 +355,7 @@ impl Plan {
         for c in &self.changes {
             let section = match c.kind {
                 Kind::Vhost => "vhosts",
+                Kind::VhostProtection => "vhost_protection",
                 Kind::User => "users",
                 Kind::Permission => "permissions",
                 Kind::TopicPermission => "topic_permissions",

@@ -56,6 +56,9 @@ fn version_at_least(snapshot: &RabbitSnapshot, want: (u32, u32, u32)) -> Option<
 
 /// Plans the RabbitMQ objects. Errors name the request field that cannot be planned.
 pub fn plan(request: &Request, observed: &RabbitSnapshot) -> Result<Plan> {
+    if let Some(target) = request.upgrade_target() {
+        return Ok(super::upgrade::precheck(request, observed, target));
+    }
     let mut plan = Plan::default();
     let fate = VhostFate {
         observed,
@@ -69,9 +72,53 @@ pub fn plan(request: &Request, observed: &RabbitSnapshot) -> Result<Plan> {
     plan_vhosts(request, observed, &mut plan)?;
     plan_users(request, observed, &fate, &mut plan)?;
     plan_policies(request, observed, &fate, &mut plan)?;
+    super::deprecations::check(request, observed, &mut plan);
     // Stable: declaration order within a stage.
     plan.changes.sort_by_key(|c| c.op.stage());
     Ok(plan)
+}
+
+/// RabbitMQ 4.1 added vhost deletion protection and its endpoint (from the Java and Rust HTTP clients' notes
+/// and rabbitmq-server#13018; no 4.1 or 4.2 broker was run here); 4.0.5 answers 405 to it (observed).
+pub(super) const DELETION_PROTECTION_SINCE: (u32, u32, u32) = (4, 1, 0);
+
+/// The change that sets a vhost's deletion protection to `want`, if it differs; refused on a broker
+/// without the feature when `want` is on (off is what such a broker always has).
+fn plan_protection(request: &Request, observed: &RabbitSnapshot, i: usize, plan: &mut Plan) -> Result<()> {
+    let v = &request.vhosts()[i];
+    let Some(want) = v.protected else {
+        return Ok(());
+    };
+    if version_at_least(observed, DELETION_PROTECTION_SINCE) == Some(false) {
+        if want {
+            return Err(Error::plan(
+                format!("{}.protected", request.vhost_path(i)),
+                format!(
+                    "vhost deletion protection needs RabbitMQ 4.1 or later (POST /api/vhosts/{{name}}/deletion/protection) and this broker is {}; remove the option for this broker, or upgrade it. Nothing was written",
+                    observed.version.as_deref().unwrap_or("older")
+                ),
+            ));
+        }
+        return Ok(());
+    }
+    let current = observed.vhosts.contains_key(&v.name) && observed.deletion_protected.contains(&v.name);
+    if current == want {
+        return Ok(());
+    }
+    let mut fields = BTreeMap::new();
+    fields.insert("protected".into(), field(current, want));
+    plan.changes.push(Change::new(
+        Kind::VhostProtection,
+        v.name.clone(),
+        None,
+        Action::Update,
+        fields,
+        Op::SetVhostProtection {
+            name: v.name.clone(),
+            protected: want,
+        },
+    ));
+    Ok(())
 }
 
 fn plan_vhosts(request: &Request, observed: &RabbitSnapshot, plan: &mut Plan) -> Result<()> {
@@ -79,6 +126,9 @@ fn plan_vhosts(request: &Request, observed: &RabbitSnapshot, plan: &mut Plan) ->
     let dqt_updatable = version_at_least(observed, (3, 11, 17)).unwrap_or(true);
     for (i, v) in request.vhosts().iter().enumerate() {
         let current = observed.vhosts.get(&v.name);
+        if v.state() == State::Present || current.is_some() {
+            plan_protection(request, observed, i, plan)?;
+        }
         match (v.state(), current) {
             (State::Present, None) => {
                 let mut fields = BTreeMap::new();
@@ -164,13 +214,14 @@ fn plan_vhosts(request: &Request, observed: &RabbitSnapshot, plan: &mut Plan) ->
                         "refusing to delete the default vhost '/'; remove this entry",
                     ));
                 }
-                if observed.deletion_protected.contains(&v.name) {
+                if observed.deletion_protected.contains(&v.name) && v.protected != Some(false) {
                     // The broker would answer 412 to the DELETE; refusing here keeps the rest unwritten.
                     return Err(Error::plan(
                         format!("{}.state", request.vhost_path(i)),
                         format!(
-                            "vhost '{}' is protected from deletion (RabbitMQ 4.x deletion protection). Remove this entry, or lift the protection first (DELETE /api/vhosts/{{name}}/deletion/protection). Nothing was written",
-                            v.name
+                            "vhost '{}' is protected from deletion (RabbitMQ {} deletion protection). Remove this entry, or add protected: false to it to lift the protection and delete the vhost in this run. Nothing was written",
+                            v.name,
+                            observed.version.as_deref().unwrap_or("4.1+"),
                         ),
                     ));
                 }
@@ -663,7 +714,17 @@ fn lint_policies(request: &Request, observed: &RabbitSnapshot, fate: &VhostFate<
         let message = format!("{}{also}. Nothing was written", first.detail);
         return Err(Error::plan(first.path.as_deref().unwrap_or("policies"), message));
     }
-    plan.warnings.extend(findings.into_iter().map(|f| f.message));
+    for f in findings {
+        plan.findings.push(crate::result::Finding {
+            rule: f.rule.to_owned(),
+            severity: f.verdict.to_owned(),
+            vhost: Some(f.vhost),
+            policy: Some(f.policy),
+            key: f.key,
+            message: f.message.clone(),
+        });
+        plan.warnings.push(f.message);
+    }
     Ok(())
 }
 

@@ -34,6 +34,13 @@ use serde::Deserialize;
 
 use crate::error::{Error, Result};
 
+/// What `check_only` checks instead of planning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckOnly {
+    Upgrade,
+}
+
 /// One module call: connection options plus the objects to declare. `None` means the key was not given.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -66,6 +73,16 @@ pub struct Request {
     /// Probes to run after apply (`src/verify/`).
     #[serde(default)]
     pub verify: Option<VerifySpec>,
+    /// Read `GET /api/deprecated-features/used` (RabbitMQ 3.13+) and report what is in use (default false:
+    /// one request more, so only on demand).
+    #[serde(default)]
+    pub report_deprecated_features: Option<bool>,
+    /// `upgrade`: read RabbitMQ and report what `target_version` would refuse or warn about; plan nothing.
+    #[serde(default)]
+    pub check_only: Option<CheckOnly>,
+    /// The RabbitMQ version `check_only: upgrade` checks against, e.g. `4.3`.
+    #[serde(default)]
+    pub target_version: Option<String>,
     #[serde(skip)]
     origins: Origins,
 }
@@ -107,6 +124,7 @@ impl Request {
         request.validate()?;
         request.expand_services()?;
         request.validate_verify()?;
+        request.validate_check_only()?;
         Ok(request)
     }
 
@@ -196,13 +214,44 @@ impl Request {
         self.policies.as_deref().unwrap_or_default()
     }
 
+    pub fn report_deprecated_features(&self) -> bool {
+        self.report_deprecated_features.unwrap_or(false)
+    }
+
+    /// The upgrade pre-check writes nothing: Kafka objects and probes, which would, are refused beside it.
+    fn validate_check_only(&self) -> Result<()> {
+        if self.check_only.is_none() {
+            return Ok(());
+        }
+        if self.has_kafka_objects() {
+            return Err(Error::spec(
+                "check_only",
+                "the upgrade pre-check reads RabbitMQ only and writes nothing; remove the Kafka declarations (topics, notifications, kafka_users, kafka_acls, kafka buses of services) from this task",
+            ));
+        }
+        if self.verify().any() {
+            return Err(Error::spec(
+                "verify",
+                "the upgrade pre-check writes nothing, so it runs no probes; set verify: false",
+            ));
+        }
+        Ok(())
+    }
+
+    /// With `check_only: upgrade`, the target version as (major, minor, patch); validated at parse time.
+    pub fn upgrade_target(&self) -> Option<(u32, u32, u32)> {
+        self.check_only?;
+        parse_version(self.target_version.as_deref()?)
+    }
+
     pub fn verify(&self) -> VerifySpec {
         self.verify.unwrap_or_default()
     }
 
-    /// True when the request declares any RabbitMQ object.
+    /// True when the request declares any RabbitMQ object, or asks for the upgrade pre-check (which reads it).
     pub fn has_rabbitmq_objects(&self) -> bool {
         !(self.vhosts().is_empty() && self.users().is_empty() && self.policies().is_empty())
+            || self.check_only.is_some()
     }
 
     /// True when the request declares any Kafka topic, SCRAM user or ACL.
@@ -272,6 +321,27 @@ impl Request {
         rabbit::validate_vhosts(self.vhosts())?;
         rabbit::validate_users(self.users())?;
         rabbit::validate_policies(self.policies())?;
+        match (self.check_only, self.target_version.as_deref()) {
+            (Some(_), None) => {
+                return Err(Error::spec(
+                    "target_version",
+                    "is required with check_only: upgrade, e.g. '4.3'",
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(Error::spec(
+                    "check_only",
+                    "set check_only: upgrade to use target_version",
+                ));
+            }
+            (Some(_), Some(v)) if parse_version(v).is_none() => {
+                return Err(Error::spec(
+                    "target_version",
+                    format!("'{v}' is not a RabbitMQ version; give major.minor, e.g. '4.0' or '4.3'"),
+                ));
+            }
+            _ => {}
+        }
         if let Some(conn) = &self.kafka {
             conn.validate("kafka")?;
         }
@@ -400,4 +470,14 @@ pub(crate) fn clean_serde_message(message: &str) -> String {
         );
     }
     message.to_owned()
+}
+
+/// `4.3` or `4.3.6` as (major, minor, patch).
+fn parse_version(text: &str) -> Option<(u32, u32, u32)> {
+    let parts: Vec<&str> = text.trim().split('.').collect();
+    if !(2..=3).contains(&parts.len()) {
+        return None;
+    }
+    let n = |i: usize| parts.get(i).map_or(Some(0), |p| p.parse().ok());
+    Some((n(0)?, n(1)?, n(2)?))
 }

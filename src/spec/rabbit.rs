@@ -45,6 +45,10 @@ pub struct VhostSpec {
     pub tags: Option<Vec<String>>,
     #[serde(default, deserialize_with = "crate::spec::strict::opt_name")]
     pub default_queue_type: Option<QueueType>,
+    /// RabbitMQ 4.1+ deletion protection (`POST`/`DELETE /api/vhosts/{name}/deletion/protection`);
+    /// `None` leaves it as it is.
+    #[serde(default)]
+    pub protected: Option<bool>,
 }
 
 impl VhostSpec {
@@ -335,6 +339,12 @@ fn check_unique(keys: &[String], section: &str, what: &str) -> Result<()> {
 pub(super) fn validate_vhosts(vhosts: &[VhostSpec]) -> Result<()> {
     for (i, v) in vhosts.iter().enumerate() {
         check_name(&format!("vhosts[{i}].name"), &v.name, "vhost")?;
+        if v.protected == Some(true) && v.state() == State::Absent {
+            return Err(Error::spec(
+                format!("vhosts[{i}].protected"),
+                "a vhost declared absent cannot be protected; use protected: false to lift the protection and delete it, or state: present",
+            ));
+        }
         if let Some(tags) = &v.tags {
             for (j, t) in tags.iter().enumerate() {
                 if t.is_empty() || t.contains(',') {

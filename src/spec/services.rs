@@ -348,6 +348,7 @@ fn expand_rabbit(
                     description: None,
                     tags: None,
                     default_queue_type: None,
+                    protected: None,
                 },
             ));
         }

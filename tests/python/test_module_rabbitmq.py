@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import uuid
 
 import pytest
 from ansible_helpers import (
@@ -676,3 +677,157 @@ def test_deleting_a_deletion_protected_vhost_is_refused(tmp_path, objects):
         assert vhost(vh) is not None
     finally:
         api("DELETE", f"vhosts/{quote(vh)}/deletion/protection")
+
+
+def _i14_name(base: str) -> str:
+    return f"i14-{base}-{uuid.uuid4().hex[:8]}"
+
+
+def test_vhost_protection_option_is_its_own_change_and_refused_before_4_1(tmp_path, objects):
+    vh = objects.vhost(_i14_name("prot"))
+    declare = {"vhosts": [{"name": vh, "protected": True}]}
+    if RABBITMQ_VERSION < (4, 1):
+        # 4.0.5 and 3.10.8 have no such endpoint (405); the option is refused before anything is written.
+        status, body = api("POST", f"vhosts/{quote(vh)}/deletion/protection")
+        assert status in (404, 405), (status, body)
+        for check in (True, False):
+            msg = failed(run_module(tmp_path, declare, check=check))["msg"]
+            assert "vhosts[0].protected: vhost deletion protection needs RabbitMQ 4.1 or later" in msg, msg
+            assert f"this broker is {RABBITMQ['OSA_RABBITMQ_VERSION']}" in msg and "remove the option" in msg, msg
+            assert msg.endswith("Nothing was written"), msg
+        assert vhost(vh) is None  # the vhost it would have created was not written either
+        # protected: false is what such a broker always has: no change, no error.
+        assert ok(run_module(tmp_path, {"vhosts": [{"name": vh, "protected": False}]}))["changed"] is True
+        again = ok(run_module(tmp_path, {"vhosts": [{"name": vh, "protected": False}]}))
+        assert again["changed"] is False and again["changes"] == []
+        return
+    try:
+        planned = ok(run_module(tmp_path, declare, check=True, diff=True))
+        assert [(c["kind"], c["action"], c["status"]) for c in planned["changes"]] == [
+            ("vhost", "create", "planned"),
+            ("vhost_protection", "update", "planned"),
+        ]
+        assert planned["diff"]["after"]["vhost_protection"] == {vh: {"protected": True}}
+        assert vhost(vh) is None
+        applied = ok(run_module(tmp_path, declare))
+        assert [c["status"] for c in applied["changes"]] == ["applied", "applied"]
+        assert vhost(vh)["protected_from_deletion"] is True
+        # The flag is read from GET /api/definitions alone: a no-op is one read.
+        again = ok(run_module(tmp_path, declare))
+        assert again["changed"] is False and again["backends"]["rabbitmq"]["reads"] == 1, again
+        # Deleting without lifting it is refused; protected: false on the same entry lifts it, then deletes.
+        msg = failed(run_module(tmp_path, {"vhosts": [{"name": vh, "state": "absent"}]}))["msg"]
+        assert "is protected from deletion" in msg and "protected: false" in msg, msg
+        assert vhost(vh)["protected_from_deletion"] is True
+        gone = ok(run_module(tmp_path, {"vhosts": [{"name": vh, "state": "absent", "protected": False}]}, diff=True))
+        assert [(c["kind"], c["status"]) for c in gone["changes"]] == [
+            ("vhost_protection", "applied"),
+            ("vhost", "applied"),
+        ]
+        assert gone["diff"]["before"]["vhost_protection"] == {vh: {"protected": True}}
+        assert vhost(vh) is None
+    finally:
+        api("DELETE", f"vhosts/{quote(vh)}/deletion/protection")
+
+
+def test_report_deprecated_features_lists_what_the_broker_reports(tmp_path, objects):
+    vh = objects.vhost(_i14_name("depr"))
+    status, body = api("PUT", f"vhosts/{quote(vh)}", {})
+    assert status in (201, 204), body
+    # A transient non-exclusive queue, as oslo.messaging declares without quorum queues.
+    status, body = api("PUT", f"queues/{quote(vh)}/reply_i14", {"durable": False, "auto_delete": False})
+    assert status in (201, 204), body
+    args = {"vhosts": [{"name": vh}], "report_deprecated_features": True}
+    result = ok(run_module(tmp_path, args))
+    assert result["changed"] is False
+    assert result["backends"]["rabbitmq"]["reads"] == 2  # the snapshot, then GET /api/deprecated-features/used
+    if RABBITMQ_VERSION < (3, 13):
+        assert [f["rule"] for f in result["findings"]] == ["deprecated-features-unknown"], result["findings"]
+        assert "3.13" in result["findings"][0]["message"]
+    else:
+        used = [f for f in result["findings"] if f["rule"] == "deprecated-feature-used"]
+        transient = [f for f in used if f["key"] == "transient_nonexcl_queues"]
+        assert len(transient) == 1, result["findings"]
+        assert transient[0]["severity"] == "warn" and "quorum queues" in transient[0]["message"], transient
+        assert transient[0]["message"] in result["warnings"]
+    # Not asked: not read.
+    plain = ok(run_module(tmp_path, {"vhosts": [{"name": vh}]}))
+    assert plain["backends"]["rabbitmq"]["reads"] == 1
+    assert not [f for f in plain["findings"] if f["rule"].startswith("deprecated-feature")]
+
+
+def test_classic_queue_vhost_warns_on_4_3_and_lint_warnings_are_findings(tmp_path, objects):
+    vh = objects.vhost(_i14_name("classic"))
+    args = {
+        "vhosts": [{"name": vh, "default_queue_type": "classic"}],
+        "policies": [{"name": "CQv2", "vhost": vh, "pattern": ".*", "definition": {"queue-version": 2}}],
+    }
+    result = ok(run_module(tmp_path, args))
+    rules = sorted(f["rule"] for f in result["findings"])
+    expected = []
+    if RABBITMQ_VERSION >= (4, 3):
+        expected.append("classic-oslo-messaging")
+    if RABBITMQ_VERSION >= (4, 0):
+        expected.append("queue-version-inert")
+    assert rules == sorted(expected), result["findings"]
+    for f in result["findings"]:
+        assert f["message"] in result["warnings"], f
+        if f["rule"] == "queue-version-inert":
+            assert (f["vhost"], f["policy"], f["key"], f["severity"]) == (vh, "CQv2", "queue-version", "inert")
+        else:
+            assert f["vhost"] == vh and "transient_nonexcl_queues" in f["message"], f
+
+
+def test_upgrade_precheck_lists_the_planted_problems_and_writes_nothing(tmp_path, objects):
+    """``check_only: upgrade`` against 4.3: on 3.10 an ``ha-all`` policy (refused from 4.0), OSA's CQv2 (inert on
+    4.x), a classic ``/<service>`` vhost and a protected-tagged user; on 4.x what 4.x can hold of that."""
+    vh = objects.vhost(f"/{_i14_name('nova')}")
+    status, body = api("PUT", f"vhosts/{quote(vh)}", {})
+    assert status in (201, 204), body
+    planted = {("queue-version-inert", "inert", vh), ("classic-oslo-messaging", "warn", vh)}
+    status, body = api(
+        "PUT",
+        f"policies/{quote(vh)}/CQv2",
+        {"pattern": "^cq\\.", "apply-to": "queues", "definition": {"queue-version": 2}},
+    )
+    assert status in (201, 204), body
+    if RABBITMQ_VERSION < (4, 0):
+        status, body = api(
+            "PUT", f"policies/{quote(vh)}/ha-all", {"pattern": "^ha\\.", "definition": {"ha-mode": "all"}}
+        )
+        assert status in (201, 204), body
+        planted.add(("ha-removed", "refuse", vh))
+    us = None
+    if RABBITMQ_VERSION < (4, 2):  # from 4.2 on the tag is binding and the user cannot be deleted over HTTP
+        us = objects.user(_i14_name("svc"))
+        status, body = api("PUT", f"users/{quote(us)}", {"password": "pw-i14-1", "tags": "protected"})
+        assert status in (201, 204), body
+        planted.add(("protected-user-enforced", "warn", us))
+    before = (vhost(vh), policy(vh, "CQv2"), policy(vh, "ha-all"), us and user(us))
+
+    result = ok(run_module(tmp_path, {"check_only": "upgrade", "target_version": "4.3"}))
+
+    assert result["changed"] is False and result["changes"] == []
+    mine = {
+        (f["rule"], f["severity"], f["vhost"] or f["key"])
+        for f in result["findings"]
+        if f["vhost"] == vh or (us is not None and f["key"] == us)
+    }
+    assert mine == planted, result["findings"]
+    assert all(f["message"].startswith("upgrade to RabbitMQ 4.3: ") for f in result["findings"])
+    assert all(f["message"] in result["warnings"] for f in result["findings"])
+    assert result["stats"]["writes"] == 0
+    assert (vhost(vh), policy(vh, "CQv2"), policy(vh, "ha-all"), us and user(us)) == before
+    # A declared fix takes the broker copy's place: declaring CQv2 absent clears its finding.
+    fixed = ok(
+        run_module(
+            tmp_path,
+            {
+                "check_only": "upgrade",
+                "target_version": "4.3",
+                "policies": [{"name": "CQv2", "vhost": vh, "state": "absent"}],
+            },
+        )
+    )
+    assert not [f for f in fixed["findings"] if f["rule"] == "queue-version-inert" and f["vhost"] == vh]
+    assert policy(vh, "CQv2") is not None

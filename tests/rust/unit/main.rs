@@ -5,6 +5,7 @@ mod kafka;
 mod kafka_security;
 mod oslomsg;
 mod policy_lint;
+mod readiness;
 mod run;
 mod services;
 mod verify;
@@ -709,7 +710,7 @@ fn deleting_a_deletion_protected_vhost_is_refused_and_the_flag_is_read_from_the_
     let (path, message) = plan_error(&json!({"vhosts": [{"name": "keep", "state": "absent"}]}), &s);
     assert_eq!(path, "vhosts[0].state");
     assert!(
-        message.contains("'keep' is protected from deletion") && message.contains("deletion/protection"),
+        message.contains("'keep' is protected from deletion") && message.contains("protected: false"),
         "{message}"
     );
     // Kept present, a protected vhost plans like any other.

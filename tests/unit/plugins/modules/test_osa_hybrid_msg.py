@@ -187,8 +187,22 @@ def test_request_has_every_documented_key_with_defaults_and_without_aliases(fake
             "amqp_urls": None,
         },
         "vhosts": [
-            {"name": "/nova", "state": "absent", "description": None, "tags": None, "default_queue_type": None},
-            {"name": "nova", "state": "present", "description": None, "tags": ["osa"], "default_queue_type": None},
+            {
+                "name": "/nova",
+                "state": "absent",
+                "description": None,
+                "tags": None,
+                "default_queue_type": None,
+                "protected": None,
+            },
+            {
+                "name": "nova",
+                "state": "present",
+                "description": None,
+                "tags": ["osa"],
+                "default_queue_type": None,
+                "protected": None,
+            },
         ],
         "users": [
             {
@@ -233,6 +247,9 @@ def test_request_has_every_documented_key_with_defaults_and_without_aliases(fake
         "purge_kafka_acls": False,
         "services": None,
         "verify": False,
+        "report_deprecated_features": None,
+        "check_only": None,
+        "target_version": None,
     }
 
 
