@@ -21,7 +21,7 @@ options:
           - Management API base URLs, tried in order until one answers.
           - A URL may end in C(/api) or not.
           - Use several URLs for the nodes of a cluster; an endpoint that does not answer is skipped.
-          - Failover holds for every request, the read and each write: a request goes first to the endpoint
+          - Failover holds for every request, the read and each write. A request goes first to the endpoint
             that answered last and moves on to the next when a node refuses or drops the connection or answers
             500, 502, 503 or 504, in up to three passes over the list (0.25 s and 0.5 s apart) within
             O(rabbitmq.timeout). Writes are idempotent, so a write whose answer was lost is sent again; one

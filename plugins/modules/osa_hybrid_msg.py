@@ -758,7 +758,7 @@ changes:
         - V(planned) in check mode, V(applied) once done.
         - After a partial failure, V(failed) for the change that failed and V(not_applied) for those not attempted.
         - V(unknown) when the request was sent but no answer came, not even to a retry on another endpoint
-          (every node went away): it may have been applied; the next run reads the broker and converges.
+          (every node went away), so it may have been applied; the next run reads the broker and converges.
       returned: always
       type: str
       sample: applied

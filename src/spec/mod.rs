@@ -330,14 +330,17 @@ impl Request {
             }
             (None, Some(_)) => {
                 return Err(Error::spec(
-                    "check_only",
-                    "set check_only: upgrade to use target_version",
+                    "target_version",
+                    "is used only by the upgrade pre-check; set check_only: upgrade, or leave target_version out",
                 ));
             }
             (Some(_), Some(v)) if parse_version(v).is_none() => {
                 return Err(Error::spec(
                     "target_version",
-                    format!("'{v}' is not a RabbitMQ version; give major.minor, e.g. '4.0' or '4.3'"),
+                    format!(
+                        "'{}' is not a RabbitMQ version; give major.minor, e.g. '4.0' or '4.3'",
+                        strict::shown(v)
+                    ),
                 ));
             }
             _ => {}

@@ -55,7 +55,7 @@ def kafka_sh(*args: str, timeout: float = 300) -> str:
 
 def read_env() -> dict[str, str]:
     pairs = (line.split("=", 1) for line in ENV_FILE.read_text().splitlines() if "=" in line)
-    return {k: v for k, v in pairs}
+    return dict(pairs)
 
 
 @pytest.fixture(scope="module")
@@ -220,7 +220,7 @@ class Proxy:
     def accept(self) -> None:
         while True:
             try:
-                client, _ = self.server.accept()
+                client, _addr = self.server.accept()
             except OSError:
                 return
             if self.down:
@@ -382,7 +382,7 @@ def test_a_broker_lost_in_the_middle_of_create_topics(tmp_path, cluster):
         rerun, rerun_seconds = timed(tmp_path, {"kafka": direct, "services": topology(prefix)})
         second = ok(rerun)
         assert_converged(cluster, prefix)
-        third, _ = timed(tmp_path, {"kafka": direct, "services": topology(prefix)})
+        third, _took = timed(tmp_path, {"kafka": direct, "services": topology(prefix)})
         assert ok(third)["changed"] is False
         record(
             f"broker {trap.node} lost after receiving CreateTopics",

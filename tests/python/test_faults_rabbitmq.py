@@ -312,7 +312,7 @@ def test_two_playbooks_converging_the_same_services_at_once_both_succeed_ten_tim
     )
     for round_ in range(10):
         with ThreadPoolExecutor(2) as pool:
-            runs = list(pool.map(lambda _: run_playbook(playbook), range(2)))
+            runs = list(pool.map(lambda _round: run_playbook(playbook), range(2)))
         for r in runs:
             assert r.rc == 0, f"round {round_}: {r.describe()}"
             no_secret_in(r, cluster.admin[1], *topology.passwords.values())

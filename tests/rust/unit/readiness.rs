@@ -359,7 +359,11 @@ fn upgrade_precheck_lists_what_each_target_refuses_or_warns_about_and_plans_noth
 fn upgrade_precheck_options_are_validated() {
     for (body, path, needle) in [
         (json!({"check_only": "upgrade"}), "target_version", "is required"),
-        (json!({"target_version": "4.3"}), "check_only", "check_only: upgrade"),
+        (
+            json!({"target_version": "4.3"}),
+            "target_version",
+            "set check_only: upgrade",
+        ),
         (
             json!({"check_only": "upgrade", "target_version": "four"}),
             "target_version",
