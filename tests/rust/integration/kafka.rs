@@ -108,15 +108,36 @@ fn topic_name(prefix: &str) -> String {
 
 /// From a metadata request for all topics: one that names a missing topic lets a broker with
 /// `auto.create.topics.enable` (Kafka's default, and the test cluster's) create it.
+/// The topic's partition count as the cluster's metadata shows it, `None` when it has no such topic.
+/// Metadata reaches the brokers after the controller commits it: a broker that was just restarted by an
+/// earlier test can answer without a topic that exists, so an absent topic is asked again for up to 15 s.
 fn partitions_of(name: &str) -> Option<usize> {
-    let md = admin()
-        .inner()
-        .fetch_metadata(None, Duration::from_secs(10))
-        .expect("metadata");
-    md.topics()
-        .iter()
-        .find(|t| t.name() == name && t.error().is_none())
-        .map(|t| t.partitions().len())
+    metadata_until(name, Option::is_some)
+}
+
+/// Whether the topic is gone from the metadata, asked again for up to 15 s (a broker can lag the delete).
+fn topic_gone(name: &str) -> bool {
+    metadata_until(name, Option::is_none).is_none()
+}
+
+/// The topic's partition count, read until `done` holds of it or 15 s have passed.
+fn metadata_until(name: &str, done: fn(&Option<usize>) -> bool) -> Option<usize> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let md = admin()
+            .inner()
+            .fetch_metadata(None, Duration::from_secs(10))
+            .expect("metadata");
+        let found = md
+            .topics()
+            .iter()
+            .find(|t| t.name() == name && t.error().is_none())
+            .map(|t| t.partitions().len());
+        if done(&found) || std::time::Instant::now() >= deadline {
+            return found;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
 }
 
 fn all_topics() -> Vec<String> {
@@ -360,7 +381,7 @@ async fn kafka_check_mode_creates_nothing() {
         json!({"retention.ms": "1000"})
     );
     assert!(!all_topics().contains(&name));
-    assert_eq!(partitions_of(&name), None);
+    assert!(topic_gone(&name), "topic {name} is still in the metadata");
 
     go(&json!({"topics": [{"name": name, "partitions": 1}]}), false)
         .await
@@ -625,7 +646,7 @@ async fn kafka_over_sasl_ssl_with_scram_creates_alters_and_deletes() {
     )
     .await
     .unwrap();
-    assert_eq!(partitions_of(&name), None);
+    assert!(topic_gone(&name), "topic {name} is still in the metadata");
 }
 
 #[tokio::test]
