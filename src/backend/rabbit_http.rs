@@ -678,7 +678,8 @@ impl super::RabbitAdmin for HttpRabbit {
                         VHOSTS_READ,
                     ));
                 }
-                self.reads.fetch_sub(1, Ordering::Relaxed);
+                // The definitions are read a second time: the first answer was dropped with the failed pair.
+                self.reads.fetch_add(1, Ordering::Relaxed);
                 let mut listed = self
                     .endpoint_errors
                     .lock()

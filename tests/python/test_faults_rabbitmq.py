@@ -290,6 +290,11 @@ def test_a_vhost_list_answering_500_falls_back_to_the_definitions(tmp_path, clus
     assert second["changed"] is False, second["changes"]
     errors = second["backends"]["rabbitmq"]["endpoint_errors"]
     assert any("read from GET /api/definitions" in e for e in errors), errors
+    # Definitions and vhost list, then the definitions again: three reads; the pair was sent on each of the
+    # three passes (two retries) before the fallback, in both runs.
+    assert second["backends"]["rabbitmq"]["reads"] == 3, second["backends"]
+    assert second["backends"]["rabbitmq"]["retries"] == 2, second["backends"]
+    assert sum(r.startswith("GET /api/definitions") for r in proxy.seen.requests) == 2 * (3 + 1), proxy.seen.requests
 
 
 def test_a_refused_login_fails_at_once_without_retries(tmp_path, cluster, topology):
