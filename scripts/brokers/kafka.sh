@@ -2,7 +2,7 @@
 # Apache Kafka on loopback, run from its Maven Central jars (no tarball, no Docker): one KRaft node
 # (profile single) or three brokers in KRaft combined mode (profile cluster, and profile faults: a private
 # cluster of its own for the fault tests, which stop and start its nodes). Each node listens on
-# PLAINTEXT and SASL_SSL (SCRAM-SHA-512, broker certificate signed by a CA made here at first start),
+# PLAINTEXT and SASL_SSL (SCRAM-SHA-512 and SCRAM-SHA-256; the admin is a SHA-512 user; broker certificate signed by a CA made here at first start),
 # uses the StandardAuthorizer with super users admin and ANONYMOUS (the PLAINTEXT listeners), and runs
 # with a 512 MiB heap (faults: 384 MiB). `start` writes and prints .cache/brokers/kafka-<profile>.env.
 # Profile faults adds a PLAINTEXT listener PROXIED per node that advertises another port (the proxy
@@ -169,8 +169,9 @@ listeners=$listeners
 advertised.listeners=$advertised
 listener.security.protocol.map=$protocols
 inter.broker.listener.name=PLAINTEXT
-sasl.enabled.mechanisms=SCRAM-SHA-512
+sasl.enabled.mechanisms=SCRAM-SHA-512,SCRAM-SHA-256
 listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
 ssl.keystore.type=PKCS12
 ssl.keystore.location=$TLS/broker.p12
 ssl.keystore.password=$pass
