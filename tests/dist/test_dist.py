@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -388,7 +389,7 @@ def test_adhoc_module_kafka_over_ssl_reaches_librdkafka(installed_dist):
 
 def _osa_fixture():
     sys.path.insert(0, str(ROOT / "tests" / "python"))
-    import osa_fixture
+    import osa_fixture  # noqa: PLC0415 - imported on use: the broker helpers read (or start) the brokers
 
     return osa_fixture
 
@@ -427,7 +428,7 @@ def test_installed_playbook_converges_16_osa_services_then_changes_nothing(insta
 
 def test_installed_adhoc_module_against_the_brokers(installed_dist):
     sys.path.insert(0, str(ROOT / "tests" / "python"))
-    from ansible_helpers import BOOTSTRAP_SERVERS, rabbit_conn, vhost
+    from ansible_helpers import BOOTSTRAP_SERVERS, rabbit_conn, vhost  # noqa: PLC0415 - as in _osa_fixture
 
     name = f"osatest_dist_{os.urandom(4).hex()}"
     present = {
@@ -447,3 +448,107 @@ def test_installed_adhoc_module_against_the_brokers(installed_dist):
         rc, result, out = _adhoc(installed_dist, absent)
     assert rc == 0 and result["changed"] is True, out
     assert vhost(name) is None
+
+
+# --- the wheel under a second Python ---------------------------------------------------------------------
+# Debian 12 has only Python 3.11. The RabbitMQ 4.3 brokers run from a Debian forky chroot (rabbitmq.sh, built
+# by the brokers section before this one), and forky's python3 is another version (3.14 when measured): the
+# same wheel, unpacked there, imports and converges against the same brokers. python3 is added to that chroot
+# with apt on first use (it is a cache outside the repo; the brokers do not use it).
+
+CHROOT_CACHE = Path(os.environ.get("OSA_BROKER_CACHE", "/var/cache/osa-hybrid-msg")) / "chroots"
+
+
+def _in_chroot(chroot: Path, *argv: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8", "DEBIAN_FRONTEND": "noninteractive"}
+    return subprocess.run(
+        ["chroot", str(chroot), *argv], input=stdin, env=env, capture_output=True, text=True, check=False
+    )
+
+
+@pytest.fixture(scope="session")
+def chroot_python() -> tuple[Path, str]:
+    """(chroot, its python3 --version) for Debian forky's python3, installed into the chroot if missing."""
+    chroot = CHROOT_CACHE / "forky"
+    if not (chroot / ".osa-debootstrapped").is_file():
+        pytest.fail(f"no forky chroot in {CHROOT_CACHE}: run scripts/brokers/rabbitmq.sh --profile 4.3 install first")
+    if os.geteuid() != 0:
+        pytest.fail("running a Python inside the broker chroot needs root (chroot(2)), as CI runs")
+    if not (chroot / "usr" / "bin" / "python3").exists():
+        install = ("apt-get", "install", "-y", "-qq", "--no-install-recommends", "python3")
+        proc = _in_chroot(chroot, *install)
+        if proc.returncode != 0:  # package lists older than the mirror: refresh once
+            _in_chroot(chroot, "apt-get", "update", "-qq")
+            proc = _in_chroot(chroot, *install)
+        assert proc.returncode == 0, f"apt-get install python3 in {chroot} failed:\n{_tail(proc.stdout + proc.stderr)}"
+    proc = _in_chroot(chroot, "python3", "--version")
+    assert proc.returncode == 0, proc.stderr
+    return chroot, proc.stdout.strip()
+
+
+# Runs inside the chroot: import the unpacked wheel, then converge a vhost, a user and a topic, re-run (no-op)
+# and delete them, through _core.apply as the module calls it. Prints one JSON object.
+_SECOND_PYTHON_SCRIPT = r"""
+import json, sys
+import osa_hybrid_msg
+from osa_hybrid_msg import _core
+
+req = json.loads(sys.stdin.read())
+absent = json.loads(json.dumps(req))
+absent["vhosts"][0]["state"] = "absent"
+absent["users"][0]["state"] = "absent"
+absent["topics"][0]["state"] = "absent"
+out = {"python": sys.version.split()[0], "version": osa_hybrid_msg.__version__, "core": _core.__file__, "runs": []}
+for r in (req, req, absent):
+    res = json.loads(_core.apply(json.dumps(r), check_mode=False, diff=False))
+    out["runs"].append({"changed": res["changed"], "writes": res["stats"]["writes"], "reads": res["stats"]["reads"]})
+print(json.dumps(out))
+"""
+
+
+def test_wheel_converges_under_a_second_python(dist, chroot_python):
+    sys.path.insert(0, str(ROOT / "tests" / "python"))
+    from ansible_helpers import ADMIN, BOOTSTRAP_SERVERS, CA_FILE, MGMT_URLS, vhost  # noqa: PLC0415
+
+    chroot, version = chroot_python
+    assert version.startswith("Python 3.") and not version.startswith(f"Python 3.{sys.version_info.minor}."), (
+        f"the chroot's {version} is the suite's own Python; no second version tested"
+    )
+    name = f"osatest_py2_{os.urandom(4).hex()}"
+    inside = Path("/tmp") / f"osa-second-python-{os.getpid()}"
+    unpacked = chroot / inside.relative_to("/")
+    unpacked.mkdir(parents=True)
+    try:
+        with zipfile.ZipFile(dist["wheel"]) as zf:
+            zf.extractall(unpacked)
+        rabbitmq = {"urls": MGMT_URLS, "username": ADMIN[0], "password": ADMIN[1]}
+        all_ = {"configure": ".*", "write": ".*", "read": ".*"}
+        if CA_FILE:
+            (unpacked / "ca.pem").write_bytes(Path(CA_FILE).read_bytes())
+            rabbitmq["ca_cert"] = str(inside / "ca.pem")
+        request = {
+            "rabbitmq": rabbitmq,
+            "kafka": {"bootstrap_servers": BOOTSTRAP_SERVERS},
+            "vhosts": [{"name": name}],
+            "users": [
+                {"name": name, "password": f"pw-{os.urandom(8).hex()}", "permissions": [{"vhost": name, **all_}]}
+            ],
+            "topics": [{"name": name, "partitions": 1}],
+        }
+        proc = _in_chroot(
+            chroot, "env", f"PYTHONPATH={inside}", "python3", "-c", _SECOND_PYTHON_SCRIPT, stdin=json.dumps(request)
+        )
+        assert proc.returncode == 0, f"{version}:\n{_tail(proc.stdout + proc.stderr)}"
+        for secret in (ADMIN[1], request["users"][0]["password"]):
+            assert secret not in proc.stdout + proc.stderr
+        out = json.loads(proc.stdout)
+        assert out["python"] == version.split()[1] and out["version"] == VERSION, out
+        assert out["core"].startswith(f"{inside}/osa_hybrid_msg/_core"), out
+        cold, noop, delete = out["runs"]
+        assert cold["changed"] is True and cold["writes"] >= 4, out  # vhost, user, permission, topic
+        assert noop["changed"] is False and noop["writes"] == 0, out
+        assert delete["changed"] is True, out
+        assert vhost(name) is None
+        print(f"\nwheel under {version} (forky chroot): converge, no-op, delete ok", file=sys.stderr)
+    finally:
+        shutil.rmtree(unpacked, ignore_errors=True)
