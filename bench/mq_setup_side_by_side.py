@@ -92,6 +92,29 @@ EXTRA_CASES: dict[str, dict[str, Any]] = {
 }
 
 
+CASE_NOTES = {
+    "defaults": "os_nova's defaults: quorum queues, notify on rabbit with RPC's vhost list and user (declared once)",
+    "notify_on_kafka": "notify transport kafka",
+    "notify_not_configured": "_oslomsg_notify_configure false",
+    "separate_notify": "a notify vhost and user of their own, with a service policy next to CQv2",
+    "no_quorum": "quorum queues off: vhost /<name> present, <name> absent",
+    "shared_user_own_notify_vhost": "the notify user is RPC's, the notify vhost its own",
+    "preexisting": "os_nova's defaults on a broker that already holds the service's objects (see pre_state)",
+}
+# Why the real role and ours differ where they do; any other difference is printed as unexplained.
+REASONS = {
+    ("notify_on_kafka", "kafka_topics"): "mq_setup declares nothing for a kafka transport; ours declares the "
+    "<topic>.<priority> topics (the role's purpose)",
+    ("shared_user_own_notify_vhost", "permissions"): "mq_setup skips the notify user step when the userid "
+    "equals RPC's, so the user gets no permission on the notify vhost; ours gives it .* there (documented)",
+    ("preexisting", "vhosts"): "community.rabbitmq's rabbitmq_vhost defaults to tracing off and turns it off; "
+    "ours leaves tracing alone",
+    ("preexisting", "users"): "rabbitmq_user without tags sets the tags to none; ours leaves tags alone",
+    ("preexisting", "topic_permissions"): "rabbitmq_user's topic_permissions default [] clears the user's topic "
+    "permissions on every vhost; ours leaves them alone",
+}
+
+
 def cases() -> dict[str, dict[str, Any]]:
     out = {name: {"notify": notify} for name, notify in TEST_CASES.items()}
     out.update(EXTRA_CASES)
@@ -273,14 +296,23 @@ def render(results: dict[str, Any]) -> str:
             f" | {', '.join(str(r.get('rabbitmqctl_calls')) for r in osa)} | {cell(entry['osa_vs_ours'])}"
             f" | {cell(entry.get('osa_vs_transcription'))} |"
         )
+    lines += ["", "Load average (1 min) at the start and the end: " + ", ".join(map(str, results.get("loadavg", [])))]
+    lines += ["", "Cases:", *(f"- {case}: {CASE_NOTES.get(case, '')}" for case in results["cases"])]
     lines += [
         "",
-        "Differences (`only_first` = only after OSA's role, `only_second` = only after ours or the transcription):",
+        "Compared per case: vhosts (with tracing), users (tags, login with the expected password), permissions,"
+        " topic permissions, policies (pattern, priority, apply-to, definition) and Kafka topics. Differences"
+        " (`only_first` = only after OSA's role, `only_second` = only after ours or the transcription):",
     ]
     for case, entry in results["cases"].items():
         for what in ("osa_vs_ours", "osa_vs_transcription"):
             for kind, d in (entry.get(what) or {}).items():
-                lines.append(f"- {case}, {what}, {kind}: only_first {d['only_first']}, only_second {d['only_second']}")
+                why = (
+                    REASONS.get((case, kind), "UNEXPLAINED") if what == "osa_vs_ours" else "the transcription is wrong"
+                )
+                lines.append(
+                    f"- {case}, {what}, {kind}: {why}. only_first {d['only_first']}, only_second {d['only_second']}"
+                )
     return "\n".join(lines) + "\n"
 
 
@@ -339,6 +371,7 @@ def main() -> int:
             [str(args.peer_venv / "bin" / "ansible"), "--version"], capture_output=True, text=True, check=False
         ).stdout.splitlines()[0],
         "cases": {},
+        "loadavg": [round(os.getloadavg()[0], 1)],
     }
     try:
         sides = (
@@ -348,6 +381,7 @@ def main() -> int:
         run_cases(args, results, admin, tmp, sides)
     finally:
         shutil.rmtree(tmp)
+    results["loadavg"].append(round(os.getloadavg()[0], 1))
     Path(args.out + ".json").write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
     Path(args.out + ".md").write_text(render(results))
     print(f"wrote {args.out}.json and {args.out}.md")
