@@ -2,12 +2,16 @@
 openstack.osa.mq_setup (tasks/main.yml's include_role vars, nova_oslomsg_* as os_nova's defaults and OSA's
 group_vars make them), against the loopback RabbitMQ and Kafka.
 
-OSA's role itself cannot run here (it needs the openstack.osa collection, community.rabbitmq and rabbitmqctl on
-a RabbitMQ host), so the expected broker state is computed by ``mq_setup_expected`` below, a transcription of
-mq_setup's tasks (main.yml, rabbit_vhost_setup.yml, rabbit_user_setup.yml, vars/main.yml): which vhosts with which
-state, which policies on which vhost, which user with .* on which vhost, and the notify de-duplication. The
-broker is read back through the management API (and Kafka metadata for a kafka notify transport) and compared
-object for object; a second run must change nothing.
+OSA's role itself cannot run in CI (it needs the openstack.osa collection from GitHub, community.rabbitmq and
+rabbitmqctl on a RabbitMQ host), so the expected broker state is computed by ``mq_setup_expected`` below, a
+transcription of mq_setup's tasks (main.yml, rabbit_vhost_setup.yml, rabbit_user_setup.yml, vars/main.yml): which
+vhosts with which state, which policies on which vhost, which user with .* on which vhost, and the notify
+de-duplication. The broker is read back through the management API (and Kafka metadata for a kafka notify
+transport) and compared object for object; a second run must change nothing.
+
+bench/mq_setup_side_by_side.py runs the real role (an openstack-ansible-plugins checkout, community.rabbitmq 1.6.0,
+the cluster's rabbitmqctl) side by side with this one and with ``mq_setup_expected``, from these cases and more;
+bench/SIDE-BY-SIDE-mq_setup.md has the result (the transcription matched the real role in every case).
 """
 
 from __future__ import annotations
