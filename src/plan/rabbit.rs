@@ -644,7 +644,8 @@ fn plan_policies(request: &Request, observed: &RabbitSnapshot, fate: &VhostFate<
 }
 
 /// Runs the policy lint (`policy_lint.rs`) over the declared policies and the broker's other policies in
-/// their vhosts: refusals fail the plan, before anything is written; the rest become warnings.
+/// their vhosts: refusals fail the plan before anything is written, as `Error::Refused` carrying every
+/// finding (the refusals with severity `refuse`); otherwise the findings become warnings.
 fn lint_policies(request: &Request, observed: &RabbitSnapshot, fate: &VhostFate<'_>, plan: &mut Plan) -> Result<()> {
     let declared_dqt: HashMap<&str, Option<&str>> = request
         .vhosts()
@@ -686,22 +687,29 @@ fn lint_policies(request: &Request, observed: &RabbitSnapshot, fate: &VhostFate<
             .map(|((vhost, name), cur)| LintPolicy::observed(vhost, name, cur, dqt(vhost))),
     );
     let findings = lint(&policies, observed.version_tuple(), true);
-    let refusals: Vec<&Finding> = findings.iter().filter(|f| f.is_refusal()).collect();
-    if let Some(first) = refusals.first() {
-        let also: Vec<&str> = refusals[1..].iter().map(|f| f.message.as_str()).collect();
-        let also = if also.is_empty() {
-            String::new()
-        } else {
-            format!(". Also refused: {}", also.join("; "))
-        };
-        let message = format!("{}{also}. Nothing was written", first.detail);
-        return Err(Error::plan(first.path.as_deref().unwrap_or("policies"), message));
-    }
-    for f in findings {
+    for f in &findings {
         plan.findings.push(f.to_result(""));
-        plan.warnings.push(f.message);
+        // A refusal is the failure's message, not a warning.
+        if !f.is_refusal() {
+            plan.warnings.push(f.message.clone());
+        }
     }
-    Ok(())
+    let refusals: Vec<&Finding> = findings.iter().filter(|f| f.is_refusal()).collect();
+    let Some(first) = refusals.first() else {
+        return Ok(());
+    };
+    let also: Vec<&str> = refusals[1..].iter().map(|f| f.message.as_str()).collect();
+    let also = if also.is_empty() {
+        String::new()
+    } else {
+        format!(". Also refused: {}", also.join("; "))
+    };
+    Err(Error::refused(
+        first.path.as_deref().unwrap_or("policies"),
+        format!("{}{also}. Nothing was written", first.detail),
+        std::mem::take(&mut plan.findings),
+        std::mem::take(&mut plan.warnings),
+    ))
 }
 
 /// The fields that differ between two policies (all of them on create or delete).
