@@ -52,12 +52,14 @@ pub async fn run_json(text: &str, options: Options) -> Result<String> {
     }
 }
 
-/// Whether the plan needs `GET /api/vhosts` (3.10's definitions omit vhost metadata): only when a
-/// vhost manages its description, tags or default queue type, or is deleted (its change lists them).
+/// Whether the plan needs `GET /api/vhosts` (3.x definitions omit vhost metadata): only when a
+/// vhost manages its description, tags or default queue type, or is deleted (its change lists them),
+/// and in the upgrade pre-check, whose lint needs every vhost's default queue type.
 fn needs_vhost_metadata(request: &Request) -> bool {
-    request.vhosts().iter().any(|v| {
-        v.description.is_some() || v.tags.is_some() || v.default_queue_type.is_some() || v.state() == State::Absent
-    })
+    request.upgrade_target().is_some()
+        || request.vhosts().iter().any(|v| {
+            v.description.is_some() || v.tags.is_some() || v.default_queue_type.is_some() || v.state() == State::Absent
+        })
 }
 
 /// One run on the real brokers.

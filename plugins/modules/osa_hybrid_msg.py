@@ -256,6 +256,11 @@ options:
             the failed result's RV(findings) (severity V(refuse)) with the warnings found beside it; a warning
             goes to the play's warnings, to the result's C(warnings) and to RV(findings). Each message names
             its rule and the RabbitMQ version that introduced it.
+          - >-
+            The vhost's default queue type is the declared one, else the broker's. RabbitMQ 3.x keeps it out
+            of C(GET /api/definitions), so on 3.x the broker's is read only when a vhost entry manages its
+            description, tags or default queue type (and always by O(check_only=upgrade)); otherwise a
+            V(queues) or V(all) policy there counts as reaching queues of any type.
           - 'Refused: V(ha-*) keys from RabbitMQ 4.0 (rule C(ha-removed), classic mirroring removed);
             V(queue-master-locator) from 4.3 (C(queue-master-locator-denied), use V(queue-leader-locator));
             V(max-priority) on every version (C(max-priority-not-a-policy-key), use the C(x-max-priority)
@@ -548,7 +553,8 @@ options:
   check_only:
     description:
       - >-
-        V(upgrade) - the upgrade pre-check. Reads RabbitMQ (C(GET /api/definitions), and
+        V(upgrade) - the upgrade pre-check. Reads RabbitMQ (C(GET /api/definitions), C(GET /api/vhosts) for
+        each vhost's default queue type, which 3.x definitions lack, and
         C(GET /api/deprecated-features/used) where the broker has it) and reports, as warnings and in
         RV(findings), everything RabbitMQ O(target_version) would refuse or warn about; plans no change and
         writes nothing, in check mode or not.
