@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use crate::result::RunResult;
+use crate::result::{Finding, RunResult};
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -38,6 +38,16 @@ pub enum Error {
     /// The request is well-formed but cannot be planned against what the broker has.
     #[error("{path}: {message}")]
     Plan { path: String, message: String },
+
+    /// A rule refused the request at plan time (the policy lint), so nothing was written. `result` is the
+    /// run result with no change: in `findings` every refusal (severity `refuse`) and the warnings, in
+    /// `warnings` the warnings alone; `path` and `message` name the first refusal and list the others.
+    #[error("{path}: {message}")]
+    Refused {
+        path: String,
+        message: String,
+        result: Box<RunResult>,
+    },
 
     /// A connection option cannot be used (bad URL, unreadable certificate). `message` names the
     /// option and the fix; `source` is the library's error, when there is one.
@@ -143,16 +153,37 @@ impl Error {
         }
     }
 
+    /// A plan-time refusal; `run::run` adds the endpoint, the version and the read statistics to its result.
+    pub fn refused(
+        path: impl fmt::Display,
+        message: impl Into<String>,
+        findings: Vec<Finding>,
+        warnings: Vec<String>,
+    ) -> Self {
+        Error::Refused {
+            path: path.to_string(),
+            message: message.into(),
+            result: Box::new(RunResult {
+                warnings,
+                findings,
+                ..RunResult::default()
+            }),
+        }
+    }
+
     /// Whether a write that ended with this error may have been applied: it was sent and no answer
     /// (or no answer in time) came back.
     pub fn outcome_unknown(&self) -> bool {
         matches!(self, Error::NoAnswer { .. } | Error::Timeout { .. })
     }
 
-    /// The run result an error after a write carries: what was applied, the diff, the probes.
+    /// The run result an error carries: after a write, what was applied, the diff, the probes; for a
+    /// refusal, the findings.
     pub fn result(&self) -> Option<&RunResult> {
         match self {
-            Error::PartialApply { result, .. } | Error::Verify { result, .. } => Some(result),
+            Error::PartialApply { result, .. } | Error::Verify { result, .. } | Error::Refused { result, .. } => {
+                Some(result)
+            }
             _ => None,
         }
     }

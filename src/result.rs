@@ -1,6 +1,7 @@
 //! The result of one run (`docs/core-api.md`, `python/osa_hybrid_msg/_types.py`): what `apply` returns,
 //! and what `Error::PartialApply` and `Error::Verify` carry, so that a failure after a write still
-//! reports every change, the diff and the probes. Built only by `run::run`.
+//! reports every change, the diff and the probes, and what `Error::Refused` carries, so that a plan-time
+//! refusal lists its findings. Built by `run::run` (a refusal's started by `Error::refused`).
 
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -21,7 +22,8 @@ pub struct RunResult {
     pub rabbitmq_version: Option<String>,
     pub backends: Backends,
     pub warnings: Vec<String>,
-    /// The warnings of the policy lint, deprecated features and version checks, machine-readable.
+    /// The warnings of the policy lint, deprecated features and version checks, machine-readable; on a
+    /// refusal (`Error::Refused`), the refusals too.
     pub findings: Vec<Finding>,
     pub stats: Stats,
     /// Only when the request asked for probes.

@@ -43,16 +43,23 @@ pub async fn run_json(text: &str, options: Options) -> Result<String> {
             message,
             result: Box::new(timed(*result)),
         }),
+        Err(Error::Refused { path, message, result }) => Err(Error::Refused {
+            path,
+            message,
+            result: Box::new(timed(*result)),
+        }),
         Err(e) => Err(e),
     }
 }
 
-/// Whether the plan needs `GET /api/vhosts` (3.10's definitions omit vhost metadata): only when a
-/// vhost manages its description, tags or default queue type, or is deleted (its change lists them).
+/// Whether the plan needs `GET /api/vhosts` (3.x definitions omit vhost metadata): only when a
+/// vhost manages its description, tags or default queue type, or is deleted (its change lists them),
+/// and in the upgrade pre-check, whose lint needs every vhost's default queue type.
 fn needs_vhost_metadata(request: &Request) -> bool {
-    request.vhosts().iter().any(|v| {
-        v.description.is_some() || v.tags.is_some() || v.default_queue_type.is_some() || v.state() == State::Absent
-    })
+    request.upgrade_target().is_some()
+        || request.vhosts().iter().any(|v| {
+            v.description.is_some() || v.tags.is_some() || v.default_queue_type.is_some() || v.state() == State::Absent
+        })
 }
 
 /// One run on the real brokers.
@@ -116,8 +123,18 @@ pub async fn run_on<B: Brokers>(brokers: &B, request: &Request, options: Options
 
     let planned_at = Instant::now();
     let mut plan = Plan::default();
-    if let Some((_, snapshot)) = &rabbit {
-        plan.extend(plan::plan_rabbit(request, snapshot)?);
+    if let Some((b, snapshot)) = &rabbit {
+        let planned = plan::plan_rabbit(request, snapshot).map_err(|e| {
+            let stats = Stats {
+                read_ms,
+                plan_ms: ms(planned_at),
+                total_ms: ms(started),
+                ..Stats::default()
+            };
+            let kafka = kafka.as_ref().map(|(k, s)| (k, s));
+            with_reads(e, (b, snapshot), kafka, (rabbit_read_ms, kafka_read_ms), stats)
+        });
+        plan.extend(planned?);
     }
     if let Some((_, snapshot)) = &kafka {
         plan.extend(plan::plan_kafka(request, snapshot)?);
@@ -205,6 +222,25 @@ pub async fn run_on<B: Brokers>(brokers: &B, request: &Request, options: Options
         message: crate::verify::failure_message(&outcome.failures, probes, &result.changes, options.check_mode),
         result: Box::new(result),
     })
+}
+
+/// A plan-time refusal's result with what the run did before it: the endpoint, the version, the reads.
+fn with_reads<R: RabbitAdmin, K: KafkaAdmin>(
+    mut e: Error,
+    (rabbit, snapshot): (&R, &RabbitSnapshot),
+    kafka: Option<(&K, &KafkaSnapshot)>,
+    (rabbit_read_ms, kafka_read_ms): (f64, f64),
+    mut stats: Stats,
+) -> Error {
+    if let Error::Refused { result, .. } = &mut e {
+        let (backends, reads, writes) = backend_stats(Some((rabbit, snapshot)), kafka, rabbit_read_ms, kafka_read_ms);
+        result.endpoint = Some(rabbit.endpoint().to_owned());
+        result.rabbitmq_version.clone_from(&snapshot.version);
+        result.backends = backends;
+        (stats.reads, stats.writes) = (reads, writes);
+        result.stats = stats;
+    }
+    e
 }
 
 /// What each backend read and wrote (and, for RabbitMQ, retried), and the totals over both.

@@ -252,9 +252,15 @@ options:
           - >-
             Linted at plan time against the broker's version, together with the broker's other policies in
             the same vhost (at most one policy applies to a queue). A refusal fails the task before anything
-            is written, naming the key, the broker version and the replacement; a warning goes to the play's
-            warnings and to the result's C(warnings). Each message names its rule and the RabbitMQ version that
-            introduced it.
+            is written, naming the key, the broker version and the replacement, and lists every refusal in
+            the failed result's RV(findings) (severity V(refuse)) with the warnings found beside it; a warning
+            goes to the play's warnings, to the result's C(warnings) and to RV(findings). Each message names
+            its rule and the RabbitMQ version that introduced it.
+          - >-
+            The vhost's default queue type is the declared one, else the broker's. RabbitMQ 3.x keeps it out
+            of C(GET /api/definitions), so on 3.x the broker's is read only when a vhost entry manages its
+            description, tags or default queue type (and always by O(check_only=upgrade)); otherwise a
+            V(queues) or V(all) policy there counts as reaching queues of any type.
           - 'Refused: V(ha-*) keys from RabbitMQ 4.0 (rule C(ha-removed), classic mirroring removed);
             V(queue-master-locator) from 4.3 (C(queue-master-locator-denied), use V(queue-leader-locator));
             V(max-priority) on every version (C(max-priority-not-a-policy-key), use the C(x-max-priority)
@@ -547,7 +553,8 @@ options:
   check_only:
     description:
       - >-
-        V(upgrade) - the upgrade pre-check. Reads RabbitMQ (C(GET /api/definitions), and
+        V(upgrade) - the upgrade pre-check. Reads RabbitMQ (C(GET /api/definitions), C(GET /api/vhosts) for
+        each vhost's default queue type, which 3.x definitions lack, and
         C(GET /api/deprecated-features/used) where the broker has it) and reports, as warnings and in
         RV(findings), everything RabbitMQ O(target_version) would refuse or warn about; plans no change and
         writes nothing, in check mode or not.
@@ -791,7 +798,7 @@ backends:
       C(endpoint_errors) lists what the failing endpoints said (the first ten), so a flaky node shows.
       Every request tries each endpoint in turn, in up to three passes 0.25 s and 0.5 s apart, within the
       connection's O(rabbitmq.timeout); a 4xx answer fails at once.
-  returned: success, on a partial failure, and when a verify probe failed
+  returned: success, on a partial failure, when a verify probe failed, and when the policy lint refused the request
   type: dict
   sample:
     rabbitmq: {"endpoint": "http://127.0.0.1:15672/api", "version": "3.10.8", "reads": 1, "writes": 0, "read_ms": 4.7,
@@ -800,9 +807,13 @@ backends:
 findings:
   description:
     - The warnings of the policy lint, of O(report_deprecated_features) and of the RabbitMQ 4.3 classic-queue
-      check, machine-readable; each C(message) is also one of the task's warnings. Refusals fail the task
-      before anything is written, with the rule in the message, and are not listed here.
-  returned: success, on a partial failure, and when a verify probe failed
+      check, machine-readable; each C(message) of severity V(warn) or V(inert) is also one of the task's
+      warnings.
+    - When the policy lint refuses the request, the task fails before anything is written, with the first
+      refusal and the rule in the message, and this lists every refusal (severity V(refuse), not among the
+      warnings) and every warning found with them; the failed result then also has RV(changes) (empty),
+      RV(endpoint), RV(backends) and RV(stats) (no writes).
+  returned: success, on a partial failure, when a verify probe failed, and when the policy lint refused the request
   type: list
   elements: dict
   sample:
@@ -824,8 +835,9 @@ findings:
       sample: shadowed-keys
     severity:
       description: >-
-        V(warn), or V(inert) for a policy key that has no effect on this version; V(refuse) only from
-        O(check_only=upgrade), for what the target version would refuse.
+        V(warn), or V(inert) for a policy key that has no effect on this version; V(refuse) for what the
+        policy lint refused (the task failed, nothing was written) or, from O(check_only=upgrade), for what
+        the target version would refuse.
       returned: always
       type: str
       sample: warn
@@ -851,7 +863,7 @@ findings:
       sample: "policies[0].definition.queue-version: ..."
 endpoint:
   description: The RabbitMQ management API endpoint that answered; null when RabbitMQ was not contacted.
-  returned: success, on a partial failure, and when a verify probe failed
+  returned: success, on a partial failure, when a verify probe failed, and when the policy lint refused the request
   type: str
   sample: http://127.0.0.1:15672/api
 stats:
@@ -859,7 +871,7 @@ stats:
     - Counts and timings of the run, in milliseconds. C(total_ms) is the whole call, reading and validating
       the request (C(parse_ms)), the reads, the plan, the writes and any O(verify) probes.
     - C(verify_ms) is the time of the O(verify) probes, when they ran.
-  returned: success, on a partial failure, and when a verify probe failed
+  returned: success, on a partial failure, when a verify probe failed, and when the policy lint refused the request
   type: dict
   sample: {"reads": 2, "writes": 1, "parse_ms": 0.2, "read_ms": 3.1, "plan_ms": 0.1, "apply_ms": 4.2, "total_ms": 7.7}
 verify:

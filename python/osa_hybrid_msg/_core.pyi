@@ -61,9 +61,11 @@ class SpecError(OsaHybridMsgError):
     path: str
 
 class PlanError(OsaHybridMsgError):
-    """The request is well-formed but cannot be planned against what exists."""
+    """The request is well-formed but cannot be planned against what exists. When the policy lint refused
+    it, ``result`` (set only then) is the run result (JSON) with every refusal and warning in ``findings``."""
 
     path: str
+    result: str
 
 class ConnectionConfigError(OsaHybridMsgError):
     """A connection option is unusable (unreadable CA file, bad URL)."""

@@ -4,13 +4,17 @@
 //! a higher-priority policy that hides keys of a lower one. Pure: the planner passes the declared
 //! policies and the broker's existing ones in the same vhosts.
 
+use std::borrow::Cow;
+
 use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::pattern_overlap::witness;
 use super::policy_rules::{Concerns, RULES, Verdict, Version};
+use crate::observed::{ObservedPolicy, normalize_definition};
+use crate::spec::PolicySpec;
 
-/// One policy as the lint sees it, declared or found on the broker.
+/// One policy as the lint sees it, declared (`declared`) or found on the broker (`observed`).
 #[derive(Debug, Clone)]
 pub struct LintPolicy<'a> {
     pub vhost: &'a str,
@@ -18,7 +22,8 @@ pub struct LintPolicy<'a> {
     pub pattern: &'a str,
     pub apply_to: &'a str,
     pub priority: i64,
-    pub definition: &'a Map<String, Value>,
+    /// Normalized as the broker stores it, so that a declared and an observed policy compare alike.
+    pub definition: Cow<'a, Map<String, Value>>,
     /// The vhost's default queue type, when known: with `quorum`, a `queues`/`all` policy reaches quorum queues.
     pub default_queue_type: Option<&'a str>,
     /// The request path (`policies[3]`) of a declared policy; `None` for one only on the broker.
@@ -36,7 +41,40 @@ enum Reach {
     Mixed,
 }
 
-impl LintPolicy<'_> {
+impl<'a> LintPolicy<'a> {
+    /// A declared policy, at request path `path` (`policies[3]`), with the defaults the plan writes.
+    pub fn declared(spec: &'a PolicySpec, path: String, default_queue_type: Option<&'a str>) -> Self {
+        LintPolicy {
+            vhost: &spec.vhost,
+            name: &spec.name,
+            pattern: spec.pattern.as_deref().unwrap_or_default(),
+            apply_to: spec.apply_to().as_str(),
+            priority: spec.priority(),
+            definition: Cow::Owned(normalize_definition(spec.definition.as_ref().unwrap_or(&Map::new()))),
+            default_queue_type,
+            path: Some(path),
+        }
+    }
+
+    /// A policy read from the broker, not declared in this request.
+    pub fn observed(
+        vhost: &'a str,
+        name: &'a str,
+        policy: &'a ObservedPolicy,
+        default_queue_type: Option<&'a str>,
+    ) -> Self {
+        LintPolicy {
+            vhost,
+            name,
+            pattern: &policy.pattern,
+            apply_to: &policy.apply_to,
+            priority: policy.priority,
+            definition: Cow::Borrowed(&policy.definition),
+            default_queue_type,
+            path: None,
+        }
+    }
+
     fn reach(&self) -> Reach {
         match self.apply_to {
             "quorum_queues" => Reach::Quorum,
@@ -97,6 +135,18 @@ impl Finding {
     pub fn is_refusal(&self) -> bool {
         self.verdict == Verdict::Refuse.as_str()
     }
+
+    /// The finding as the run result lists it, its message after `prefix`.
+    pub fn to_result(&self, prefix: &str) -> crate::result::Finding {
+        crate::result::Finding {
+            rule: self.rule.to_owned(),
+            severity: self.verdict.to_owned(),
+            vhost: Some(self.vhost.clone()),
+            policy: Some(self.policy.clone()),
+            key: self.key.clone(),
+            message: format!("{prefix}{}", self.message),
+        }
+    }
 }
 
 /// The findings for `policies` on a broker of `version`. With `declared_only`, key rules run on declared
@@ -123,7 +173,7 @@ pub fn lint(policies: &[LintPolicy<'_>], version: Option<Version>, declared_only
 
 fn key_findings(p: &LintPolicy<'_>, version: Option<Version>, version_text: &str, out: &mut Vec<Finding>) {
     let reach = p.reach();
-    for (key, value) in p.definition {
+    for (key, value) in p.definition.iter() {
         let rule = RULES.iter().find(|r| {
             r.keys.matches(key)
                 && r.value.is_none_or(|want| value.as_str() == Some(want))
@@ -170,46 +220,42 @@ fn pair_findings(a: &LintPolicy<'_>, b: &LintPolicy<'_>, out: &mut Vec<Finding>)
         return;
     };
     let (hi, lo) = if a.priority >= b.priority { (a, b) } else { (b, a) };
+    let (rule, message) = if a.priority == b.priority {
+        (
+            "equal-priority-overlap",
+            format!(
+                "{} and {} both have priority {} and both match names like '{name}': RabbitMQ applies one of them to such a queue, and which one is undefined; give one a higher priority (carrying the keys it needs from the other) or make the patterns disjoint (rule equal-priority-overlap, RabbitMQ 3.0)",
+                a.label(),
+                b.label(),
+                a.priority
+            ),
+        )
+    } else {
+        let lost: Vec<&str> = lo
+            .definition
+            .keys()
+            .filter(|k| !hi.definition.contains_key(*k))
+            .map(String::as_str)
+            .collect();
+        if lost.is_empty() {
+            return;
+        }
+        (
+            "shadowed-keys",
+            format!(
+                "{} (priority {}) takes precedence over {} (priority {}) on names like '{name}', so these keys of the lower one are not applied there: {}; copy them into the higher one or make the patterns disjoint (rule shadowed-keys, RabbitMQ 3.0)",
+                hi.label(),
+                hi.priority,
+                lo.label(),
+                lo.priority,
+                lost.join(", ")
+            ),
+        )
+    };
+    // A pair finding is filed under its declared side (the higher one when both are).
     let declared = if hi.path.is_some() { hi } else { lo };
-    if a.priority == b.priority {
-        let message = format!(
-            "{} and {} both have priority {} and both match names like '{name}': RabbitMQ applies one of them to such a queue, and which one is undefined; give one a higher priority (carrying the keys it needs from the other) or make the patterns disjoint (rule equal-priority-overlap, RabbitMQ 3.0)",
-            a.label(),
-            b.label(),
-            a.priority
-        );
-        out.push(Finding {
-            rule: "equal-priority-overlap",
-            verdict: Verdict::Warn.as_str(),
-            vhost: a.vhost.to_owned(),
-            policy: declared.name.to_owned(),
-            key: None,
-            path: declared.path.clone(),
-            detail: message.clone(),
-            message,
-            since: "3.0",
-        });
-        return;
-    }
-    let lost: Vec<&str> = lo
-        .definition
-        .keys()
-        .filter(|k| !hi.definition.contains_key(*k))
-        .map(String::as_str)
-        .collect();
-    if lost.is_empty() {
-        return;
-    }
-    let message = format!(
-        "{} (priority {}) takes precedence over {} (priority {}) on names like '{name}', so these keys of the lower one are not applied there: {}; copy them into the higher one or make the patterns disjoint (rule shadowed-keys, RabbitMQ 3.0)",
-        hi.label(),
-        hi.priority,
-        lo.label(),
-        lo.priority,
-        lost.join(", ")
-    );
     out.push(Finding {
-        rule: "shadowed-keys",
+        rule,
         verdict: Verdict::Warn.as_str(),
         vhost: a.vhost.to_owned(),
         policy: declared.name.to_owned(),

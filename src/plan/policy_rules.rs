@@ -1,7 +1,8 @@
 //! The policy-key rules, as data: which key (or key prefix, or key with one value) a rule concerns, the
 //! broker versions it holds for, which policy targets it concerns, and its verdict. `policy_lint.rs`
 //! evaluates them; README ("Policy lint") and the module's DOCUMENTATION list them with the same ids.
-//! The 400s quoted below were observed on RabbitMQ 3.10.8, 4.0.5 and 4.3.6 (tests/rust/integration/policy_lint.rs).
+//! The 400s quoted below were observed on RabbitMQ 3.10.8, 4.0.5 and 4.3.6; each rule is exercised on those brokers
+//! by tests/python/test_module_rabbitmq_lint.py and the policy-lint tests of test_module_rabbitmq.py.
 
 /// (major, minor, patch).
 pub type Version = (u32, u32, u32);

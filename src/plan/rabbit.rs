@@ -644,7 +644,8 @@ fn plan_policies(request: &Request, observed: &RabbitSnapshot, fate: &VhostFate<
 }
 
 /// Runs the policy lint (`policy_lint.rs`) over the declared policies and the broker's other policies in
-/// their vhosts: refusals fail the plan, before anything is written; the rest become warnings.
+/// their vhosts: refusals fail the plan before anything is written, as `Error::Refused` carrying every
+/// finding (the refusals with severity `refuse`); otherwise the findings become warnings.
 fn lint_policies(request: &Request, observed: &RabbitSnapshot, fate: &VhostFate<'_>, plan: &mut Plan) -> Result<()> {
     let declared_dqt: HashMap<&str, Option<&str>> = request
         .vhosts()
@@ -659,73 +660,56 @@ fn lint_policies(request: &Request, observed: &RabbitSnapshot, fate: &VhostFate<
             .flatten()
             .or_else(|| observed.vhosts.get(vhost).and_then(|v| v.default_queue_type.as_deref()))
     };
-    let definitions: Vec<Map<String, Value>> = request
+    let declared: BTreeSet<(&str, &str)> = request
         .policies()
         .iter()
-        .map(|p| normalize_definition(p.definition.as_ref().unwrap_or(&Map::new())))
+        .map(|p| (p.vhost.as_str(), p.name.as_str()))
         .collect();
-    let mut declared: BTreeSet<(&str, &str)> = BTreeSet::new();
-    let mut policies = Vec::new();
-    for (i, p) in request.policies().iter().enumerate() {
-        declared.insert((p.vhost.as_str(), p.name.as_str()));
-        if p.state() == State::Absent || !fate.exists_after(&p.vhost) {
-            continue;
-        }
-        policies.push(LintPolicy {
-            vhost: &p.vhost,
-            name: &p.name,
-            pattern: p.pattern.as_deref().unwrap_or_default(),
-            apply_to: p.apply_to.unwrap_or_default().as_str(),
-            priority: p.priority.unwrap_or(0),
-            definition: &definitions[i],
-            default_queue_type: dqt(&p.vhost),
-            path: Some(request.policy_path(i)),
-        });
-    }
+    let mut policies: Vec<LintPolicy<'_>> = request
+        .policies()
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.state() == State::Present && fate.exists_after(&p.vhost))
+        .map(|(i, p)| LintPolicy::declared(p, request.policy_path(i), dqt(&p.vhost)))
+        .collect();
     let vhosts: BTreeSet<&str> = policies.iter().map(|p| p.vhost).collect();
-    for ((vhost, name), cur) in &observed.policies {
-        // A vhost created in this run has none of the broker's policies; a declared one replaces its copy.
-        if !vhosts.contains(vhost.as_str())
-            || !fate.observed.vhosts.contains_key(vhost)
-            || declared.contains(&(vhost.as_str(), name.as_str()))
-        {
-            continue;
-        }
-        policies.push(LintPolicy {
-            vhost,
-            name,
-            pattern: &cur.pattern,
-            apply_to: &cur.apply_to,
-            priority: cur.priority,
-            definition: &cur.definition,
-            default_queue_type: dqt(vhost),
-            path: None,
-        });
-    }
+    // Only the vhosts with a declared policy; a vhost created in this run has none of the broker's
+    // policies; a declared policy replaces its copy.
+    policies.extend(
+        observed
+            .policies
+            .iter()
+            .filter(|((vhost, name), _)| {
+                vhosts.contains(vhost.as_str())
+                    && fate.observed.vhosts.contains_key(vhost)
+                    && !declared.contains(&(vhost.as_str(), name.as_str()))
+            })
+            .map(|((vhost, name), cur)| LintPolicy::observed(vhost, name, cur, dqt(vhost))),
+    );
     let findings = lint(&policies, observed.version_tuple(), true);
+    for f in &findings {
+        plan.findings.push(f.to_result(""));
+        // A refusal is the failure's message, not a warning.
+        if !f.is_refusal() {
+            plan.warnings.push(f.message.clone());
+        }
+    }
     let refusals: Vec<&Finding> = findings.iter().filter(|f| f.is_refusal()).collect();
-    if let Some(first) = refusals.first() {
-        let also: Vec<&str> = refusals[1..].iter().map(|f| f.message.as_str()).collect();
-        let also = if also.is_empty() {
-            String::new()
-        } else {
-            format!(". Also refused: {}", also.join("; "))
-        };
-        let message = format!("{}{also}. Nothing was written", first.detail);
-        return Err(Error::plan(first.path.as_deref().unwrap_or("policies"), message));
-    }
-    for f in findings {
-        plan.findings.push(crate::result::Finding {
-            rule: f.rule.to_owned(),
-            severity: f.verdict.to_owned(),
-            vhost: Some(f.vhost),
-            policy: Some(f.policy),
-            key: f.key,
-            message: f.message.clone(),
-        });
-        plan.warnings.push(f.message);
-    }
-    Ok(())
+    let Some(first) = refusals.first() else {
+        return Ok(());
+    };
+    let also: Vec<&str> = refusals[1..].iter().map(|f| f.message.as_str()).collect();
+    let also = if also.is_empty() {
+        String::new()
+    } else {
+        format!(". Also refused: {}", also.join("; "))
+    };
+    Err(Error::refused(
+        first.path.as_deref().unwrap_or("policies"),
+        format!("{}{also}. Nothing was written", first.detail),
+        std::mem::take(&mut plan.findings),
+        std::mem::take(&mut plan.warnings),
+    ))
 }
 
 /// The fields that differ between two policies (all of them on create or delete).

@@ -5,11 +5,9 @@
 
 use std::collections::BTreeSet;
 
-use serde_json::{Map, Value};
-
 use super::Plan;
 use super::policy_lint::{LintPolicy, lint};
-use crate::observed::{RabbitSnapshot, normalize_definition};
+use crate::observed::RabbitSnapshot;
 use crate::result::Finding;
 use crate::spec::{QueueType, Request, State};
 
@@ -69,56 +67,28 @@ pub fn precheck(request: &Request, observed: &RabbitSnapshot, target: Version) -
 
 fn policies(request: &Request, observed: &RabbitSnapshot, target: Version, prefix: &str, plan: &mut Plan) {
     let dqt = |vhost: &str| observed.vhosts.get(vhost).and_then(|v| v.default_queue_type.as_deref());
-    let definitions: Vec<Map<String, Value>> = request
+    let declared: BTreeSet<(&str, &str)> = request
         .policies()
         .iter()
-        .map(|p| normalize_definition(p.definition.as_ref().unwrap_or(&Map::new())))
+        .map(|p| (p.vhost.as_str(), p.name.as_str()))
         .collect();
-    let mut declared: BTreeSet<(&str, &str)> = BTreeSet::new();
-    let mut all = Vec::new();
-    for (i, p) in request.policies().iter().enumerate() {
-        declared.insert((p.vhost.as_str(), p.name.as_str()));
-        if p.state() == State::Absent {
-            continue;
-        }
-        all.push(LintPolicy {
-            vhost: &p.vhost,
-            name: &p.name,
-            pattern: p.pattern.as_deref().unwrap_or_default(),
-            apply_to: p.apply_to.unwrap_or_default().as_str(),
-            priority: p.priority.unwrap_or(0),
-            definition: &definitions[i],
-            default_queue_type: dqt(&p.vhost),
-            path: Some(request.policy_path(i)),
-        });
-    }
-    for ((vhost, name), cur) in &observed.policies {
-        if declared.contains(&(vhost.as_str(), name.as_str())) {
-            continue;
-        }
-        all.push(LintPolicy {
-            vhost,
-            name,
-            pattern: &cur.pattern,
-            apply_to: &cur.apply_to,
-            priority: cur.priority,
-            definition: &cur.definition,
-            default_queue_type: dqt(vhost),
-            path: None,
-        });
-    }
+    // Every policy of the broker, each declared one in place of its copy (a declared absent one gone).
+    let all: Vec<LintPolicy<'_>> = request
+        .policies()
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.state() == State::Present)
+        .map(|(i, p)| LintPolicy::declared(p, request.policy_path(i), dqt(&p.vhost)))
+        .chain(
+            observed
+                .policies
+                .iter()
+                .filter(|((vhost, name), _)| !declared.contains(&(vhost.as_str(), name.as_str())))
+                .map(|((vhost, name), cur)| LintPolicy::observed(vhost, name, cur, dqt(vhost))),
+        )
+        .collect();
     for f in lint(&all, Some(target), false) {
-        push(
-            plan,
-            Finding {
-                rule: f.rule.to_owned(),
-                severity: f.verdict.to_owned(),
-                vhost: Some(f.vhost),
-                policy: Some(f.policy),
-                key: f.key,
-                message: format!("{prefix}{}", f.message),
-            },
-        );
+        push(plan, f.to_result(prefix));
     }
 }
 

@@ -70,7 +70,8 @@ impl From<Error> for PyErr {
         let message = e.to_string();
         let err = match &e {
             Error::Spec { .. } => SpecError::new_err(message),
-            Error::Plan { .. } => PlanError::new_err(message),
+            // A refusal is a plan error that also carries the run result (its findings).
+            Error::Plan { .. } | Error::Refused { .. } => PlanError::new_err(message),
             Error::ConnectionConfig { .. } => ConnectionConfigError::new_err(message),
             Error::Unreachable { .. } | Error::NoAnswer { .. } => BrokerUnreachableError::new_err(message),
             Error::Authentication { .. } => AuthenticationError::new_err(message),
@@ -89,6 +90,10 @@ impl From<Error> for PyErr {
             };
             match &e {
                 Error::Spec { path, .. } | Error::Plan { path, .. } => set("path", path.into_py_any(py)),
+                Error::Refused { path, result, .. } => {
+                    set("path", path.into_py_any(py));
+                    set("result", result_json(py, result));
+                }
                 Error::Unreachable { broker, .. } | Error::NoAnswer { broker, .. } => {
                     set("broker", broker.to_string().into_py_any(py));
                 }

@@ -32,7 +32,7 @@ fn spec_error(value: &Value) -> (String, String) {
 
 fn plan_error(value: &Value, snap: &RabbitSnapshot) -> (String, String) {
     match plan(&request(value), snap) {
-        Err(Error::Plan { path, message }) => (path, message),
+        Err(Error::Plan { path, message } | Error::Refused { path, message, .. }) => (path, message),
         other => panic!("expected a plan error, got {other:?}"),
     }
 }

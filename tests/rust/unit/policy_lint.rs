@@ -31,10 +31,27 @@ fn warnings(body: &Value, s: &RabbitSnapshot) -> Vec<String> {
     plan(&request(body), s).unwrap_or_else(|e| panic!("{e}")).warnings
 }
 
+/// The first refusal's path and message. Each refusal is also a `refuse` finding of the result the error
+/// carries, and none of them is among its warnings.
 fn refusal(body: &Value, s: &RabbitSnapshot) -> (String, String) {
     match plan(&request(body), s) {
-        Err(Error::Plan { path, message }) => (path, message),
-        other => panic!("expected a plan error, got {other:?}"),
+        Err(Error::Refused { path, message, result }) => {
+            let refused: Vec<_> = result.findings.iter().filter(|f| f.severity == "refuse").collect();
+            assert!(
+                refused
+                    .iter()
+                    .any(|f| path.ends_with(&format!(".{}", f.key.as_deref().unwrap_or("?")))),
+                "{path}: {:?}",
+                result.findings
+            );
+            assert!(
+                refused.iter().all(|f| !result.warnings.contains(&f.message)),
+                "{result:?}"
+            );
+            assert!(!result.changed && result.changes.is_empty());
+            (path, message)
+        }
+        other => panic!("expected a refusal, got {other:?}"),
     }
 }
 
@@ -110,6 +127,44 @@ fn max_priority_is_refused_on_every_version() {
         assert_eq!(path, "policies[0].definition.max-priority");
         assert!(message.contains("x-max-priority"), "{message}");
     }
+}
+
+#[test]
+fn a_refusal_carries_every_finding_and_keeps_only_the_warnings_as_warnings() {
+    // On 4.3: max-priority and queue-master-locator are refused, queue-version is inert.
+    let body = one_policy(
+        "all",
+        &json!({"max-priority": 5, "queue-master-locator": "min-masters", "queue-version": 2}),
+    );
+    let Err(Error::Refused { path, message, result }) = plan(&request(&body), &broker("4.3.6", None)) else {
+        panic!("expected a refusal");
+    };
+    assert_eq!(path, "policies[0].definition.max-priority");
+    assert!(
+        message.contains("Also refused: policies[0].definition.queue-master-locator"),
+        "{message}"
+    );
+    let found: Vec<(&str, &str, Option<&str>)> = result
+        .findings
+        .iter()
+        .map(|f| (f.rule.as_str(), f.severity.as_str(), f.key.as_deref()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("max-priority-not-a-policy-key", "refuse", Some("max-priority")),
+            ("queue-master-locator-denied", "refuse", Some("queue-master-locator")),
+            ("queue-version-inert", "inert", Some("queue-version")),
+        ]
+    );
+    assert!(
+        result
+            .findings
+            .iter()
+            .all(|f| f.vhost.as_deref() == Some("v") && f.policy.as_deref() == Some("p"))
+    );
+    assert_eq!(result.warnings, [result.findings[2].message.clone()]);
+    assert!(!result.changed && result.changes.is_empty());
 }
 
 #[test]

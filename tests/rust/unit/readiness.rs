@@ -352,7 +352,7 @@ fn upgrade_precheck_lists_what_each_target_refuses_or_warns_about_and_plans_noth
     on_4_3.version = Some("4.3.6".into());
     let body =
         json!({"policies": [{"name": "ha-all", "vhost": "/nova", "pattern": ".*", "definition": {"ha-mode": "all"}}]});
-    assert!(matches!(plan(&request(&body), &on_4_3), Err(Error::Plan { .. })));
+    assert!(matches!(plan(&request(&body), &on_4_3), Err(Error::Refused { .. })));
 }
 
 #[test]

@@ -111,6 +111,33 @@ async fn run_on_fakes_partial_apply_carries_the_result_with_each_status_and_no_p
 }
 
 #[tokio::test]
+async fn run_on_fakes_a_policy_lint_refusal_carries_its_findings_and_the_reads() {
+    let b = brokers();
+    let mut body = topology();
+    body["policies"][0]["definition"] = json!({"ha-mode": "all", "queue-version": 2});
+    let Err(Error::Refused { path, result, .. }) = go(&b, &body, false).await else {
+        panic!("expected a refusal");
+    };
+    assert_eq!(path, "policies[0].definition.ha-mode");
+    let found: Vec<(&str, &str)> = result
+        .findings
+        .iter()
+        .map(|f| (f.rule.as_str(), f.severity.as_str()))
+        .collect();
+    assert_eq!(found, [("ha-removed", "refuse"), ("queue-version-inert", "inert")]);
+    assert_eq!(result.warnings, [result.findings[1].message.clone()]);
+    assert!(!result.changed && result.changes.is_empty());
+    assert_eq!(result.endpoint.as_deref(), Some("fake://rabbitmq"));
+    assert_eq!(result.rabbitmq_version.as_deref(), Some("4.0.5"));
+    let rabbit = result.backends.rabbitmq.as_ref().expect("rabbitmq stats");
+    assert_eq!((rabbit.reads, rabbit.writes), (1, 0));
+    assert!(result.backends.kafka.is_some(), "the Kafka read happened too");
+    assert_eq!(result.stats.writes, 0);
+    assert!(result.stats.total_ms >= result.stats.read_ms);
+    assert_eq!((rabbit_writes(&b), kafka_batches(&b)), (0, 0));
+}
+
+#[tokio::test]
 async fn run_on_fakes_verify_failure_carries_the_applied_result() {
     let b = brokers();
     let mut body = topology();
