@@ -320,6 +320,9 @@ impl RdKafka {
             if again.is_empty() {
                 break;
             }
+            // librdkafka sends these requests to the controller it last heard of; after a broker loss
+            // that may be the lost broker (a KRaft cluster names any live broker), until new metadata.
+            self.refresh_metadata(budget.attempt()).await;
             // The answer was lost: look on the cluster for what took effect before sending it again.
             let lost: Vec<&Op> = again.iter().filter(|a| a.2).map(|a| ops[a.0]).collect();
             let shown: Shown = if lost.is_empty() {
@@ -327,10 +330,12 @@ impl RdKafka {
             } else {
                 let shown = self.shown(&lost, budget.attempt()).await;
                 let found = shown.iter().filter(|d| **d == Some(true)).count();
+                let told = shown.iter().filter(|d| d.is_some()).count();
                 self.note_retry(format!(
-                    "{request}: answer lost ({}); looked up on the cluster: {found} of {} operation(s) done",
+                    "{request}: answer lost ({}); looked up on the cluster: {found} of {} operation(s) done, {} it could not tell",
                     again[0].1,
-                    lost.len()
+                    lost.len(),
+                    lost.len() - told
                 ));
                 shown
             };
@@ -396,6 +401,14 @@ impl RdKafka {
             _ => self.settle_scram(&applied).await,
         }
         results
+    }
+
+    /// Reads the cluster's metadata (result unused), so that librdkafka learns which brokers are up and
+    /// which one is the controller now.
+    async fn refresh_metadata(&self, timeout: Duration) {
+        let admin = Arc::clone(&self.admin);
+        let read = tokio::task::spawn_blocking(move || admin.inner().fetch_metadata(None, timeout).is_ok());
+        let _ = tokio::time::timeout(timeout + Duration::from_secs(1), read).await;
     }
 
     /// One attempt: the operations in one request, each outcome in order.
