@@ -97,11 +97,23 @@ pub enum Error {
 
     /// A request took longer than the configured timeout.
     #[error(
-        "{action} timed out after {seconds}s on {endpoint}; raise the connection's `timeout` or check the broker's load"
+        "{action} timed out after {}s on {endpoint}; raise the connection's `timeout` or check the broker's load",
+        tenths(*seconds)
     )]
     Timeout {
         action: String,
         endpoint: String,
+        seconds: f64,
+    },
+
+    /// The run's `timeout` (`option`) ran out before the request could be sent: nothing was sent.
+    #[error(
+        "{action} was not sent to {broker}: the run's `{option}` of {seconds}s ran out before it; raise `{option}` or check why the broker is slow"
+    )]
+    Deadline {
+        broker: Broker,
+        action: String,
+        option: &'static str,
         seconds: f64,
     },
 
@@ -187,6 +199,12 @@ impl Error {
             _ => None,
         }
     }
+}
+
+/// Seconds to a tenth, without a trailing ".0": a wait cut at the run's deadline is never a round number.
+fn tenths(seconds: f64) -> String {
+    let text = format!("{seconds:.1}");
+    text.strip_suffix(".0").map_or_else(|| text.clone(), str::to_owned)
 }
 
 fn status_text(status: u16) -> String {

@@ -1,9 +1,10 @@
 //! One module run: request → snapshots (RabbitMQ and Kafka side by side) → plan → (apply) → (verify) → result.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::apply::ChangeReport;
 use crate::backend::{Brokers, KafkaAdmin, RabbitAdmin, RealBrokers, SecurityScope};
+use crate::deadline::Deadline;
 use crate::error::{Error, Result};
 use crate::observed::{KafkaSnapshot, RabbitSnapshot};
 use crate::plan::{self, Plan, Secret, Status};
@@ -86,8 +87,17 @@ pub async fn run_on<B: Brokers>(brokers: &B, request: &Request, options: Options
     // Both reads go out at once, the Kafka one on a worker of its own: creating the librdkafka
     // client is synchronous, and in the same task it held back the RabbitMQ request. A backend with
     // nothing declared is never contacted.
+    // Each connection's `timeout` is one deadline for everything the run does on that broker.
+    let rabbit_deadline = Deadline::after(
+        Duration::from_secs_f64(rabbit_conn.timeout_seconds()),
+        crate::backend::rabbit_http::TIMEOUT_OPTION,
+    );
+    let kafka_deadline = Deadline::after(
+        Duration::from_secs_f64(kafka_conn.timeout_seconds()),
+        crate::backend::kafka_rd::TIMEOUT_OPTION,
+    );
     let kafka_task = request.has_kafka_objects().then(|| {
-        let read = brokers.kafka(kafka_conn, topic_names);
+        let read = brokers.kafka(kafka_conn, topic_names, kafka_deadline);
         tokio::spawn(async move {
             let at = Instant::now();
             let result = read.await;
@@ -95,7 +105,9 @@ pub async fn run_on<B: Brokers>(brokers: &B, request: &Request, options: Options
         })
     });
     let rabbit = if request.has_rabbitmq_objects() {
-        let read = brokers.rabbit(rabbit_conn, needs_vhost_metadata(request)).await;
+        let read = brokers
+            .rabbit(rabbit_conn, needs_vhost_metadata(request), rabbit_deadline)
+            .await;
         with_deprecations(request, read).await.map(Some)
     } else {
         Ok(None)
@@ -203,6 +215,9 @@ pub async fn run_on<B: Brokers>(brokers: &B, request: &Request, options: Options
     }
     if !request.verify().any() {
         return Ok(result);
+    }
+    if let Some((b, _)) = &rabbit {
+        b.lift_deadline();
     }
     let outcome = crate::verify::run(crate::verify::Context {
         request,

@@ -58,7 +58,12 @@ options:
         type: path
       timeout:
         description:
-          - Seconds the metadata read and each admin request may take.
+          - Seconds the whole run may spend on Kafka, counted from the start of the task - one deadline for
+            the reads, every admin request (topics, configs, SCRAM credentials, ACLs), their retries and
+            the waits until the cluster shows a change, not a budget per request. A run whose deadline passes
+            ends with an error naming the bootstrap servers; a write already sent whose outcome could not be
+            looked up is reported with status V(unknown).
+          - The probes of O(verify) run after the writes; each of their hops waits at most this long.
         type: float
         default: 30
 """

@@ -23,8 +23,10 @@ options:
           - Use several URLs for the nodes of a cluster; an endpoint that does not answer is skipped.
           - Failover holds for every request, the read and each write. A request goes first to the endpoint
             that answered last and moves on to the next when a node refuses or drops the connection or answers
-            500, 502, 503 or 504, in up to three passes over the list (0.25 s and 0.5 s apart) within
-            O(rabbitmq.timeout). Writes are idempotent, so a write whose answer was lost is sent again; one
+            500, 502, 503 or 504, in up to three passes over the list (0.25 s and 0.5 s apart) until the
+            run's deadline (O(rabbitmq.timeout)). With several URLs, one attempt waits at most half of the time
+            left (at least 1 s), so a node that accepts connections and never answers does not use up the
+            whole run. Writes are idempotent, so a write whose answer was lost is sent again; one
             that no endpoint answered is reported with status V(unknown).
           - An empty list (what an inventory group without hosts renders to) is an error naming this option,
             whatever is declared; it never falls back to the default.
@@ -68,9 +70,13 @@ options:
         default: true
       timeout:
         description:
-          - Seconds each HTTP request to the management API may take, and the time within which a request
-            that failed over or is retried must be done.
-          - Also bounds each hop of the AMQP probes of O(verify).
+          - Seconds the whole run may spend on RabbitMQ, counted from the start of the task - one deadline for
+            the read, every write, and all their retries, failovers and pauses, not a budget per request. A run
+            whose deadline passes ends with an error naming the endpoint that did not answer in time; a write
+            already sent is reported with status V(unknown), one not yet sent as failed with "was not sent".
+          - Raise it for large converges - creating hundreds of vhosts on a loaded broker takes minutes.
+          - The probes of O(verify) run after the writes; each of their hops (and each management call they
+            make) waits at most this long.
         type: float
         default: 30
       amqp_urls:

@@ -148,8 +148,45 @@ _RABBITMQ_KEYS = ("name", "address", "port", "use_ssl", "management_port", "vars
 _KAFKA_KEYS = ("name", "address", "port", "vars")
 
 
+# Longest host name accepted: a DNS name's limit, with room for an alias.
+_MAX_NAME = 255
+
+# Options Ansible would coerce ("maybe" and 2 become false); the source must give true or false.
+_BOOL_OPTIONS = ("rabbitmq_use_ssl", "rabbitmq_management_use_ssl", "strict", "leading_separator", "use_extra_vars")
+
+
 class MessagingConfigError(ValueError):
     """A setting of the source is wrong; the message names the key."""
+
+
+def check_source(data, known):
+    """Checks the source as written, before Ansible's option handling: every top-level key is a known option
+    (Ansible ignores unknown ones, so a misspelt key would silently do nothing) and boolean options are true or
+    false (Ansible reads any other text as false)."""
+    if not isinstance(data, dict):
+        raise MessagingConfigError("the source must be a mapping of options")
+    for key in data:
+        if not isinstance(key, str) or key not in known:
+            raise MessagingConfigError(f"{key!r:.80} is not a known option (known: {', '.join(sorted(known))})")
+    for key in _BOOL_OPTIONS:
+        if key in data and not isinstance(data[key], bool):
+            raise MessagingConfigError(f"{key} must be true or false, got {data[key]!r:.80}")
+    # Ansible turns a number or a boolean into text for a str option ("True" would be a valid group name).
+    for key in ("rabbitmq_group", "kafka_group"):
+        if data.get(key) is not None and not isinstance(data[key], str):
+            raise MessagingConfigError(f"{key} must be a group name (letters, digits, _), got {data[key]!r:.80}")
+
+
+def _name(key, value):
+    """A host name: text without control characters or spaces, at most _MAX_NAME characters."""
+    if not isinstance(value, str):
+        raise MessagingConfigError(f"{key} must be a string, got {value!r:.80}")
+    if len(value) > _MAX_NAME:
+        raise MessagingConfigError(f"{key} is {len(value)} characters long; a host name has at most {_MAX_NAME}")
+    bad = next((c for c in value if c.isspace() or not c.isprintable() or 0xD800 <= ord(c) <= 0xDFFF), None)
+    if bad is not None:
+        raise MessagingConfigError(f"{key} contains {bad!r:.80}; a host name has no spaces or control characters")
+    return value
 
 
 def _address(key, value):
@@ -162,10 +199,11 @@ def _address(key, value):
         pass
     if value.startswith("[") or "/" in value or ":" in value:
         raise MessagingConfigError(
-            f"{key} must be an IP address or DNS name without brackets or port, got {value!r}; set the port with 'port'"
+            f"{key} must be an IP address or DNS name without brackets or port, got {value!r:.80}; "
+            "set the port with 'port'"
         )
     if not _HOSTNAME.match(value):
-        raise MessagingConfigError(f"{key} is not a valid IP address or DNS name: {value!r}")
+        raise MessagingConfigError(f"{key} is not a valid IP address or DNS name: {value!r:.80}")
     return value
 
 
@@ -174,7 +212,7 @@ def _port(key, value):
         if isinstance(value, str) and value.isdigit():
             value = int(value)
         else:
-            raise MessagingConfigError(f"{key} must be an integer port, got {value!r}")
+            raise MessagingConfigError(f"{key} must be an integer port, got {value!r:.80}")
     if not 1 <= value <= 65535:
         raise MessagingConfigError(f"{key} must be between 1 and 65535, got {value}")
     return value
@@ -183,7 +221,7 @@ def _port(key, value):
 def _bool(key, value):
     if isinstance(value, bool):
         return value
-    raise MessagingConfigError(f"{key} must be true or false, got {value!r}")
+    raise MessagingConfigError(f"{key} must be true or false, got {value!r:.80}")
 
 
 def _host_port(address, port):
@@ -202,15 +240,14 @@ def _entries(kind, entries, allowed):
     for i, entry in enumerate(entries):
         key = f"{kind}[{i}]"
         if not isinstance(entry, dict):
-            raise MessagingConfigError(f"{key} must be a mapping with name and address, got {type(entry).__name__}")
+            raise MessagingConfigError(f"{key} must be a mapping with name and address, got {entry!r:.80}")
         unknown = sorted(set(entry) - set(allowed))
         if unknown:
             raise MessagingConfigError(f"{key}.{unknown[0]} is not a known key (known: {', '.join(allowed)})")
         for required in ("name", "address"):
             if entry.get(required) in (None, ""):
                 raise MessagingConfigError(f"{key}.{required} is required")
-        if not isinstance(entry["name"], str):
-            raise MessagingConfigError(f"{key}.name must be a string, got {entry['name']!r}")
+        _name(f"{key}.name", entry["name"])
         extra = entry.get("vars", {})
         if extra is None:
             extra = {}
@@ -218,7 +255,7 @@ def _entries(kind, entries, allowed):
             raise MessagingConfigError(f"{key}.vars must be a mapping of variable names to values")
         for name in extra:
             if not isinstance(name, str) or not name.isidentifier():
-                raise MessagingConfigError(f"{key}.vars has an invalid variable name {name!r}")
+                raise MessagingConfigError(f"{key}.vars has an invalid variable name {name!r:.80}")
         yield key, entry
 
 
@@ -234,8 +271,10 @@ def build_hosts(config):
     groups = {}
     for option in ("rabbitmq_group", "kafka_group"):
         group = config.get(option)
-        if not isinstance(group, str) or not group.isidentifier():
-            raise MessagingConfigError(f"{option} must be a valid group name (letters, digits, _), got {group!r}")
+        if not isinstance(group, str) or not group.isidentifier() or len(group) > _MAX_NAME:
+            raise MessagingConfigError(
+                f"{option} must be a valid group name (letters, digits, _; at most {_MAX_NAME}), got {group!r:.80}"
+            )
         groups[option] = group
     if groups["rabbitmq_group"] == groups["kafka_group"]:
         raise MessagingConfigError("kafka_group must differ from rabbitmq_group, since the lookup tells them apart")
@@ -276,11 +315,11 @@ def build_hosts(config):
         if name in seen:
             other_key, other_group, other_address = seen[name]
             if other_group == group:
-                raise MessagingConfigError(f"{key}.name {name!r} is already used by {other_key}")
+                raise MessagingConfigError(f"{key}.name {name!r:.80} is already used by {other_key}")
             if other_address != hostvars["management_address"]:
                 raise MessagingConfigError(
-                    f"{key}.address {hostvars['management_address']!r} differs from {other_key}.address "
-                    f"{other_address!r} for the same host {name!r}"
+                    f"{key}.address {hostvars['management_address']!r:.80} differs from {other_key}.address "
+                    f"{other_address!r:.80} for the same host {name!r:.80}"
                 )
         seen[name] = (key, group, hostvars["management_address"])
 
@@ -289,7 +328,7 @@ def build_hosts(config):
         raise MessagingConfigError("vars must be a mapping of variable names to values")
     for name in all_vars:
         if not isinstance(name, str) or not name.isidentifier():
-            raise MessagingConfigError(f"vars has an invalid variable name {name!r}")
+            raise MessagingConfigError(f"vars has an invalid variable name {name!r:.80}")
     all_vars = dict(all_vars)
     # OpenStack-Ansible's cluster-wide settings, for the lookup running on the play's host. One AMQP port
     # serves the whole cluster there (rabbitmq_servers carries no ports), so it is set only when all agree.
@@ -319,7 +358,11 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
 
     def parse(self, inventory, loader, path, cache=True):
         super().parse(inventory, loader, path, cache)
-        self._read_config_data(path)
+        data = self._read_config_data(path)
+        try:
+            check_source(data, set(self._options))
+        except MessagingConfigError as e:
+            raise AnsibleParserError(f"messaging inventory {to_native(path)}: {e}") from e
         config = {
             option: self.get_option(option)
             for option in (

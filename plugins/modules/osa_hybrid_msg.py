@@ -788,16 +788,18 @@ backends:
   description:
     - Per broker contacted, where and how often it was read and written.
     - For Kafka, C(retries) counts requests sent again after a retryable error (a broker gone, NOT_CONTROLLER,
-      REQUEST_TIMED_OUT, a dropped connection), 0.1 s doubling to 1 s apart within O(kafka.timeout) per read
-      or batch, and look-ups on the cluster of writes whose answer was lost (those found done are not sent
-      again); C(retried) says what the first ten were for. Refused logins and INVALID_CONFIG fail at once.
+      REQUEST_TIMED_OUT, a dropped connection), 0.1 s doubling to 1 s apart until the run's deadline
+      (O(kafka.timeout) from the start of the task), for topics, configs, SCRAM credentials and ACLs alike,
+      and look-ups on the cluster (metadata, DescribeConfigs, DescribeAcls, DescribeUserScramCredentials)
+      of writes whose answer was lost (those found done are not sent again); C(retried) says what the first
+      ten were for. Refused logins and INVALID_CONFIG fail at once.
     - C(read_ms) is how long that broker's reads took (connecting included); the two brokers are read at
       the same time, so C(stats.read_ms) is about the longer of the two.
     - For RabbitMQ, C(retries) counts requests sent again after a connection error or a 500/502/503/504
       answer, C(failovers) the times requests moved on to another endpoint of O(rabbitmq.urls), and
       C(endpoint_errors) lists what the failing endpoints said (the first ten), so a flaky node shows.
-      Every request tries each endpoint in turn, in up to three passes 0.25 s and 0.5 s apart, within the
-      connection's O(rabbitmq.timeout); a 4xx answer fails at once.
+      Every request tries each endpoint in turn, in up to three passes 0.25 s and 0.5 s apart, until the
+      run's deadline (O(rabbitmq.timeout) from the start of the task); a 4xx answer fails at once.
   returned: success, on a partial failure, when a verify probe failed, and when the policy lint refused the request
   type: dict
   sample:

@@ -354,6 +354,7 @@ impl super::Brokers for FakeBrokers {
         &self,
         _conn: &RabbitConnection,
         with_vhost_metadata: bool,
+        _deadline: crate::deadline::Deadline,
     ) -> Result<(Self::Rabbit, RabbitSnapshot)> {
         let snapshot = super::RabbitAdmin::snapshot(&self.rabbit, with_vhost_metadata).await?;
         Ok((Arc::clone(&self.rabbit), snapshot))
@@ -363,6 +364,7 @@ impl super::Brokers for FakeBrokers {
         &self,
         _conn: &KafkaConnection,
         topics: Vec<String>,
+        _deadline: crate::deadline::Deadline,
     ) -> impl Future<Output = Result<(Self::Kafka, KafkaSnapshot)>> + Send + 'static {
         let kafka = Arc::clone(&self.kafka);
         async move {

@@ -17,6 +17,7 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 
 use super::kafka_alter::{Failure, TopicAlteration, drain_main_queue, incremental_alter};
 use super::kafka_retry::{Budget, maybe_applied, retryable};
+use crate::deadline::Deadline;
 use crate::error::{Broker, Error, Result};
 use crate::observed::{KafkaSnapshot, ObservedTopic};
 use crate::plan::Op;
@@ -79,7 +80,10 @@ impl ConsumerContext for Context {}
 pub struct RdKafka {
     pub(super) admin: Arc<AdminClient<Context>>,
     pub(super) bootstrap: String,
+    /// `kafka.timeout`: the run's budget, and the bound of librdkafka's socket waits.
     pub(super) timeout: Duration,
+    /// The run's deadline: every read, batch, retry and wait for the cluster ends by it.
+    pub(super) deadline: Deadline,
     pub(super) reads: AtomicUsize,
     pub(super) writes: AtomicUsize,
     /// Requests sent again after a retryable error, and what each retry was for (the first few).
@@ -87,7 +91,13 @@ pub struct RdKafka {
     pub(super) retried: Mutex<Vec<String>>,
     /// The connection's configuration, for the short-lived clients that test a user's password.
     pub(super) config: ClientConfig,
+    /// The SCRAM credentials the read found (user → mechanism → iterations): a write whose answer was
+    /// lost is looked up against them.
+    pub(super) scram_before: Mutex<BTreeMap<String, BTreeMap<crate::spec::ScramMechanism, i32>>>,
 }
+
+/// The option whose value is the run's deadline, named in messages.
+pub const TIMEOUT_OPTION: &str = "kafka.timeout";
 
 /// The one client configuration builder of the Kafka backend.
 pub fn client_config(conn: &KafkaConnection) -> ClientConfig {
@@ -169,6 +179,7 @@ impl RdKafka {
     pub fn connect(
         conn: &KafkaConnection,
         topics: Vec<String>,
+        deadline: Deadline,
     ) -> impl Future<Output = Result<(Self, KafkaSnapshot)>> + Send + 'static {
         let cfg = client_config(conn);
         let bootstrap = conn.bootstrap().join(",");
@@ -184,11 +195,13 @@ impl RdKafka {
                 admin: Arc::new(admin),
                 bootstrap,
                 timeout,
+                deadline,
                 reads: AtomicUsize::new(0),
                 writes: AtomicUsize::new(0),
                 retries: AtomicUsize::new(0),
                 retried: Mutex::new(Vec::new()),
                 config: cfg,
+                scram_before: Mutex::new(BTreeMap::new()),
             };
             let snapshot = super::KafkaAdmin::snapshot(&backend, &topics).await?;
             Ok((backend, snapshot))
@@ -283,7 +296,7 @@ impl RdKafka {
                     let error = self.kafka_error(&e, "read metadata");
                     match self.retry_after(&e, &error, &mut budget, "Metadata") {
                         Some(delay) => tokio::time::sleep(delay).await,
-                        None => return Err(error),
+                        None => return Err(self.ran_out(&e, error)),
                     }
                 }
             }
@@ -306,7 +319,13 @@ impl RdKafka {
 
     /// The pause before another attempt after `e` (reported as `error`), counted as a retry; `None`
     /// when the error is not retryable or the budget is spent.
-    fn retry_after(&self, e: &KafkaError, error: &Error, budget: &mut Budget, request: &str) -> Option<Duration> {
+    pub(super) fn retry_after(
+        &self,
+        e: &KafkaError,
+        error: &Error,
+        budget: &mut Budget,
+        request: &str,
+    ) -> Option<Duration> {
         if matches!(error, Error::Authentication { .. } | Error::ConnectionConfig { .. })
             || !code_of(e).is_some_and(retryable)
         {
@@ -317,13 +336,45 @@ impl RdKafka {
         Some(delay)
     }
 
-    fn note_retry(&self, text: String) {
+    /// A retryable error the run's deadline left no time to retry says so.
+    fn ran_out(&self, e: &KafkaError, error: Error) -> Error {
+        match error {
+            Error::Unreachable { broker, mut attempts } if code_of(e).is_some_and(retryable) => {
+                attempts.push(format!("{} ran out", self.deadline.describe()));
+                Error::Unreachable { broker, attempts }
+            }
+            other => other,
+        }
+    }
+
+    pub(super) fn note_retry(&self, text: String) {
         self.retries.fetch_add(1, Ordering::Relaxed);
         if let Ok(mut notes) = self.retried.lock()
             && notes.len() < RETRY_NOTES
         {
             notes.push(text);
         }
+    }
+}
+
+impl RdKafka {
+    /// The error of an operation the run's deadline left no time to send.
+    pub(super) fn not_sent(&self, op: &Op) -> Error {
+        Error::Deadline {
+            broker: Broker::Kafka,
+            action: describe_op(op),
+            option: self.deadline.option(),
+            seconds: self.deadline.total().as_secs_f64(),
+        }
+    }
+}
+
+/// What an operation is called in errors, topics and security alike.
+fn describe_op(op: &Op) -> String {
+    if super::kafka_rd_security::is_security_op(op) {
+        super::kafka_rd_security::describe(op)
+    } else {
+        describe(op)
     }
 }
 
@@ -420,14 +471,14 @@ impl super::KafkaAdmin for RdKafka {
     /// topic that turns out not to exist only costs its per-resource error in the same answer.
     async fn snapshot(&self, topics: &[String]) -> Result<KafkaSnapshot> {
         self.reads.fetch_add(1, Ordering::Relaxed);
-        let metadata = self.metadata(Budget::new(self.timeout));
+        let metadata = self.metadata(Budget::new(&self.deadline));
         let specifiers: Vec<ResourceSpecifier<'_>> = topics.iter().map(|t| ResourceSpecifier::Topic(t)).collect();
         let described = async {
             if specifiers.is_empty() {
                 return Ok(Vec::new());
             }
             self.reads.fetch_add(1, Ordering::Relaxed);
-            let mut budget = Budget::new(self.timeout);
+            let mut budget = Budget::new(&self.deadline);
             loop {
                 let timeout = budget.attempt();
                 let outcome = tokio::select! {
@@ -487,17 +538,20 @@ impl super::KafkaAdmin for RdKafka {
     }
 
     /// Sends the operations, then again those that failed with a retryable error, with a bounded
-    /// backoff within the connection's timeout. When the answer was lost (a dropped connection, a
+    /// backoff within the run's deadline. When the answer was lost (a dropped connection, a
     /// timeout), the operations are first looked up on the cluster: those that took effect are done,
     /// and only the rest are sent again. Non-retryable errors fail at once.
     async fn execute_batch(&self, ops: &[&Op]) -> Vec<Result<()>> {
+        if self.deadline.expired() {
+            return ops.iter().map(|op| Err(self.not_sent(op))).collect();
+        }
         if ops
             .first()
             .is_some_and(|op| super::kafka_rd_security::is_security_op(op))
         {
             return self.execute_security(ops).await;
         }
-        let mut budget = Budget::new(self.timeout);
+        let mut budget = Budget::new(&self.deadline);
         let mut done: Vec<Option<Result<()>>> = ops.iter().map(|_| None).collect();
         let mut pending: Vec<usize> = (0..ops.len()).collect();
         let mut attempt = 0;
@@ -762,7 +816,7 @@ impl RdKafka {
         }
     }
 
-    /// Waits, at most the connection timeout, until the cluster's metadata and DescribeConfigs show the
+    /// Waits, at most until the run's deadline, until the cluster's metadata and DescribeConfigs show the
     /// applied operations. A KRaft controller answers once the change is committed; each broker applies
     /// it a little later, and a run started right after this one read a topic created here as missing
     /// (then "created" it again: TopicAlreadyExists) or a config set here as unset.
@@ -770,8 +824,7 @@ impl RdKafka {
         if applied.is_empty() {
             return;
         }
-        let deadline = tokio::time::Instant::now() + self.timeout;
-        while tokio::time::Instant::now() < deadline {
+        while !self.deadline.expired() {
             if self.visible(applied).await.unwrap_or(false) {
                 return;
             }
@@ -780,7 +833,8 @@ impl RdKafka {
     }
 
     async fn visible(&self, applied: &[&Op]) -> std::result::Result<bool, KafkaError> {
-        Ok(self.visible_each(applied, self.timeout).await?.into_iter().all(|v| v))
+        let timeout = self.deadline.remaining().max(Duration::from_millis(100));
+        Ok(self.visible_each(applied, timeout).await?.into_iter().all(|v| v))
     }
 
     /// For each operation, whether the cluster's metadata (and DescribeConfigs, for config changes)

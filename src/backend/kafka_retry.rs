@@ -1,5 +1,5 @@
 //! Retries of the Kafka backend: which errors are worth another attempt, and a bounded backoff that
-//! keeps every read and every batch within the connection's `timeout`. librdkafka sends an admin
+//! keeps every read and every batch within the run's deadline (`kafka.timeout` from the run's start). librdkafka sends an admin
 //! request once (`RD_KAFKA_REQUEST_NO_RETRIES`) and fails it on a dropped connection, so the retries
 //! are ours.
 
@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use rdkafka::error::RDKafkaErrorCode;
 use tokio::time::Instant;
+
+use crate::deadline::Deadline;
 
 /// First pause between attempts; doubled each time up to `MAX_DELAY`.
 const FIRST_DELAY: Duration = Duration::from_millis(100);
@@ -54,7 +56,7 @@ pub(super) fn maybe_applied(code: RDKafkaErrorCode) -> bool {
     )
 }
 
-/// The time left for one read or one batch, and the pause before the next attempt.
+/// The time left of the run's deadline for a read or a batch, and the pause before the next attempt.
 #[derive(Debug)]
 pub(super) struct Budget {
     deadline: Instant,
@@ -63,10 +65,10 @@ pub(super) struct Budget {
 }
 
 impl Budget {
-    pub(super) fn new(total: Duration) -> Self {
+    pub(super) fn new(deadline: &Deadline) -> Self {
         Budget {
-            deadline: Instant::now() + total,
-            total,
+            deadline: deadline.at(),
+            total: deadline.total(),
             delay: FIRST_DELAY,
         }
     }
@@ -75,7 +77,7 @@ impl Budget {
         self.deadline.saturating_duration_since(Instant::now())
     }
 
-    /// How long the next attempt may take: half the budget while there is room for another attempt
+    /// How long the next attempt may take: half the timeout while there is room for another attempt
     /// after it (a request to a broker that went away waits for it until its timeout), else the rest.
     pub(super) fn attempt(&self) -> Duration {
         let remaining = self.remaining();
@@ -130,11 +132,11 @@ mod tests {
 
     #[test]
     fn the_backoff_doubles_up_to_a_second_and_stops_when_no_attempt_fits() {
-        let mut long = Budget::new(Duration::from_secs(50));
+        let mut long = Budget::new(&Deadline::after(Duration::from_secs(50), "kafka.timeout"));
         assert_eq!(long.attempt(), Duration::from_secs(25));
         let delays: Vec<_> = (0..6).map_while(|_| long.next_delay()).collect();
         assert_eq!(delays, [100, 200, 400, 800, 1000, 1000].map(Duration::from_millis));
-        let mut short = Budget::new(Duration::from_millis(400));
+        let mut short = Budget::new(&Deadline::after(Duration::from_millis(400), "kafka.timeout"));
         assert_eq!(short.next_delay(), None);
         assert!(short.attempt() <= Duration::from_millis(400));
     }

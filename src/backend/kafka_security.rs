@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use rdkafka::admin::AdminClient;
 use rdkafka::client::ClientContext;
+use rdkafka::error::RDKafkaErrorCode;
 use rdkafka_sys::bindings as rd;
 use rdkafka_sys::bindings::{
     rd_kafka_AclOperation_t as RdOp, rd_kafka_AclPermissionType_t as RdPerm, rd_kafka_ResourcePatternType_t as RdPat,
@@ -18,6 +19,7 @@ use rdkafka_sys::bindings::{
     rd_kafka_resp_err_t as RespErr,
 };
 
+use super::kafka_alter::Failure;
 use crate::plan::Secret;
 use crate::spec::{AclBinding, AclOperation, AclPatternType, AclPermission, AclResourceType, ScramMechanism};
 
@@ -49,8 +51,13 @@ impl Drop for Call {
     }
 }
 
-fn cstring(what: &str, s: &str) -> Result<CString, String> {
-    CString::new(s).map_err(|_| format!("{what} contains a NUL byte"))
+fn cstring(what: &str, s: &str) -> Result<CString, Failure> {
+    CString::new(s).map_err(|_| invalid(format!("{what} contains a NUL byte")))
+}
+
+/// A failure of ours before anything was sent: never retried.
+fn invalid(text: String) -> Failure {
+    (RDKafkaErrorCode::InvalidArgument, text)
 }
 
 /// Copies a C string owned by librdkafka; null reads as empty.
@@ -63,8 +70,8 @@ unsafe fn text(p: *const c_char) -> String {
     }
 }
 
-/// The message of an error object owned by a result (not freed here); `None` for no error.
-unsafe fn owned_error(err: *const rd::rd_kafka_error_t) -> Option<String> {
+/// The code and message of an error object owned by a result (not freed here); `None` for no error.
+unsafe fn owned_error(err: *const rd::rd_kafka_error_t) -> Option<Failure> {
     if err.is_null() {
         return None;
     }
@@ -74,12 +81,15 @@ unsafe fn owned_error(err: *const rd::rd_kafka_error_t) -> Option<String> {
         if code == RespErr::RD_KAFKA_RESP_ERR_NO_ERROR {
             return None;
         }
-        Some(format!("{} ({code:?})", text(rd::rd_kafka_error_string(err))))
+        Some((
+            RDKafkaErrorCode::from(code),
+            format!("{} ({code:?})", text(rd::rd_kafka_error_string(err))),
+        ))
     }
 }
 
 impl Call {
-    fn new<C: ClientContext>(admin: &AdminClient<C>, op: AdminOp, timeout: Duration) -> Result<Self, String> {
+    fn new<C: ClientContext>(admin: &AdminClient<C>, op: AdminOp, timeout: Duration) -> Result<Self, Failure> {
         let rk = admin.inner().native_ptr();
         let timeout_ms = c_int::try_from(timeout.as_millis()).unwrap_or(c_int::MAX);
         let mut call = Call {
@@ -100,27 +110,31 @@ impl Call {
                 errbuf.len(),
             );
             if rc != RespErr::RD_KAFKA_RESP_ERR_NO_ERROR {
-                return Err(text(errbuf.as_ptr()));
+                return Err(invalid(text(errbuf.as_ptr())));
             }
             call.queue = rd::rd_kafka_queue_new(rk);
         }
         Ok(call)
     }
 
-    /// Waits for the answer; `Err` when the request failed as a whole.
-    fn wait(&mut self, request: &str) -> Result<(), String> {
+    /// Waits for the answer; `Err` when the request failed as a whole (a missing answer is
+    /// `OperationTimedOut`: the request may have reached the broker).
+    fn wait(&mut self, request: &str) -> Result<(), Failure> {
         // SAFETY: the queue is live; the event becomes owned by `self`.
         unsafe {
             // The request timeout bounds the answer; a second of slack covers local queueing.
             self.event = rd::rd_kafka_queue_poll(self.queue, self.timeout_ms.saturating_add(1000));
             if self.event.is_null() {
-                return Err(format!("{request} got no answer within {} ms", self.timeout_ms));
+                return Err((
+                    RDKafkaErrorCode::OperationTimedOut,
+                    format!("{request} got no answer within {} ms", self.timeout_ms),
+                ));
             }
             let err = rd::rd_kafka_event_error(self.event);
             if err != RespErr::RD_KAFKA_RESP_ERR_NO_ERROR {
-                return Err(format!(
-                    "{} ({err:?})",
-                    text(rd::rd_kafka_event_error_string(self.event))
+                return Err((
+                    RDKafkaErrorCode::from(err),
+                    format!("{} ({err:?})", text(rd::rd_kafka_event_error_string(self.event))),
                 ));
             }
         }
@@ -234,7 +248,7 @@ impl Drop for Bindings {
 }
 
 /// `filter`: an exact-match filter (DeleteAcls) rather than a binding (CreateAcls).
-fn make_bindings(acls: &[&AclBinding], filter: bool) -> Result<Bindings, String> {
+fn make_bindings(acls: &[&AclBinding], filter: bool) -> Result<Bindings, Failure> {
     let mut out = Bindings(Vec::with_capacity(acls.len()));
     for a in acls {
         let name = cstring("resource name", &a.resource_name)?;
@@ -262,7 +276,7 @@ fn make_bindings(acls: &[&AclBinding], filter: bool) -> Result<Bindings, String>
         };
         if b.is_null() {
             // SAFETY: librdkafka wrote a NUL-terminated message into errbuf.
-            return Err(format!("ACL ({a}): {}", unsafe { text(errbuf.as_ptr()) }));
+            return Err(invalid(format!("ACL ({a}): {}", unsafe { text(errbuf.as_ptr()) })));
         }
         out.0.push(b);
     }
@@ -274,7 +288,7 @@ fn make_bindings(acls: &[&AclBinding], filter: bool) -> Result<Bindings, String>
 pub fn describe_acls<C: ClientContext>(
     admin: &AdminClient<C>,
     timeout: Duration,
-) -> Result<(Vec<AclBinding>, usize), String> {
+) -> Result<(Vec<AclBinding>, usize), Failure> {
     let mut call = Call::new(admin, AdminOp::RD_KAFKA_ADMIN_OP_DESCRIBEACLS, timeout)?;
     let mut errbuf = [0 as c_char; 256];
     // SAFETY: the filter is owned by `filter` and outlives the request (librdkafka copies it); the
@@ -292,14 +306,14 @@ pub fn describe_acls<C: ClientContext>(
             errbuf.len(),
         );
         if any.is_null() {
-            return Err(text(errbuf.as_ptr()));
+            return Err(invalid(text(errbuf.as_ptr())));
         }
         let filter = Bindings(vec![any]);
         rd::rd_kafka_DescribeAcls(admin.inner().native_ptr(), filter.0[0], call.options, call.queue);
         call.wait("DescribeAcls")?;
         let result = rd::rd_kafka_event_DescribeAcls_result(call.event);
         if result.is_null() {
-            return Err("DescribeAcls returned an event of another type".into());
+            return Err(invalid("DescribeAcls returned an event of another type".into()));
         }
         let mut count = 0usize;
         let acls = rd::rd_kafka_DescribeAcls_result_acls(result, &raw mut count);
@@ -322,7 +336,7 @@ pub fn alter_acls<C: ClientContext>(
     acls: &[&AclBinding],
     delete: bool,
     timeout: Duration,
-) -> Result<Vec<Result<(), String>>, String> {
+) -> Result<Vec<Result<(), Failure>>, Failure> {
     let op = if delete {
         AdminOp::RD_KAFKA_ADMIN_OP_DELETEACLS
     } else {
@@ -339,14 +353,14 @@ pub fn alter_acls<C: ClientContext>(
             call.wait("DeleteAcls")?;
             let result = rd::rd_kafka_event_DeleteAcls_result(call.event);
             if result.is_null() {
-                return Err("DeleteAcls returned an event of another type".into());
+                return Err(invalid("DeleteAcls returned an event of another type".into()));
             }
             let mut count = 0usize;
             let responses = rd::rd_kafka_DeleteAcls_result_responses(result, &raw mut count);
             Ok((0..acls.len())
                 .map(|i| {
                     if i >= count {
-                        return Err("the broker returned no result for it".to_owned());
+                        return Err(invalid("the broker returned no result for it".to_owned()));
                     }
                     owned_error(rd::rd_kafka_DeleteAcls_result_response_error(*responses.add(i))).map_or(Ok(()), Err)
                 })
@@ -356,14 +370,14 @@ pub fn alter_acls<C: ClientContext>(
             call.wait("CreateAcls")?;
             let result = rd::rd_kafka_event_CreateAcls_result(call.event);
             if result.is_null() {
-                return Err("CreateAcls returned an event of another type".into());
+                return Err(invalid("CreateAcls returned an event of another type".into()));
             }
             let mut count = 0usize;
             let results = rd::rd_kafka_CreateAcls_result_acls(result, &raw mut count);
             Ok((0..acls.len())
                 .map(|i| {
                     if i >= count {
-                        return Err("the broker returned no result for it".to_owned());
+                        return Err(invalid("the broker returned no result for it".to_owned()));
                     }
                     owned_error(rd::rd_kafka_acl_result_error(*results.add(i))).map_or(Ok(()), Err)
                 })
@@ -378,7 +392,7 @@ pub fn describe_scram<C: ClientContext>(
     admin: &AdminClient<C>,
     users: &[String],
     timeout: Duration,
-) -> Result<BTreeMap<String, BTreeMap<ScramMechanism, i32>>, String> {
+) -> Result<BTreeMap<String, BTreeMap<ScramMechanism, i32>>, Failure> {
     let mut call = Call::new(admin, AdminOp::RD_KAFKA_ADMIN_OP_DESCRIBEUSERSCRAMCREDENTIALS, timeout)?;
     let names: Vec<CString> = users
         .iter()
@@ -398,7 +412,9 @@ pub fn describe_scram<C: ClientContext>(
         call.wait("DescribeUserScramCredentials")?;
         let result = rd::rd_kafka_event_DescribeUserScramCredentials_result(call.event);
         if result.is_null() {
-            return Err("DescribeUserScramCredentials returned an event of another type".into());
+            return Err(invalid(
+                "DescribeUserScramCredentials returned an event of another type".into(),
+            ));
         }
         let mut count = 0usize;
         let descs = rd::rd_kafka_DescribeUserScramCredentials_result_descriptions(result, &raw mut count);
@@ -411,8 +427,8 @@ pub fn describe_scram<C: ClientContext>(
                 out.insert(user, BTreeMap::new());
                 continue;
             }
-            if let Some(e) = owned_error(err) {
-                return Err(format!("user '{user}': {e}"));
+            if let Some((code, e)) = owned_error(err) {
+                return Err((code, format!("user '{user}': {e}")));
             }
             let mut creds = BTreeMap::new();
             for j in 0..rd::rd_kafka_UserScramCredentialsDescription_scramcredentialinfo_count(d) {
@@ -456,7 +472,7 @@ pub fn alter_scram<C: ClientContext>(
     admin: &AdminClient<C>,
     alterations: &[ScramAlteration<'_>],
     timeout: Duration,
-) -> Result<HashMap<String, Result<(), String>>, String> {
+) -> Result<HashMap<String, Result<(), Failure>>, Failure> {
     let mut call = Call::new(admin, AdminOp::RD_KAFKA_ADMIN_OP_ALTERUSERSCRAMCREDENTIALS, timeout)?;
     let mut native = Alterations(Vec::with_capacity(alterations.len()));
     for a in alterations {
@@ -481,7 +497,10 @@ pub fn alter_scram<C: ClientContext>(
             }
         };
         if alt.is_null() {
-            return Err(format!("librdkafka refused the credential change of user '{}'", a.user));
+            return Err(invalid(format!(
+                "librdkafka refused the credential change of user '{}'",
+                a.user
+            )));
         }
         native.0.push(alt);
     }
@@ -498,7 +517,9 @@ pub fn alter_scram<C: ClientContext>(
         call.wait("AlterUserScramCredentials")?;
         let result = rd::rd_kafka_event_AlterUserScramCredentials_result(call.event);
         if result.is_null() {
-            return Err("AlterUserScramCredentials returned an event of another type".into());
+            return Err(invalid(
+                "AlterUserScramCredentials returned an event of another type".into(),
+            ));
         }
         let mut count = 0usize;
         let responses = rd::rd_kafka_AlterUserScramCredentials_result_responses(result, &raw mut count);

@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use crate::deadline::Deadline;
 use crate::error::{Error, Result};
 use crate::observed::{DeprecatedFeature, KafkaSnapshot, RabbitSnapshot};
 use crate::plan::{Op, Secret};
@@ -33,6 +34,10 @@ pub trait RabbitAdmin {
 
     /// The endpoint that answered the read (reported in the result).
     fn endpoint(&self) -> &str;
+
+    /// Ends the run's deadline: the `verify` calls that follow are bounded each by the timeout, as
+    /// the probes' hops are.
+    fn lift_deadline(&self) {}
     fn reads(&self) -> usize;
     fn writes(&self) -> usize;
 
@@ -123,18 +128,22 @@ pub trait Brokers {
     type Rabbit: RabbitAdmin;
     type Kafka: KafkaAdmin + Send + 'static;
 
-    /// Tries the management endpoints in turn; the first that answers is the one used.
+    /// Tries the management endpoints in turn; the first that answers is the one used. Every request
+    /// of the backend ends by `deadline`.
     async fn rabbit(
         &self,
         conn: &RabbitConnection,
         with_vhost_metadata: bool,
+        deadline: Deadline,
     ) -> Result<(Self::Rabbit, RabbitSnapshot)>;
 
-    /// A future the run spawns on a worker of its own, so it owns everything it needs.
+    /// A future the run spawns on a worker of its own, so it owns everything it needs. Every request
+    /// of the backend ends by `deadline`.
     fn kafka(
         &self,
         conn: &KafkaConnection,
         topics: Vec<String>,
+        deadline: Deadline,
     ) -> impl Future<Output = Result<(Self::Kafka, KafkaSnapshot)>> + Send + 'static;
 }
 
@@ -149,16 +158,18 @@ impl Brokers for RealBrokers {
         &self,
         conn: &RabbitConnection,
         with_vhost_metadata: bool,
+        deadline: Deadline,
     ) -> Result<(Self::Rabbit, RabbitSnapshot)> {
-        rabbit_http::HttpRabbit::connect(conn, with_vhost_metadata).await
+        rabbit_http::HttpRabbit::connect(conn, with_vhost_metadata, deadline).await
     }
 
     fn kafka(
         &self,
         conn: &KafkaConnection,
         topics: Vec<String>,
+        deadline: Deadline,
     ) -> impl Future<Output = Result<(Self::Kafka, KafkaSnapshot)>> + Send + 'static {
-        kafka_rd::RdKafka::connect(conn, topics)
+        kafka_rd::RdKafka::connect(conn, topics, deadline)
     }
 }
 
@@ -174,6 +185,10 @@ impl<T: RabbitAdmin> RabbitAdmin for Arc<T> {
 
     fn endpoint(&self) -> &str {
         T::endpoint(self)
+    }
+
+    fn lift_deadline(&self) {
+        T::lift_deadline(self);
     }
 
     fn reads(&self) -> usize {

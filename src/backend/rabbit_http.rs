@@ -16,6 +16,7 @@ use rabbitmq_http_client::error::Error as ClientError;
 use rabbitmq_http_client::requests::{Permissions, PolicyParams, TopicPermissions};
 use serde_json::{Value, json};
 
+use crate::deadline::Deadline;
 use crate::error::{Broker, Error, Result};
 use crate::observed::RabbitSnapshot;
 use crate::plan::{Op, PasswordWrite, Secret};
@@ -35,8 +36,11 @@ pub struct HttpRabbit {
     read_from: AtomicUsize,
     username: String,
     password: Secret,
-    /// Per request, and the budget of one request's retries and failovers.
+    /// `rabbitmq.timeout`: the run's budget, and each request's bound once the run's deadline is lifted.
     timeout: Duration,
+    /// The run's deadline: every request, retry and failover of the read and the writes ends by it.
+    /// `None` once lifted for `verify`, whose management calls are bounded each by `timeout`.
+    run_deadline: Mutex<Option<Deadline>>,
     reads: AtomicUsize,
     writes: AtomicUsize,
     retries: AtomicUsize,
@@ -51,9 +55,16 @@ struct Endpoint {
 
 /// Passes over the endpoints one request makes at most, and the pauses between passes. A killed
 /// node refuses connections at once, so the passes are cheap; the pauses give a booting node (503)
-/// or a restarting one a moment. All of it stays within the connection's `timeout`.
+/// or a restarting one a moment. All of it stays within the run's deadline (`rabbitmq.timeout`).
 const PASSES: usize = 3;
 const PAUSES: [Duration; PASSES - 1] = [Duration::from_millis(250), Duration::from_millis(500)];
+
+/// With other endpoints to try, one attempt may take half of what is left of the deadline, but not
+/// less than this: a node that accepts connections and never answers must not spend the whole budget.
+const MIN_ATTEMPT: Duration = Duration::from_secs(1);
+
+/// The option whose value is the run's deadline, named in messages.
+pub const TIMEOUT_OPTION: &str = "rabbitmq.timeout";
 
 /// The vhost list's read, named in errors and matched when it falls back.
 const VHOSTS_READ: &str = "GET /api/vhosts";
@@ -194,7 +205,11 @@ fn clean_reason(reason: &str) -> String {
 impl HttpRabbit {
     /// Builds a client for every endpoint of `conn` and reads the snapshot from the first that
     /// answers (failing over and retrying as every request does). A refused login stops at once.
-    pub async fn connect(conn: &RabbitConnection, with_vhost_metadata: bool) -> Result<(Self, RabbitSnapshot)> {
+    pub async fn connect(
+        conn: &RabbitConnection,
+        with_vhost_metadata: bool,
+        deadline: Deadline,
+    ) -> Result<(Self, RabbitSnapshot)> {
         let timeout = Duration::from_secs_f64(conn.timeout_seconds());
         let http = http_client(conn, timeout)?;
         let endpoints = conn
@@ -218,6 +233,7 @@ impl HttpRabbit {
             username: conn.username().to_owned(),
             password: Secret::new(conn.password()),
             timeout,
+            run_deadline: Mutex::new(Some(deadline)),
             reads: AtomicUsize::new(0),
             writes: AtomicUsize::new(0),
             retries: AtomicUsize::new(0),
@@ -233,6 +249,25 @@ impl HttpRabbit {
 
     fn url(&self, i: usize) -> &str {
         &self.endpoints[i].url
+    }
+
+    /// The deadline of a request starting now: the run's, or once lifted, `timeout` from now.
+    fn deadline(&self) -> Deadline {
+        self.run_deadline
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .unwrap_or_else(|| Deadline::after(self.timeout, TIMEOUT_OPTION))
+    }
+
+    /// How long the next attempt may wait for its answer: what is left of the deadline, or half of it
+    /// (at least `MIN_ATTEMPT`) while another endpoint could still answer.
+    fn attempt_limit(&self, deadline: &Deadline) -> Duration {
+        let remaining = deadline.remaining();
+        if self.endpoints.len() > 1 {
+            (remaining / 2).max(MIN_ATTEMPT).min(remaining)
+        } else {
+            remaining
+        }
     }
 
     fn note_endpoint_error(&self, i: usize, e: &Error) {
@@ -253,8 +288,8 @@ impl HttpRabbit {
     }
 
     /// Sends one request through `attempt(endpoint index)`: first to the endpoint that answered last,
-    /// then to the others in turn, in up to `PASSES` passes with a pause between them, while the
-    /// request's time stays within `timeout`. A final answer (4xx) ends it at once. For a write
+    /// then to the others in turn, in up to `PASSES` passes with a pause between them, until the run's
+    /// deadline. Each attempt waits at most `attempt_limit`. A final answer (4xx) ends it at once. For a write
     /// (`mutates`) whose request went out without an answer, only a later answer settles the
     /// outcome (writes are idempotent, so it is the outcome); without one, the error is
     /// `NoAnswer`, which the change reports as `unknown`.
@@ -264,15 +299,18 @@ impl HttpRabbit {
         Fut: Future<Output = Result<T>>,
     {
         let started = Instant::now();
+        let deadline = self.deadline();
         let n = self.endpoints.len();
         let mut maybe_applied: Option<String> = None;
         let mut attempts: Vec<String> = Vec::new();
         let mut last: Option<Error> = None;
         let mut tried = 0usize;
+        let mut ran_out = false;
         'passes: for pass in 0..PASSES {
             if pass > 0 {
                 let pause = PAUSES[pass - 1];
-                if started.elapsed() + pause >= self.timeout {
+                if deadline.remaining() <= pause {
+                    ran_out = true;
                     break;
                 }
                 tokio::time::sleep(pause).await;
@@ -280,14 +318,25 @@ impl HttpRabbit {
             let first = self.current.load(Ordering::Relaxed);
             for k in 0..n {
                 let i = (first + k) % n;
+                if deadline.expired() {
+                    ran_out = true;
+                    break 'passes;
+                }
                 if tried > 0 {
-                    if started.elapsed() >= self.timeout {
-                        break 'passes;
-                    }
                     self.retries.fetch_add(1, Ordering::Relaxed);
                 }
                 tried += 1;
-                match attempt(i).await {
+                let limit = self.attempt_limit(&deadline);
+                let outcome = match tokio::time::timeout(limit, attempt(i)).await {
+                    Ok(outcome) => outcome,
+                    // Sent (or connecting) and no answer in time: for a write, maybe applied.
+                    Err(_) => Err(Error::Timeout {
+                        action: action.to_owned(),
+                        endpoint: self.url(i).to_owned(),
+                        seconds: limit.as_secs_f64(),
+                    }),
+                };
+                match outcome {
                     Ok(value) => {
                         if i != self.current.swap(i, Ordering::Relaxed) {
                             self.failovers.fetch_add(1, Ordering::Relaxed);
@@ -315,6 +364,17 @@ impl HttpRabbit {
                     }
                 }
             }
+        }
+        if tried == 0 {
+            return Err(Error::Deadline {
+                broker: Broker::RabbitMq,
+                action: action.to_owned(),
+                option: deadline.option(),
+                seconds: deadline.total().as_secs_f64(),
+            });
+        }
+        if ran_out {
+            attempts.push(format!("{} ran out after {tried} attempt(s)", deadline.describe()));
         }
         let last = last.unwrap_or_else(|| Error::Internal(format!("{action}: no endpoint to send it to")));
         match maybe_applied {
@@ -552,6 +612,13 @@ impl HttpRabbit {
 }
 
 impl super::RabbitAdmin for HttpRabbit {
+    fn lift_deadline(&self) {
+        *self
+            .run_deadline
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+    }
+
     fn endpoint(&self) -> &str {
         self.url(self.read_from.load(Ordering::Relaxed))
     }

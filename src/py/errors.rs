@@ -76,7 +76,7 @@ impl From<Error> for PyErr {
             Error::Unreachable { .. } | Error::NoAnswer { .. } => BrokerUnreachableError::new_err(message),
             Error::Authentication { .. } => AuthenticationError::new_err(message),
             Error::Api { .. } => BrokerApiError::new_err(message),
-            Error::Timeout { .. } => BrokerTimeoutError::new_err(message),
+            Error::Timeout { .. } | Error::Deadline { .. } => BrokerTimeoutError::new_err(message),
             Error::PartialApply { .. } => PartialApplyError::new_err(message),
             Error::Verify { .. } => VerifyError::new_err(message),
             Error::Fork { .. } => ForkError::new_err(message),

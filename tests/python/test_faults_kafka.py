@@ -11,7 +11,11 @@ config), with a few of them made beforehand with another config so that the plan
    Kafka-aware TCP proxy (the brokers advertise the proxy's ports), and the proxy that receives the
    CreateTopics request forwards it, then drops its connections and refuses new ones before the answer
    comes back, and that broker is stopped; the result must match the cluster, and the rerun converges;
-3. non-retryable errors fail at once: a wrong SASL password, and INVALID_CONFIG on one topic of a batch.
+3. non-retryable errors fail at once: a wrong SASL password, and INVALID_CONFIG on one topic of a batch;
+4. SCRAM users and ACLs (the admin requests librdkafka's C API sends for us) with the first bootstrap server
+   stopped before the run, over SASL_SSL;
+5. a broker lost in the middle of AlterUserScramCredentials, then of CreateAcls, through the same proxy: the
+   lost answer is looked up (DescribeUserScramCredentials, DescribeAcls) before anything is sent again.
 
 The cluster is read back with confluent-kafka through the brokers' own PLAINTEXT ports. Every captured output
 (stdout and stderr at -vvvv, and the registered result) is searched for the SASL passwords used. What each run
@@ -21,6 +25,7 @@ reported and how long the rerun took are printed and written to .cache/faults-ka
 from __future__ import annotations
 
 import json
+import re
 import socket
 import subprocess
 import threading
@@ -31,7 +36,18 @@ from typing import Any
 
 import pytest
 from ansible_helpers import REPO_ROOT, Run, failed, ok, run_module
-from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import (
+    AclBindingFilter,
+    AclOperation,
+    AclPermissionType,
+    AdminClient,
+    ConfigResource,
+    NewTopic,
+    ResourcePatternType,
+    ResourceType,
+    ScramMechanism,
+)
 from osa_fixture import PRIORITIES, SERVICES
 
 KAFKA_SH = REPO_ROOT / "scripts" / "brokers" / "kafka.sh"
@@ -39,7 +55,10 @@ ENV_FILE = REPO_ROOT / ".cache" / "brokers" / "kafka-faults.env"
 REPORT = REPO_ROOT / ".cache" / "faults-kafka-report.json"
 CONFIG = {"retention.ms": "3600000", "min.insync.replicas": "1"}
 TIMEOUT = 20
-CREATE_TOPICS = 19  # Kafka API key
+# Kafka API keys
+CREATE_TOPICS = 19
+CREATE_ACLS = 30
+ALTER_USER_SCRAM_CREDENTIALS = 51
 
 pytestmark = pytest.mark.timeout(600)
 RECORDS: list[dict[str, Any]] = []
@@ -188,9 +207,11 @@ def sasl(env: dict[str, str], password: str) -> dict[str, Any]:
 
 
 class Trap:
-    """Armed once: the first proxy that sees a CreateTopics request forwards it, then goes down."""
+    """Armed once: the first proxy that sees a request with this API key (CreateTopics unless told) forwards
+    it, then goes down."""
 
-    def __init__(self) -> None:
+    def __init__(self, api_key: int = CREATE_TOPICS) -> None:
+        self.api_key = api_key
         self.lock = threading.Lock()
         self.armed = True
         self.fired = threading.Event()
@@ -251,7 +272,7 @@ class Proxy:
                         break
                     frame, buf = buf[: 4 + size], buf[4 + size :]
                     upstream.sendall(frame)
-                    if int.from_bytes(frame[4:6], "big") == CREATE_TOPICS and self.trap.fire(self.node):
+                    if int.from_bytes(frame[4:6], "big") == self.trap.api_key and self.trap.fire(self.node):
                         self.go_down()
                         self.trap.fired.set()
                         return
@@ -278,6 +299,11 @@ class Proxy:
 
     def go_down(self) -> None:
         self.down = True
+        # shutdown() wakes the thread blocked in accept(); close() alone leaves the port listening.
+        try:
+            self.server.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         self.server.close()
         with self.lock:
             for c in self.clients:
@@ -421,3 +447,153 @@ def test_one_broker_stopped_before_the_run_still_converges(tmp_path, cluster):
         rerun_seconds,
         seconds=round(seconds, 2),
     )
+
+
+# --- SCRAM users and ACLs ------------------------------------------------------------------------------
+
+
+def security_declaration(prefix: str, passwords: dict[str, str]) -> dict[str, Any]:
+    """A SCRAM-SHA-512 user per service (created once, never rotated) and Write+Describe on its own topic."""
+    users = [{"name": f"{prefix}-{s}", "password": passwords[s], "update_password": "on_create"} for s in SERVICES]
+    acls = [
+        {
+            "principal": f"User:{prefix}-{s}",
+            "resource_type": "topic",
+            "resource_name": f"{prefix}_{s}",
+            "operations": ["write", "describe"],
+        }
+        for s in SERVICES
+    ]
+    return {"kafka_users": users, "kafka_acls": acls}
+
+
+def security_state(env: dict[str, str], prefix: str) -> tuple[set[str], set[tuple[str, str, str]]]:
+    """The users of this run that have a SCRAM-SHA-512 credential, and their ACL bindings, read with
+    confluent-kafka through a PLAINTEXT port."""
+    client = admin(env)
+    users = set()
+    for name, future in client.describe_user_scram_credentials([f"{prefix}-{s}" for s in SERVICES]).items():
+        try:
+            desc = future.result(timeout=15)
+        except KafkaException:  # RESOURCE_NOT_FOUND: no credential
+            continue
+        if any(i.mechanism == ScramMechanism.SCRAM_SHA_512 for i in desc.scram_credential_infos):
+            users.add(name)
+    flt = AclBindingFilter(
+        ResourceType.ANY, None, ResourcePatternType.ANY, None, None, AclOperation.ANY, AclPermissionType.ANY
+    )
+    bindings = client.describe_acls(flt, request_timeout=15).result()
+    acls = {(b.principal, b.name, b.operation.name) for b in bindings if b.principal.startswith(f"User:{prefix}-")}
+    return users, acls
+
+
+def declared_security(prefix: str) -> tuple[set[str], set[tuple[str, str, str]]]:
+    users = {f"{prefix}-{s}" for s in SERVICES}
+    acls = {(f"User:{prefix}-{s}", f"{prefix}_{s}", op) for s in SERVICES for op in ("WRITE", "DESCRIBE")}
+    return users, acls
+
+
+ACL_NAME = re.compile(r"^(?:allow|deny) (\S+) (\S+) on \S+ '([^']*)'")
+
+
+def assert_security_truthful(result: dict[str, Any], state: tuple[set[str], set[tuple[str, str, str]]]) -> None:
+    """What the result calls applied is on the cluster; a create reported failed or not attempted is not."""
+    users, acls = state
+    for c in result["changes"]:
+        assert c["status"] in ("applied", "failed", "not_applied", "unknown"), c
+        if c["status"] == "unknown":
+            continue
+        if c["kind"] == "kafka_user":
+            assert (c["name"] in users) == (c["status"] == "applied"), (c, sorted(users))
+        elif c["kind"] == "kafka_acl":
+            match = ACL_NAME.match(c["name"])
+            assert match, c
+            binding = (match[1], match[3], match[2].upper())
+            assert (binding in acls) == (c["status"] == "applied"), (c, sorted(acls))
+
+
+def test_scram_users_and_acls_converge_with_a_broker_stopped_before_the_run(tmp_path, cluster):
+    kafka_sh("start")
+    prefix = f"faultk4{uuid.uuid4().hex[:6]}"
+    passwords = {s: f"pw/{s}:{uuid.uuid4().hex}" for s in SERVICES}
+    first_node = cluster["OSA_KAFKA_NODES"].split(",")[0]
+    kafka_sh("stop-node", first_node, timeout=120)
+    args = {"kafka": sasl(cluster, cluster["password"]), **security_declaration(prefix, passwords)}
+    run, seconds = timed(tmp_path, args)
+    result = ok(run)
+    assert {c["status"] for c in result["changes"]} == {"applied"}, summary(result)
+    assert security_state(cluster, prefix) == declared_security(prefix)
+    rerun, rerun_seconds = timed(tmp_path, args)
+    assert ok(rerun)["changed"] is False, ok(rerun)["changes"]
+    for r in (run, rerun):
+        assert_no_secret(r, cluster["password"], *passwords.values())
+    record(
+        f"SCRAM users and ACLs, broker {first_node} (first bootstrap server) stopped before the run",
+        run,
+        rerun,
+        rerun_seconds,
+        seconds=round(seconds, 2),
+    )
+
+
+@pytest.mark.parametrize(
+    ("api_key", "request_name"),
+    [(ALTER_USER_SCRAM_CREDENTIALS, "AlterUserScramCredentials"), (CREATE_ACLS, "CreateAcls")],
+)
+def test_a_broker_lost_in_the_middle_of_a_security_request(tmp_path, cluster, api_key, request_name):
+    kafka_sh("start")
+    prefix = f"faultk5{uuid.uuid4().hex[:6]}"
+    passwords = {s: f"pw/{s}:{uuid.uuid4().hex}" for s in SERVICES}
+    declaration = security_declaration(prefix, passwords)
+    direct = {"bootstrap_servers": cluster["OSA_KAFKA_BOOTSTRAP"].split(","), "timeout": TIMEOUT}
+    if api_key == CREATE_ACLS:
+        # The users first, so that the trapped run's first write is CreateAcls.
+        ok(run_module(tmp_path, {"kafka": direct, "kafka_users": declaration["kafka_users"]}))
+    trap = Trap(api_key)
+    ports = {}
+    nodes, pairs = cluster["OSA_KAFKA_NODES"].split(","), cluster["OSA_KAFKA_PROXY_PORTS"].split(",")
+    for node, pair in zip(nodes, pairs, strict=True):
+        listen, target = (int(p) for p in pair.split(":"))
+        ports[node] = Proxy(node, listen, target, trap)
+
+    def stop_the_lost_broker() -> None:
+        if trap.fired.wait(120) and trap.node:
+            kafka_sh("stop-node", trap.node, timeout=120)
+
+    stopper = threading.Thread(target=stop_the_lost_broker, daemon=True)
+    stopper.start()
+    proxied = {"bootstrap_servers": cluster["OSA_KAFKA_PROXIED_BOOTSTRAP"].split(","), "timeout": TIMEOUT}
+    try:
+        run, seconds = timed(tmp_path, {"kafka": proxied, **declaration})
+        assert trap.fired.is_set(), f"no {request_name} request went through the proxies"
+        stopper.join(150)
+        result = run.result
+        assert result is not None, run.describe()
+        assert_security_truthful(result, security_state(cluster, prefix))
+        kafka_result = result["backends"]["kafka"]
+        # The lost answer was looked up on the cluster before anything was sent again.
+        assert kafka_result["retries"] >= 1, (summary(result), seconds)
+        assert any(r.startswith(f"{request_name}: answer lost") for r in kafka_result["retried"]), kafka_result
+        if result.get("failed"):
+            assert "applied only part of the plan" in result["msg"], result["msg"]
+        else:
+            assert {c["status"] for c in result["changes"]} == {"applied"}, result["changes"]
+
+        rerun, rerun_seconds = timed(tmp_path, {"kafka": direct, **declaration})
+        second = ok(rerun)
+        assert security_state(cluster, prefix) == declared_security(prefix)
+        third, _took = timed(tmp_path, {"kafka": direct, **declaration})
+        assert ok(third)["changed"] is False, ok(third)["changes"]
+        for r in (run, rerun, third):
+            assert_no_secret(r, *passwords.values())
+        record(
+            f"broker {trap.node} lost after receiving {request_name}",
+            run,
+            rerun,
+            rerun_seconds,
+            seconds=round(seconds, 2),
+            rerun_changes=len(second["changes"]),
+        )
+    finally:
+        for p in ports.values():
+            p.close()

@@ -15,16 +15,16 @@ Each test prints how many inputs it tried.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import json
 import math
+import subprocess
 import sys
 import uuid
 from pathlib import Path
 
 import pytest
-from ansible_helpers import BOOTSTRAP_SERVERS, definitions_raw, rabbit_conn, run_module
+from ansible_helpers import BOOTSTRAP_SERVERS, ansible_env, definitions_raw, rabbit_conn, run_module
 from confluent_kafka.admin import AdminClient
 from osa_hybrid_msg import _core
 
@@ -33,28 +33,13 @@ if str(REPO_ROOT / ".collections") not in sys.path:
     sys.path.insert(0, str(REPO_ROOT / ".collections"))
 
 from ansible.errors import AnsibleLookupError
-from ansible.module_utils import basic
 from ansible.parsing.dataloader import DataLoader
 from ansible.template import Templar
 from ansible_collections.osa.hybrid_msg.plugins.lookup import oslomsg as oslomsg_lookup
 from ansible_collections.osa.hybrid_msg.plugins.module_utils import runner
 from ansible_collections.osa.hybrid_msg.plugins.module_utils.validate import unencodable
 from ansible_collections.osa.hybrid_msg.plugins.modules import osa_hybrid_msg
-
-try:  # ansible-core >= 2.19
-    from ansible.module_utils.testing import patch_module_args
-except ImportError:  # ansible-core 2.18
-
-    @contextlib.contextmanager
-    def patch_module_args(args=None):
-        serialized = json.dumps({"ANSIBLE_MODULE_ARGS": args or {}}).encode()
-        old = basic._ANSIBLE_ARGS
-        basic._ANSIBLE_ARGS = serialized
-        try:
-            yield
-        finally:
-            basic._ANSIBLE_ARGS = old
-
+from ansible_collections.osa.hybrid_msg.tests.unit.plugins.modules.module_run import patch_exits, run_main
 
 SECRET = f"hostile-S3cret-{uuid.uuid4().hex[:12]}"
 CLOSED_RABBIT = {"urls": ["http://127.0.0.1:1"], "username": "hostile-admin", "password": SECRET, "timeout": 2}
@@ -326,28 +311,10 @@ def test_core_refuses_empty_connection_lists_and_shapes_given_as_lists():
 # --- the module, in-process --------------------------------------------------------------------------------
 
 
-class _Exit(Exception):
-    def __init__(self, result):
-        super().__init__(result)
-        self.result = result
-
-
-def _finish(self, **kwargs):
-    raise _Exit(kwargs)
-
-
-def _failed(self, msg, **kwargs):
-    raise _Exit({**kwargs, "failed": True, "msg": msg})
-
-
 def module_outcome(args, monkeypatch):
-    monkeypatch.setattr(basic.AnsibleModule, "exit_json", _finish)
-    monkeypatch.setattr(basic.AnsibleModule, "fail_json", _failed)
+    patch_exits(monkeypatch)
     try:
-        with patch_module_args({**args, "_ansible_check_mode": True}):
-            osa_hybrid_msg.main()
-    except _Exit as done:
-        return done.result
+        _kind, result = run_main(osa_hybrid_msg.main, {**args, "_ansible_check_mode": True})
     except SystemExit as exc:  # AnsibleModule exits on arguments it cannot even load
         return {"failed": True, "msg": f"exited {exc.code}"}
     except Exception as exc:
@@ -355,7 +322,7 @@ def module_outcome(args, monkeypatch):
         if "Failed to decode JSON module parameters" in str(exc) or "invalid UTF8" in str(exc):
             return {"failed": True, "msg": "ansible-core: Failed to decode JSON module parameters", "by_ansible": True}
         raise
-    raise AssertionError("the module returned without exit_json or fail_json")
+    return result
 
 
 def test_module_answers_every_generated_hostile_input_by_field(monkeypatch, capsys):
@@ -602,3 +569,215 @@ def test_real_module_refuses_hostile_input_and_writes_nothing(tmp_path, rabbitmq
     assert _hostile_objects() == before, "the broker's definitions changed"
     assert _kafka_topics() == topics_before, "Kafka topics changed"
     print(f"\nansible-playbook: {len(REAL_CASES)} hostile inputs, definitions and topics unchanged")
+
+
+# --- the messaging inventory plugin -------------------------------------------------------------------------
+
+INVENTORY_PARSE = Path(__file__).resolve().parent / "inventory_parse.py"
+INVENTORY_BASE = {
+    "plugin": "osa.hybrid_msg.messaging",
+    "rabbitmq": [{"name": "hostile-r1", "address": "10.0.0.1"}],
+    "kafka": [{"name": "hostile-k1", "address": "10.0.0.2"}],
+}
+# Every field of the source: top-level options and the keys of a node entry, with the type each holds.
+INVENTORY_FIELDS = {
+    ("rabbitmq",): "list",
+    ("kafka",): "list",
+    ("rabbitmq_group",): "group",
+    ("kafka_group",): "group",
+    ("rabbitmq_use_ssl",): "bool",
+    ("rabbitmq_management_use_ssl",): "bool",
+    ("vars",): "vars",
+    ("rabbitmq", 0, "name"): "name",
+    ("rabbitmq", 0, "address"): "address",
+    ("rabbitmq", 0, "port"): "port",
+    ("rabbitmq", 0, "use_ssl"): "bool",
+    ("rabbitmq", 0, "management_port"): "port",
+    ("rabbitmq", 0, "vars"): "vars",
+    ("kafka", 0, "name"): "name",
+    ("kafka", 0, "address"): "address",
+    ("kafka", 0, "port"): "port",
+    ("kafka", 0, "vars"): "vars",
+}
+INVENTORY_VALUES = [
+    ("mapping", {"hostile": 1}),
+    ("NUL", "hostile\x00nul"),
+    ("control characters", "hostile\x1b[31m\n"),
+    ("huge string", "h" * (1 << 20)),
+    ("empty string", ""),
+    ("integer", 12345),
+    ("2**64", 2**64),
+    ("negative", -1),
+    ("float", 1.5),
+    ("bool", True),
+    ("list", ["hostile"]),
+    ("list of mappings", [{"hostile": 1}]),
+    ("empty list", []),
+    ("null", None),
+]
+
+
+def inventory_accepts(kind, value):
+    """Whether a value is a legitimate one for a field of that kind (the rest must be refused)."""
+    if kind == "bool":
+        return isinstance(value, bool)
+    if kind == "port":
+        return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 65535
+    if kind == "vars":
+        # Free-form variables: any mapping of identifier names, and "no variables".
+        return value in ({"hostile": 1}, None, {})
+    if kind == "list":
+        # No nodes of this kind; null is the option's default.
+        return value in ([], None)
+    if kind == "group":
+        # null is the option's default (rabbitmq_all, kafka_all).
+        return value is None
+    # name, address: none of the values is a valid host name or address.
+    return False
+
+
+def inventory_sources():
+    """``(field, label, source, must_refuse)`` for every field and value, unknown keys and conflicting entries."""
+    for path, kind in INVENTORY_FIELDS.items():
+        for label, value in INVENTORY_VALUES:
+            source = copy.deepcopy(INVENTORY_BASE)
+            put(source, path, value)
+            yield dotted(path), label, source, not inventory_accepts(kind, value)
+    for level in ((), ("rabbitmq", 0), ("kafka", 0)):
+        source = copy.deepcopy(INVENTORY_BASE)
+        put(source, (*level, "hostile_unknown"), 1)
+        yield dotted((*level, "hostile_unknown")), "unknown key", source, True
+    source = copy.deepcopy(INVENTORY_BASE)
+    source["rabbitmq"].append({"name": "hostile-r1", "address": "10.0.0.9"})
+    yield "rabbitmq[1].name", "the same host twice", source, True
+    source = copy.deepcopy(INVENTORY_BASE)
+    source["kafka"][0]["name"] = "hostile-r1"
+    source["kafka"][0]["address"] = "10.0.0.9"
+    yield "kafka[0].address", "one host, two addresses", source, True
+
+
+def test_inventory_plugin_answers_every_hostile_source_by_field():
+    cases = list(inventory_sources())
+    proc = subprocess.run(
+        [sys.executable, str(INVENTORY_PARSE)],
+        input=json.dumps([source for _f, _l, source, _r in cases]),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    outcomes = json.loads(proc.stdout)
+    assert len(outcomes) == len(cases)
+    tried = refused = 0
+    for (field, label, _source, must_refuse), outcome in zip(cases, outcomes, strict=True):
+        tried += 1
+        if "ok" in outcome:
+            assert not must_refuse, f"{field} / {label}: accepted, must be refused"
+            assert outcome["ok"] and set(outcome["ok"]) <= {"hostile-r1", "hostile-k1"}, (field, label, outcome)
+            continue
+        refused += 1
+        message = outcome["message"]
+        # Ansible's or ours: never a Python error (TypeError, KeyError...) escaping as a traceback.
+        assert outcome["error"].startswith("ansible.errors."), f"{field} / {label}: {outcome}"
+        assert "Traceback" not in message, f"{field} / {label}: {message[:300]}"
+        # Ansible's own option check ("Config 'vars' for ... has an invalid value: ...") echoes the value whole;
+        # it runs before the plugin's code.
+        if not message.startswith("Config '"):
+            assert len(message) < MAX_MESSAGE, f"{field} / {label}: a {len(message)} character message"
+        leaf = field.rsplit(".", 1)[-1]
+        assert field in message or f"'{leaf}'" in message, f"{field} / {label}: the error does not name it: {message}"
+        assert must_refuse, f"{field} / {label}: refused a legitimate value: {message[:300]}"
+    print(f"\ninventory: {tried} hostile sources tried, {refused} refused by field")
+    assert tried > 200
+
+
+# --- duplicate keys in free-form maps ----------------------------------------------------------------------
+
+DUPLICATE_PLAY = """\
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Declare with duplicate keys in free-form maps
+      osa.hybrid_msg.osa_hybrid_msg:
+        rabbitmq: {rabbitmq}
+        kafka: {kafka}
+        vhosts:
+          - name: hostile-dup-v
+        policies:
+          - name: hostile-dup-p
+            vhost: hostile-dup-v
+            pattern: "^hostile"
+            definition:
+              max-length: 1
+              max-length: 2
+        topics:
+          - name: hostile-dup-t
+            config:
+              retention.ms: "1000"
+              retention.ms: "2000"
+      register: r
+    - name: Save the result
+      ansible.builtin.copy:
+        content: "{{{{ r | to_nice_json }}}}"
+        dest: {dest}
+        mode: "0600"
+      check_mode: false
+"""
+
+
+def _run_duplicate_play(tmp_path, mode):
+    dest = tmp_path / f"dup-{mode}.json"
+    play = tmp_path / f"dup-{mode}.yml"
+    kafka = {"bootstrap_servers": BOOTSTRAP_SERVERS, "timeout": 10}
+    play.write_text(
+        DUPLICATE_PLAY.format(rabbitmq=json.dumps(rabbit_conn()), kafka=json.dumps(kafka), dest=json.dumps(str(dest)))
+    )
+    env = {**ansible_env(), "ANSIBLE_DUPLICATE_YAML_DICT_KEY": mode}
+    argv = [
+        str(Path(sys.executable).parent / "ansible-playbook"),
+        "-i",
+        "localhost,",
+        "-c",
+        "local",
+        "-e",
+        f"ansible_python_interpreter={sys.executable}",
+        "--check",
+        str(play),
+    ]
+    proc = subprocess.run(argv, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
+    result = json.loads(dest.read_text()) if dest.exists() else None
+    return proc, result
+
+
+@pytest.mark.timeout(600)
+def test_duplicate_yaml_keys_are_last_wins_with_a_warning_or_an_error(tmp_path, rabbitmq_broker, kafka_broker):
+    # Ansible parses the YAML before the module runs; the module receives JSON built from a dict, which
+    # cannot hold a key twice, so the module never sees the duplicate. ansible-core warns (the default) ...
+    proc, result = _run_duplicate_play(tmp_path, "warn")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    output = proc.stdout + proc.stderr
+    assert "max-length" in output and "retention.ms" in output and "uplicate" in output, output
+    assert result is not None and not result.get("failed"), result
+    policy = next(c for c in result["changes"] if c["kind"] == "policy")
+    topic = next(c for c in result["changes"] if c["kind"] == "topic")
+    # ... and the last value is the one declared.
+    assert '"max-length": 2' in json.dumps(policy) and '"max-length": 1' not in json.dumps(policy), policy
+    assert '"2000"' in json.dumps(topic) and '"1000"' not in json.dumps(topic), topic
+    # ... or, with DUPLICATE_YAML_DICT_KEY=error, stops the play before the module runs.
+    proc, result = _run_duplicate_play(tmp_path, "error")
+    assert proc.returncode != 0 and result is None, proc.stdout + proc.stderr
+    assert "uplicate" in proc.stdout + proc.stderr
+
+
+def test_the_core_reads_duplicate_keys_in_json_text():
+    # Only a direct caller of the core can send a key twice (JSON text). Free-form maps keep the last value,
+    # as JSON parsers commonly do; the request's own fields refuse a second occurrence by name.
+    request = (
+        '{"rabbitmq": {"urls": ["http://127.0.0.1:1"], "timeout": 1},'
+        ' "policies": [{"name": "p", "vhost": "v", "pattern": ".*", "definition": {"max-length": 1, "max-length": 2}}],'
+        ' "vhosts": [{"name": "v", "name": "w"}]}'
+    )
+    with pytest.raises(_core.SpecError) as info:
+        _core.apply(request, check_mode=True)
+    assert "duplicate field `name`" in str(info.value) and str(info.value).startswith("vhosts[0]"), info.value

@@ -6,7 +6,6 @@ each answer or exception into a module result. The real core is tested in tests/
 
 from __future__ import annotations
 
-import contextlib
 import json
 import types
 
@@ -14,43 +13,7 @@ import pytest
 from ansible.module_utils import basic
 from ansible_collections.osa.hybrid_msg.plugins.module_utils import core, runner
 from ansible_collections.osa.hybrid_msg.plugins.modules import osa_hybrid_msg
-
-try:  # ansible-core >= 2.19
-    from ansible.module_utils.testing import patch_module_args
-except ImportError:  # ansible-core 2.18
-
-    @contextlib.contextmanager
-    def patch_module_args(args=None):
-        serialized = json.dumps({"ANSIBLE_MODULE_ARGS": args or {}}).encode()
-        old = basic._ANSIBLE_ARGS
-        basic._ANSIBLE_ARGS = serialized
-        try:
-            yield
-        finally:
-            basic._ANSIBLE_ARGS = old
-
-
-class ExitJson(Exception):
-    def __init__(self, result):
-        super().__init__(result)
-        self.result = result
-
-
-class FailJson(Exception):
-    def __init__(self, result):
-        super().__init__(result)
-        self.result = result
-
-
-def _exit_json(self, **kwargs):
-    kwargs.setdefault("changed", False)
-    raise ExitJson(kwargs)
-
-
-def _fail_json(self, msg, **kwargs):
-    kwargs["failed"] = True
-    kwargs["msg"] = msg
-    raise FailJson(kwargs)
+from ansible_collections.osa.hybrid_msg.tests.unit.plugins.modules.module_run import patch_exits, run_main
 
 
 def _make_fake_core():
@@ -123,20 +86,12 @@ def fake_core(monkeypatch):
 
 @pytest.fixture(autouse=True)
 def module_exits(monkeypatch):
-    monkeypatch.setattr(basic.AnsibleModule, "exit_json", _exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, "fail_json", _fail_json)
+    patch_exits(monkeypatch)
 
 
 def run(args):
     """Run the module's main() with ``args``; return (kind, result) where kind is 'exit' or 'fail'."""
-    with patch_module_args(args):
-        try:
-            osa_hybrid_msg.main()
-        except ExitJson as e:
-            return "exit", e.result
-        except FailJson as e:
-            return "fail", e.result
-    raise AssertionError("the module returned without exit_json or fail_json")
+    return run_main(osa_hybrid_msg.main, args)
 
 
 def run_ok(args):
