@@ -69,6 +69,20 @@ pub async fn run(request: &Request, options: Options) -> Result<RunResult> {
     Box::pin(run_on(&RealBrokers, request, options)).await
 }
 
+/// Each connection's `timeout` is one deadline for everything the run does on that broker.
+fn deadlines(rabbit: &RabbitConnection, kafka: &KafkaConnection) -> (Deadline, Deadline) {
+    (
+        Deadline::after(
+            Duration::from_secs_f64(rabbit.timeout_seconds()),
+            crate::backend::rabbit_http::TIMEOUT_OPTION,
+        ),
+        Deadline::after(
+            Duration::from_secs_f64(kafka.timeout_seconds()),
+            crate::backend::kafka_rd::TIMEOUT_OPTION,
+        ),
+    )
+}
+
 /// One run on the given brokers: the real clients, or the fakes in the crate's unit tests.
 pub async fn run_on<B: Brokers>(brokers: &B, request: &Request, options: Options) -> Result<RunResult> {
     let started = Instant::now();
@@ -87,15 +101,7 @@ pub async fn run_on<B: Brokers>(brokers: &B, request: &Request, options: Options
     // Both reads go out at once, the Kafka one on a worker of its own: creating the librdkafka
     // client is synchronous, and in the same task it held back the RabbitMQ request. A backend with
     // nothing declared is never contacted.
-    // Each connection's `timeout` is one deadline for everything the run does on that broker.
-    let rabbit_deadline = Deadline::after(
-        Duration::from_secs_f64(rabbit_conn.timeout_seconds()),
-        crate::backend::rabbit_http::TIMEOUT_OPTION,
-    );
-    let kafka_deadline = Deadline::after(
-        Duration::from_secs_f64(kafka_conn.timeout_seconds()),
-        crate::backend::kafka_rd::TIMEOUT_OPTION,
-    );
+    let (rabbit_deadline, kafka_deadline) = deadlines(rabbit_conn, kafka_conn);
     let kafka_task = request.has_kafka_objects().then(|| {
         let read = brokers.kafka(kafka_conn, topic_names, kafka_deadline);
         tokio::spawn(async move {
