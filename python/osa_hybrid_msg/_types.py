@@ -338,6 +338,10 @@ class KafkaProbe(TypedDict):
     partitions: int | None
     partition: int | None
     offset: int | None
+    service: str | None
+    user: str | None
+    role: Literal["produce", "consume"] | None
+    group: str | None
 
 
 class ConsumerGroupReport(TypedDict):

@@ -26,7 +26,7 @@ pub use rabbit::{
     ApplyTo, HashingAlgorithm, PasswordSpec, PermissionSpec, PolicySpec, QueueType, State, TopicPermissionSpec,
     UpdatePassword, UserSpec, VhostSpec,
 };
-pub use services::{BusSpec, DEFAULT_CONSUMER_GROUP, ServicePolicy, ServiceSpec, Transport};
+pub use services::{BusSpec, DEFAULT_CONSUMER_GROUP, ServicePolicy, ServicePrincipal, ServiceSpec, Transport};
 pub use strict::shown;
 pub use verify::VerifySpec;
 
@@ -96,6 +96,7 @@ struct Origins {
     policies: Vec<String>,
     topics: Vec<(String, TopicSpec)>,
     kafka_acls: Vec<String>,
+    kafka_principals: Vec<ServicePrincipal>,
 }
 
 fn origin(paths: &[String], kind: &str, i: usize) -> String {
@@ -142,6 +143,11 @@ impl Request {
     /// The request path of `policies()[i]`.
     pub fn policy_path(&self, i: usize) -> String {
         origin(&self.origins.policies, "policies", i)
+    }
+
+    /// The services' own Kafka principals (SASL only), for probes that run as each service.
+    pub fn kafka_service_principals(&self) -> &[ServicePrincipal] {
+        &self.origins.kafka_principals
     }
 
     /// The request path of `kafka_acls()[i]` (`services[0].notify.topics` for one the shorthand produced).
@@ -227,6 +233,7 @@ impl Request {
             self.origins.kafka_acls.push(path);
             self.kafka_acls.get_or_insert_with(Vec::new).push(a);
         }
+        self.origins.kafka_principals = expanded.kafka_principals;
         for (_, u) in expanded.kafka_users {
             self.kafka_users.get_or_insert_with(Vec::new).push(u);
         }

@@ -181,6 +181,35 @@ pub struct Expanded {
     pub topics: Vec<(String, TopicSpec)>,
     pub kafka_users: Vec<(String, KafkaUserSpec)>,
     pub kafka_acls: Vec<(String, AclSpec)>,
+    pub kafka_principals: Vec<ServicePrincipal>,
+}
+
+/// One service's Kafka principal on a SASL Kafka, for `verify`: what it produces and consumes, as itself.
+#[derive(Clone)]
+pub struct ServicePrincipal {
+    pub service: String,
+    pub user: String,
+    pub password: String,
+    pub mechanism: ScramMechanism,
+    /// `<topic>.<priority>` topics it writes.
+    pub produces: Vec<String>,
+    /// `<topic>.<priority>` topics its listeners read, and their group.
+    pub consumes: Vec<String>,
+    pub group: Option<String>,
+}
+
+// Hand-written so that the password can never reach a log line.
+impl std::fmt::Debug for ServicePrincipal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServicePrincipal")
+            .field("service", &self.service)
+            .field("user", &self.user)
+            .field("mechanism", &self.mechanism)
+            .field("produces", &self.produces)
+            .field("consumes", &self.consumes)
+            .field("group", &self.group)
+            .finish_non_exhaustive()
+    }
 }
 
 fn state_word(s: State) -> &'static str {
@@ -578,6 +607,20 @@ fn expand_kafka(
     };
     let userid = add_kafka_user(bp, s, b, mechanism, out, seen)?;
     let principal = format!("User:{userid}");
+    let user = &out.kafka_users[seen.kafka_users[&userid]].1;
+    out.kafka_principals.push(ServicePrincipal {
+        service: s.name.clone(),
+        user: userid.clone(),
+        password: user.password.clone().unwrap_or_default(),
+        mechanism: user.mechanism(),
+        produces: produced.clone(),
+        consumes: read.clone(),
+        group: (!read.is_empty()).then(|| {
+            b.consumer_group
+                .clone()
+                .unwrap_or_else(|| DEFAULT_CONSUMER_GROUP.to_owned())
+        }),
+    });
     let acl = |resource_type, name: &str, operation| AclSpec {
         principal: principal.clone(),
         resource_type,
