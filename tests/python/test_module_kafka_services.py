@@ -100,9 +100,13 @@ def test_services_users_and_acls_converge_idempotently_with_drift_purge_and_veri
     nova, ceilo = f"User:{tag}-nova", f"User:{tag}-ceilometer"
     topics = [f"{tag}.notifications.{p}" for p in PRIORITIES]
     try:
-        planned = run_module(tmp_path, args, check=True, diff=True)
+        planned = run_module(tmp_path, dict(args, verify="kafka"), check=True, diff=True)
         plan = ok(planned)
         assert plan["changed"] is True
+        # Users, ACLs and topics still to be made: the services' probes cannot pass yet, so they are skipped.
+        assert plan["verify"]["kafka"] and all(
+            p["status"] == "skipped" and "planned" in p["reason"] for p in plan["verify"]["kafka"]
+        ), plan["verify"]["kafka"]
         assert scram_users(admin, [f"{tag}-{s}" for s in names]) == {}, "check mode created users"
         assert acls_of(admin, nova) == set(), "check mode created ACLs"
 
@@ -132,8 +136,13 @@ def test_services_users_and_acls_converge_idempotently_with_drift_purge_and_veri
         again = ok(run_module(tmp_path, args))
         assert again["changed"] is False, again["changes"]
         assert (again["backends"]["kafka"]["reads"], again["backends"]["kafka"]["writes"]) == (3, 0)
-        # Check mode on a converged cluster reports the same (empty) plan.
-        assert ok(run_module(tmp_path, args, check=True))["changes"] == []
+        # Check mode on a converged cluster reports the same (empty) plan; its probes only read metadata, as
+        # each service.
+        checked = ok(run_module(tmp_path, dict(args, verify="kafka"), check=True))
+        assert checked["changes"] == []
+        assert checked["verify"]["mode"] == "read_only" and checked["verify"]["ok"] is True
+        assert len(checked["verify"]["kafka"]) == len(probes)
+        assert all(set(p["hops"]) == {"metadata"} and p["status"] == "ok" for p in checked["verify"]["kafka"])
 
         # A changed password: check mode reports it and writes nothing; apply sets it; then a no-op.
         rotated = dict(passwords, nova=f"new/{uuid.uuid4().hex}")
