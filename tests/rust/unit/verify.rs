@@ -335,6 +335,9 @@ fn services_users_and_topics_are_probed_and_need_amqp_urls_too() {
     assert!(topics.iter().all(|t| t.topic.starts_with("notifications.")));
 }
 
+/// A service principal as (service, user, produces, consumes, group).
+type Principal = (String, String, Vec<String>, Vec<String>, Option<String>);
+
 #[test]
 fn on_a_sasl_kafka_the_services_topics_are_probed_as_the_services_not_as_the_connection() {
     let body = json!({
@@ -351,7 +354,7 @@ fn on_a_sasl_kafka_the_services_topics_are_probed_as_the_services_not_as_the_con
     let r = request(&body);
     let targets: Vec<String> = kafka_targets(&r, &[], false).into_iter().map(|t| t.topic).collect();
     assert_eq!(targets, ["own.topic"]);
-    let principals: Vec<(String, String, Vec<String>, Vec<String>, Option<String>)> = r
+    let principals: Vec<Principal> = r
         .kafka_service_principals()
         .iter()
         .map(|p| {
