@@ -181,6 +181,10 @@ impl RunResult {
                     partitions: Some(1),
                     partition: Some(0),
                     offset: Some(0),
+                    service: Some(String::new()),
+                    user: Some(String::new()),
+                    role: Some("produce"),
+                    group: Some(String::new()),
                 }],
                 consumer_group: Some(GroupReport {
                     name: String::new(),

@@ -72,7 +72,11 @@ options:
   kafka_sasl_mechanism:
     description:
       - SASL mechanism for Kafka; unset means no SASL. With SASL, the notify URL carries the service's
-        notify user and password.
+        notify user and password (C(<svc>_oslomsg_notify_userid), C(<svc>_oslomsg_notify_password), by default
+        the RPC ones), percent-encoded on every host; any character works there, C(/) included, since the
+        Kafka driver hands the decoded password to librdkafka as it is. The module's
+        O(osa.hybrid_msg.osa_hybrid_msg#module:services) option makes that user a SCRAM user with only the
+        ACLs the service needs.
     type: str
     choices: [PLAIN, SCRAM-SHA-256, SCRAM-SHA-512]
     vars:
@@ -237,7 +241,14 @@ _list:
                "use_queue_manager": false, "rabbit_stream_fanout": true, "rabbit_quorum_delivery_limit": 0,
                "rabbit_quorum_max_memory_bytes": 0}
     oslo_messaging_kafka:
-      description: Per service, when notify is Kafka. Options for C([oslo_messaging_kafka]).
+      description:
+        - Per service, when notify is Kafka. Options for C([oslo_messaging_kafka]) - C(security_protocol),
+          C(sasl_mechanism) with SASL, with TLS C(ssl_cafile), C(ssl_client_cert_file) and
+          C(ssl_client_key_file) when set (C(oslomsg_notify_ssl_ca_file), C(oslomsg_notify_ssl_client_cert_file),
+          C(oslomsg_notify_ssl_client_key_file) or the lookup's options).
+        - For a listener service (ceilometer, designate), C(consumer_group), the group its pool-less listener
+          joins - C(<svc>_oslomsg_notify_consumer_group), else C(oslomsg_notify_consumer_group), else
+          oslo.messaging's V(oslo_messaging_consumer).
       type: dict
       sample: {"security_protocol": "SASL_SSL", "sasl_mechanism": "SCRAM-SHA-512", "ssl_cafile": "/etc/ssl/ca.pem"}
     rpc:
@@ -248,7 +259,10 @@ _list:
       type: dict
     notify:
       description:
-        - Per service. The same for notifications; for Kafka, C(topics) instead of C(vhost) and C(policies).
+        - Per service. The same for notifications; for Kafka, C(topics) instead of C(vhost) and C(policies)
+          (V(notifications), plus V(notifications_designate) for nova and neutron when the C(designate_all)
+          group has hosts, as OSA's roles wire them), C(sasl_mechanism) with SASL, and for ceilometer
+          (V(notifications)) and designate (V(notifications_designate)) C(consumes) and C(consumer_group).
       type: dict
 """
 

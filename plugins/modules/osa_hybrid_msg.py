@@ -487,7 +487,9 @@ options:
         name, or OSA's list of C({name, state})), and C(policies) (OSA's form: C(name), C(pattern),
         C(priority), C(tags) or C(definition), optional C(apply_to) and C(state)). For V(kafka): C(topics)
         (default V([notifications])), C(priorities) (default all seven), C(partitions),
-        C(replication_factor), C(config)."
+        C(replication_factor), C(config), C(consumes) (the topics the service's listeners read, none by
+        default), C(consumer_group) (their group, default V(oslo_messaging_consumer)), and with SASL
+        C(userid), C(password) and C(sasl_mechanism) (default O(kafka.sasl_mechanism))."
       - "A minimal hand-written entry: C({name: nova, rpc: {transport: rabbit, userid: nova, password: ...,
         vhost: nova, policies: []}, notify: {transport: kafka}})."
       - For a V(rabbit) bus it declares every vhost of the list with its state (so an C(absent) one is
@@ -495,8 +497,20 @@ options:
         permissions on each present vhost (its other permissions are left alone), and each policy on each
         present vhost. The first policy of each name wins, so list the service's before the global ones
         (the lookup does). RabbitMQ objects go to O(rabbitmq).
-      - For a V(kafka) notify bus it declares the C(<topic>.<priority>) topics, on O(kafka). oslo.messaging
-        listeners never create topics, so they must exist before services listen.
+      - For a V(kafka) notify bus it declares the C(<topic>.<priority>) topics of C(topics) and C(consumes),
+        on O(kafka). oslo.messaging listeners never create topics, so they must exist before services listen.
+      - "When O(kafka.security_protocol) is V(SASL_SSL) or V(SASL_PLAINTEXT), a V(kafka) notify bus also
+        declares the service's SCRAM user (C(userid), C(password) required, the password always enforced
+        through the login test of O(kafka_users[].update_password=always)) and exactly the ACLs it needs,
+        literal, allow, any host: Write on each topic it produces to; with C(consumes), Read on each topic
+        it reads and on its C(consumer_group). Write and Read imply the Describe the clients' metadata requests
+        need. No wildcard, prefix, cluster or super-user grant is made. PLAIN users live in the brokers' JAAS
+        files, so a service with mechanism V(PLAIN) is refused."
+      - oslo.messaging's Kafka listener joins its pool, else C([oslo_messaging_kafka] consumer_group) (default
+        V(oslo_messaging_consumer)); ceilometer's notification agent and designate's sink pass no pool, so
+        that group is theirs unless C(consumer_group) is set (the lookup writes it to C(oslo_messaging_kafka)).
+      - These users and ACLs join O(kafka_users) and O(kafka_acls) (a user also declared there is refused);
+        O(purge_kafka_acls) removes the undeclared ACLs of the services' principals too.
       - RPC and notify on the same vhost and user are declared once; the same object from two services is
         declared once when they agree, and refused when they do not. An object also declared in O(vhosts),
         O(users), O(policies), O(topics) or O(notifications) is refused, naming both places.
@@ -524,10 +538,18 @@ options:
       - V(kafka) reads the metadata of each present topic of O(topics), O(notifications) and O(services),
         produces one record to it, and reads the record back with one fresh consumer group
         C(osa_hybrid_msg.probe.<random>) (C(session.timeout.ms=6000)), which is deleted afterwards where the
-        broker allows it. The producer never creates a topic. The Kafka probes run as the O(kafka) connection's
-        principal, not as the services' ones. The record is an oslo.messaging envelope with the C(event_type)
+        broker allows it. The producer never creates a topic. These probes run as the O(kafka) connection's
+        principal. The record is an oslo.messaging envelope with the C(event_type)
         C(osa_hybrid_msg.probe),
         so that notification listeners parse it; every consumer group of the topic receives it once.
+      - On a SASL Kafka the topics of O(services) are probed as each service's own principal instead, since
+        oslo.messaging's producer loses a refused record without an error. Each producing service sends one
+        record to each of its topics as itself; each listening service, as itself, fetches its consumer group's
+        committed offsets (which needs Describe on the group; it never joins the group, which would rebalance
+        the running listeners) and reads the producers' records back by assignment. A missing ACL fails with
+        the service, its user, the topic and the broker's words, for example C(TOPIC_AUTHORIZATION_FAILED) or
+        C(GROUP_AUTHORIZATION_FAILED). In check mode these probes read each topic's metadata as the service,
+        and skip services whose user, ACLs or topics the plan still changes.
       - In check mode only probes that write nothing run. AMQP - connect, login, vhost open, channel open and a
         passive declare of the C(amq.direct) exchange. Kafka - one metadata request per topic. Probes of a user,
         vhost, permission or topic the plan has yet to create, or of a user whose password it changes, are
@@ -645,6 +667,21 @@ EXAMPLES = r"""
     kafka:
       bootstrap_servers: ["172.29.236.111:9092"]
     services: "{{ query('osa.hybrid_msg.oslomsg', 'nova', 'neutron', 'glance') }}"
+
+- name: Notifications on a SASL_SSL Kafka, each service with its own SCRAM user and only its ACLs
+  osa.hybrid_msg.osa_hybrid_msg:
+    kafka:
+      bootstrap_servers: ["172.29.236.111:9093"]
+      security_protocol: SASL_SSL
+      sasl_mechanism: SCRAM-SHA-512
+      sasl_username: admin
+      sasl_password: "{{ kafka_admin_password }}"
+      ssl_cafile: /etc/ssl/certs/kafka-ca.pem
+    services: "{{ query('osa.hybrid_msg.oslomsg', 'nova', 'neutron', 'ceilometer', kafka_port=9093,
+                        kafka_use_ssl=true, kafka_sasl_mechanism='SCRAM-SHA-512',
+                        kafka_ssl_ca_file='/etc/ssl/certs/kafka-ca.pem') }}"
+    purge_kafka_acls: true
+    verify: kafka
 
 - name: The services shorthand written by hand
   osa.hybrid_msg.osa_hybrid_msg:
@@ -1004,7 +1041,8 @@ verify:
           type: str
           sample: ok
         hop:
-          description: The hop that failed (V(connect), V(metadata), V(produce), V(consume)); null unless V(failed).
+          description: The hop that failed (V(connect), V(metadata), V(produce), V(group), V(consume)); null unless
+            V(failed).
           returned: always
           type: str
           sample: metadata
@@ -1044,6 +1082,27 @@ verify:
           returned: always
           type: int
           sample: 17
+        service:
+          description: For a probe run as a service's own principal (O(services) on a SASL Kafka), the service;
+            null otherwise.
+          returned: always
+          type: str
+          sample: nova
+        user:
+          description: The Kafka user the probe logged in as, for a service's probe; null otherwise.
+          returned: always
+          type: str
+          sample: nova
+        role:
+          description: V(produce) or V(consume), for a service's probe; null otherwise.
+          returned: always
+          type: str
+          sample: produce
+        group:
+          description: For a V(consume) probe, the consumer group whose offsets it fetched; null otherwise.
+          returned: always
+          type: str
+          sample: oslo_messaging_consumer
     consumer_group:
       description: The consumer group that read the records back; null when no record was produced.
       returned: always

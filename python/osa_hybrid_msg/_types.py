@@ -220,7 +220,8 @@ class ServicePolicy(TypedDict):
 
 
 class BusSpec(TypedDict):
-    """``rpc`` or ``notify`` of a service entry. For kafka, vhost, policies and credentials are not used."""
+    """``rpc`` or ``notify`` of a service entry. For kafka, vhost and policies are not used; userid, password
+    and sasl_mechanism make the service's SCRAM user when the Kafka connection uses SASL."""
 
     transport: Literal["rabbit", "kafka", "none"]
     configure: NotRequired[bool | None]
@@ -233,6 +234,9 @@ class BusSpec(TypedDict):
     partitions: NotRequired[int | None]
     replication_factor: NotRequired[int | None]
     config: NotRequired[dict[str, str | int | float | bool | None] | None]
+    consumes: NotRequired[list[str] | None]
+    consumer_group: NotRequired[str | None]
+    sasl_mechanism: NotRequired[Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None]
 
 
 class ServiceSpec(TypedDict, total=False):
@@ -334,6 +338,10 @@ class KafkaProbe(TypedDict):
     partitions: int | None
     partition: int | None
     offset: int | None
+    service: str | None
+    user: str | None
+    role: Literal["produce", "consume"] | None
+    group: str | None
 
 
 class ConsumerGroupReport(TypedDict):

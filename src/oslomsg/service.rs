@@ -12,7 +12,21 @@ use super::url::transport_url;
 use super::vars::{Vars, var_path};
 use super::{DEFAULT_SSL_VERSION, Facts, LookupOptions};
 use crate::error::{Error, Result};
-use crate::spec::{DEFAULT_NOTIFICATION_TOPIC, SaslMechanism, Transport};
+use crate::spec::{DEFAULT_CONSUMER_GROUP, DEFAULT_NOTIFICATION_TOPIC, SaslMechanism, Transport};
+
+/// The notification topic designate's sink listens to (`[service:sink] notification_topics`), which OSA's
+/// os_nova and os_neutron add to their topics when designate is deployed.
+pub const DESIGNATE_TOPIC: &str = "notifications_designate";
+
+/// The topics a service's listeners read, as OSA wires them: ceilometer's notification agent reads
+/// `notifications`, designate's sink `notifications_designate`. Others only produce.
+fn consumed_topics(svc: &str) -> &'static [&'static str] {
+    match svc {
+        "ceilometer" => &[DEFAULT_NOTIFICATION_TOPIC],
+        "designate" => &[DESIGNATE_TOPIC],
+        _ => &[],
+    }
+}
 
 /// One bus of one service after the `<svc>_oslomsg_*` chain.
 pub(super) struct ServiceBus {
@@ -120,6 +134,27 @@ pub(super) fn service_vars(facts: &Facts, g: &Global, svc: &str) -> Result<Map<S
     } else {
         None
     };
+    // os_nova and os_neutron add designate's topic when designate is deployed.
+    let mut notify_topics = vec![DEFAULT_NOTIFICATION_TOPIC];
+    if matches!(svc, "nova" | "neutron") && facts.groups.get("designate_all").is_some_and(|h| !h.is_empty()) {
+        notify_topics.push(DESIGNATE_TOPIC);
+    }
+    let consumes = consumed_topics(svc);
+    // oslo.messaging's Kafka listener joins its pool, else `[oslo_messaging_kafka] consumer_group`; neither
+    // ceilometer nor designate passes a pool by default.
+    let consumer_group = match vars.string(&p("notify_consumer_group"))? {
+        Some(g) => g,
+        None => vars
+            .string("oslomsg_notify_consumer_group")?
+            .unwrap_or_else(|| DEFAULT_CONSUMER_GROUP.to_owned()),
+    };
+    if consumer_group.is_empty() {
+        return Err(Error::spec(
+            var_path(&p("notify_consumer_group")),
+            "is empty; name the group the service's listeners join, e.g. ceilometer",
+        ));
+    }
+    check_ini_value(&var_path(&p("notify_consumer_group")), &consumer_group)?;
     let notify = ServiceBus {
         servers: match vars.string(&p("notify_servers"))? {
             Some(s) => s,
@@ -265,6 +300,9 @@ pub(super) fn service_vars(facts: &Facts, g: &Global, svc: &str) -> Result<Map<S
         if let Some(mech) = k.sasl_mechanism {
             opts.insert("sasl_mechanism".into(), json!(mech.as_str()));
         }
+        if !consumes.is_empty() {
+            opts.insert("consumer_group".into(), json!(consumer_group));
+        }
         if k.security_protocol.uses_ssl() {
             check_ini_value(&var_path(&p("notify_ssl_ca_file")), &notify.ssl_ca_file)?;
             for (key, value) in [
@@ -290,7 +328,15 @@ pub(super) fn service_vars(facts: &Facts, g: &Global, svc: &str) -> Result<Map<S
             "password": b.password,
         });
         if b.transport == Transport::Kafka {
-            entry["topics"] = json!([DEFAULT_NOTIFICATION_TOPIC]);
+            entry["topics"] = json!(notify_topics);
+            if !consumes.is_empty() {
+                entry["consumes"] = json!(consumes);
+                entry["consumer_group"] = json!(consumer_group);
+            }
+            // The SCRAM mechanism the service's user is created with is the one it logs in with.
+            if let Some(m) = kafka.as_ref().and_then(|k| k.sasl_mechanism) {
+                entry["sasl_mechanism"] = json!(m.as_str());
+            }
         } else {
             entry["vhost"] = b.vhost.clone();
             entry["policies"] = json!(merge_policies(own, global));

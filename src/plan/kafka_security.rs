@@ -127,7 +127,7 @@ fn plan_acls(request: &Request, observed: &KafkaSnapshot, plan: &mut Plan) -> Re
             &mut absent
         };
         for b in a.bindings() {
-            side.entry(b).or_insert_with(|| format!("kafka_acls[{i}]"));
+            side.entry(b).or_insert_with(|| request.kafka_acl_path(i));
         }
     }
     if let Some((b, at)) = present.iter().find(|(b, _)| absent.contains_key(*b)) {

@@ -26,7 +26,7 @@ pub use rabbit::{
     ApplyTo, HashingAlgorithm, PasswordSpec, PermissionSpec, PolicySpec, QueueType, State, TopicPermissionSpec,
     UpdatePassword, UserSpec, VhostSpec,
 };
-pub use services::{BusSpec, ServicePolicy, ServiceSpec, Transport};
+pub use services::{BusSpec, DEFAULT_CONSUMER_GROUP, ServicePolicy, ServicePrincipal, ServiceSpec, Transport};
 pub use strict::shown;
 pub use verify::VerifySpec;
 
@@ -95,6 +95,8 @@ struct Origins {
     users: Vec<String>,
     policies: Vec<String>,
     topics: Vec<(String, TopicSpec)>,
+    kafka_acls: Vec<String>,
+    kafka_principals: Vec<ServicePrincipal>,
 }
 
 fn origin(paths: &[String], kind: &str, i: usize) -> String {
@@ -143,13 +145,30 @@ impl Request {
         origin(&self.origins.policies, "policies", i)
     }
 
+    /// The services' own Kafka principals (SASL only), for probes that run as each service.
+    pub fn kafka_service_principals(&self) -> &[ServicePrincipal] {
+        &self.origins.kafka_principals
+    }
+
+    /// The request path of `kafka_acls()[i]` (`services[0].notify.topics` for one the shorthand produced).
+    pub fn kafka_acl_path(&self, i: usize) -> String {
+        origin(&self.origins.kafka_acls, "kafka_acls", i)
+    }
+
     /// Appends what `services` declares to the vhost, user, policy and topic lists. An object also
     /// declared explicitly is refused, naming both places.
     fn expand_services(&mut self) -> Result<()> {
         let Some(services) = &self.services else {
             return Ok(());
         };
-        let expanded = services::expand(services)?;
+        let sasl = self
+            .kafka
+            .as_ref()
+            .filter(|c| c.protocol().uses_sasl())
+            .map(|c| services::KafkaSasl {
+                mechanism: c.sasl_mechanism,
+            });
+        let expanded = services::expand(services, sasl)?;
         let clash = |path: &str, what: String, at: String| {
             Error::spec(
                 path,
@@ -176,6 +195,15 @@ impl Request {
                 return Err(clash(path, what, format!("policies[{i}]")));
             }
         }
+        for (path, u) in &expanded.kafka_users {
+            if let Some(i) = self.kafka_users().iter().position(|x| x.name == u.name) {
+                return Err(clash(
+                    path,
+                    format!("Kafka user '{}'", u.name),
+                    format!("kafka_users[{i}]"),
+                ));
+            }
+        }
         let declared = self.kafka_topics();
         for (path, t) in &expanded.topics {
             if let Some((at, _)) = declared.iter().find(|(_, x)| x.name == t.name) {
@@ -199,6 +227,16 @@ impl Request {
             self.policies.get_or_insert_with(Vec::new).push(p);
         }
         self.origins.topics = expanded.topics;
+        // Explicit ACLs of a service's principal add to the shorthand's; the planner merges equal bindings.
+        self.origins.kafka_acls = own(self.kafka_acls().len(), "kafka_acls");
+        for (path, a) in expanded.kafka_acls {
+            self.origins.kafka_acls.push(path);
+            self.kafka_acls.get_or_insert_with(Vec::new).push(a);
+        }
+        self.origins.kafka_principals = expanded.kafka_principals;
+        for (_, u) in expanded.kafka_users {
+            self.kafka_users.get_or_insert_with(Vec::new).push(u);
+        }
         Ok(())
     }
 

@@ -1,6 +1,10 @@
 //! The `services:` shorthand: per OpenStack service, what OSA's `mq_setup` role declares for a rabbit
 //! bus (the vhost list with states, the user with `.* .* .*` on each present vhost, the policies on each
 //! present vhost), and for a kafka notify bus the `<topic>.<priority>` topics mq_setup never made.
+//! When the Kafka connection uses SASL, a kafka notify bus also declares the service's SCRAM user and the
+//! ACLs it needs and no more: Write on each topic it produces to; for a listener (`consumes`), Read on each
+//! topic it reads and on its consumer group. Write and Read imply Describe, which the clients' metadata
+//! requests need; no wildcard, prefix, cluster or super-user grant is ever made.
 //!
 //! Entries have the shape the `oslomsg` lookup emits, so its list can be passed verbatim: `name`, `rpc`,
 //! `notify`, plus informational keys (`<name>_oslomsg_*`, the transport URLs and the option dicts) that
@@ -14,9 +18,21 @@ use serde_json::{Map, Value};
 use super::kafka::{
     DEFAULT_NOTIFICATION_TOPIC, NotificationsSpec, OSLO_PRIORITIES, TopicSpec, check_topic_name, validate_notifications,
 };
+use super::kafka_security::{AclOperation, AclResourceType, AclSpec, KafkaUserSpec, ScramMechanism};
 use super::names::{check_rabbit_credential, check_vhost_name, parse_vhost_list};
 use super::rabbit::{ApplyTo, PermissionSpec, PolicySpec, State, UpdatePassword, UserSpec, VhostSpec, check_regex};
+use super::{SaslMechanism, shown};
 use crate::error::{Error, Result};
+
+/// The group an oslo.messaging Kafka listener joins when it has no pool (`[oslo_messaging_kafka]
+/// consumer_group`'s default). Ceilometer's notification agent and designate's sink pass no pool by default.
+pub const DEFAULT_CONSUMER_GROUP: &str = "oslo_messaging_consumer";
+
+/// The Kafka connection logs in with SASL (its mechanism, when set): services get SCRAM users and ACLs.
+#[derive(Debug, Clone, Copy)]
+pub struct KafkaSasl {
+    pub mechanism: Option<SaslMechanism>,
+}
 
 /// Keys of a lookup entry that describe the service for its config files; the module ignores them.
 const INFORMATIONAL_KEYS: [&str; 4] = [
@@ -108,6 +124,18 @@ pub struct BusSpec {
     pub replication_factor: Option<i32>,
     #[serde(default)]
     pub config: Option<Map<String, Value>>,
+    /// Kafka: the topics this service's listeners read, as `[oslo_messaging_notifications] topics` names
+    /// them (ceilometer `notifications`, designate `notifications_designate`); created like `topics`.
+    #[serde(default)]
+    pub consumes: Option<Vec<String>>,
+    /// Kafka: the consumer group of those listeners (oslo.messaging: the listener's pool, else
+    /// `[oslo_messaging_kafka] consumer_group`). Default `oslo_messaging_consumer`.
+    #[serde(default)]
+    pub consumer_group: Option<String>,
+    /// Kafka with SASL: the service's SCRAM mechanism (`[oslo_messaging_kafka] sasl_mechanism`); default
+    /// the connection's.
+    #[serde(default, deserialize_with = "crate::spec::strict::opt_name")]
+    pub sasl_mechanism: Option<SaslMechanism>,
 }
 
 impl std::fmt::Debug for BusSpec {
@@ -120,6 +148,9 @@ impl std::fmt::Debug for BusSpec {
             .field("vhost", &self.vhost)
             .field("policies", &self.policies)
             .field("topics", &self.topics)
+            .field("consumes", &self.consumes)
+            .field("consumer_group", &self.consumer_group)
+            .field("sasl_mechanism", &self.sasl_mechanism)
             .finish_non_exhaustive()
     }
 }
@@ -148,6 +179,37 @@ pub struct Expanded {
     pub users: Vec<(String, UserSpec)>,
     pub policies: Vec<(String, PolicySpec)>,
     pub topics: Vec<(String, TopicSpec)>,
+    pub kafka_users: Vec<(String, KafkaUserSpec)>,
+    pub kafka_acls: Vec<(String, AclSpec)>,
+    pub kafka_principals: Vec<ServicePrincipal>,
+}
+
+/// One service's Kafka principal on a SASL Kafka, for `verify`: what it produces and consumes, as itself.
+#[derive(Clone)]
+pub struct ServicePrincipal {
+    pub service: String,
+    pub user: String,
+    pub password: String,
+    pub mechanism: ScramMechanism,
+    /// `<topic>.<priority>` topics it writes.
+    pub produces: Vec<String>,
+    /// `<topic>.<priority>` topics its listeners read, and their group.
+    pub consumes: Vec<String>,
+    pub group: Option<String>,
+}
+
+// Hand-written so that the password can never reach a log line.
+impl std::fmt::Debug for ServicePrincipal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServicePrincipal")
+            .field("service", &self.service)
+            .field("user", &self.user)
+            .field("mechanism", &self.mechanism)
+            .field("produces", &self.produces)
+            .field("consumes", &self.consumes)
+            .field("group", &self.group)
+            .finish_non_exhaustive()
+    }
 }
 
 fn state_word(s: State) -> &'static str {
@@ -180,11 +242,14 @@ struct Seen {
     /// (vhost, name) → (index, service index).
     policies: HashMap<(String, String), (usize, usize)>,
     topics: HashMap<String, usize>,
+    kafka_users: HashMap<String, usize>,
 }
 
 /// Expands every entry. rpc and notify on the same vhost and user yield one vhost and one user; the
 /// same object from two services is declared once if the two agree, and refused if they do not.
-pub fn expand(services: &[ServiceSpec]) -> Result<Expanded> {
+/// `sasl` is the Kafka connection's SASL mechanism when it uses SASL: only then are Kafka users and ACLs
+/// declared (without SASL the broker knows no principal to authorize).
+pub fn expand(services: &[ServiceSpec], sasl: Option<KafkaSasl>) -> Result<Expanded> {
     let mut out = Expanded::default();
     let mut seen = Seen::default();
     let mut names: HashMap<&str, usize> = HashMap::new();
@@ -220,7 +285,7 @@ pub fn expand(services: &[ServiceSpec]) -> Result<Expanded> {
             match b.transport {
                 Transport::None => {}
                 Transport::Rabbit => expand_rabbit(&bp, i, s, b, &mut out, &mut seen)?,
-                Transport::Kafka => expand_kafka(&bp, b, &mut out, &mut seen)?,
+                Transport::Kafka => expand_kafka(&bp, s, b, sasl, &mut out, &mut seen)?,
             }
         }
     }
@@ -494,7 +559,14 @@ fn check_service_policy(pp: &str, pol: &ServicePolicy) -> Result<()> {
     Ok(())
 }
 
-fn expand_kafka(bp: &str, b: &BusSpec, out: &mut Expanded, seen: &mut Seen) -> Result<()> {
+fn expand_kafka(
+    bp: &str,
+    s: &ServiceSpec,
+    b: &BusSpec,
+    sasl: Option<KafkaSasl>,
+    out: &mut Expanded,
+    seen: &mut Seen,
+) -> Result<()> {
     // The same checks as the request's own `notifications` block, under this bus's path.
     validate_notifications(
         bp,
@@ -515,34 +587,207 @@ fn expand_kafka(bp: &str, b: &BusSpec, out: &mut Expanded, seen: &mut Seen) -> R
         .priorities
         .clone()
         .unwrap_or_else(|| OSLO_PRIORITIES.iter().map(|p| (*p).to_owned()).collect());
-    for (k, topic) in topics.iter().enumerate() {
-        for prio in &priorities {
-            let name = format!("{topic}.{prio}");
-            let tp = format!("{bp}.topics[{k}]");
-            check_topic_name(&tp, &name)?;
-            let spec = TopicSpec {
-                name: name.clone(),
-                partitions: b.partitions,
-                replication_factor: b.replication_factor,
-                config: b.config.clone(),
-                state: Some(State::Present),
-            };
-            if let Some(&idx) = seen.topics.get(&name) {
-                let (origin, other) = &out.topics[idx];
-                if !same_topic(other, &spec) {
-                    return Err(Error::spec(
-                        tp,
-                        format!(
-                            "topic '{name}' is declared with other partitions, replication factor or config at \
-                             {origin}; make them agree"
-                        ),
-                    ));
-                }
-            } else {
-                seen.topics.insert(name, out.topics.len());
-                out.topics.push((tp, spec));
+    let consumes = b.consumes.clone().unwrap_or_default();
+    check_consumes(bp, b, &consumes)?;
+    let mut produced = Vec::new();
+    let mut read = Vec::new();
+    for (field, list, names) in [("topics", &topics, &mut produced), ("consumes", &consumes, &mut read)] {
+        for (k, topic) in list.iter().enumerate() {
+            for prio in &priorities {
+                let name = format!("{topic}.{prio}");
+                let tp = format!("{bp}.{field}[{k}]");
+                check_topic_name(&tp, &name)?;
+                add_topic(&tp, b, &name, out, seen)?;
+                names.push(name);
             }
         }
     }
+    let Some(KafkaSasl { mechanism }) = sasl else {
+        return Ok(());
+    };
+    let userid = add_kafka_user(bp, s, b, mechanism, out, seen)?;
+    let principal = format!("User:{userid}");
+    let user = &out.kafka_users[seen.kafka_users[&userid]].1;
+    out.kafka_principals.push(ServicePrincipal {
+        service: s.name.clone(),
+        user: userid.clone(),
+        password: user.password.clone().unwrap_or_default(),
+        mechanism: user.mechanism(),
+        produces: produced.clone(),
+        consumes: read.clone(),
+        group: (!read.is_empty()).then(|| {
+            b.consumer_group
+                .clone()
+                .unwrap_or_else(|| DEFAULT_CONSUMER_GROUP.to_owned())
+        }),
+    });
+    let acl = |resource_type, name: &str, operation| AclSpec {
+        principal: principal.clone(),
+        resource_type,
+        resource_name: Some(name.to_owned()),
+        pattern_type: None,
+        operations: vec![operation],
+        permission: None,
+        host: None,
+        state: None,
+    };
+    for name in &produced {
+        out.kafka_acls.push((
+            format!("{bp}.topics"),
+            acl(AclResourceType::Topic, name, AclOperation::Write),
+        ));
+    }
+    if !read.is_empty() {
+        for name in &read {
+            out.kafka_acls.push((
+                format!("{bp}.consumes"),
+                acl(AclResourceType::Topic, name, AclOperation::Read),
+            ));
+        }
+        let group = b.consumer_group.as_deref().unwrap_or(DEFAULT_CONSUMER_GROUP);
+        out.kafka_acls.push((
+            format!("{bp}.consumer_group"),
+            acl(AclResourceType::Group, group, AclOperation::Read),
+        ));
+    }
     Ok(())
+}
+
+fn add_topic(tp: &str, b: &BusSpec, name: &str, out: &mut Expanded, seen: &mut Seen) -> Result<()> {
+    let spec = TopicSpec {
+        name: name.to_owned(),
+        partitions: b.partitions,
+        replication_factor: b.replication_factor,
+        config: b.config.clone(),
+        state: Some(State::Present),
+    };
+    if let Some(&idx) = seen.topics.get(name) {
+        let (origin, other) = &out.topics[idx];
+        if !same_topic(other, &spec) {
+            return Err(Error::spec(
+                tp,
+                format!(
+                    "topic '{name}' is declared with other partitions, replication factor or config at {origin}; \
+                     make them agree"
+                ),
+            ));
+        }
+    } else {
+        seen.topics.insert(name.to_owned(), out.topics.len());
+        out.topics.push((tp.to_owned(), spec));
+    }
+    Ok(())
+}
+
+/// `consumes` names topics as `topics` does; `consumer_group` is a group name a listener can join.
+fn check_consumes(bp: &str, b: &BusSpec, consumes: &[String]) -> Result<()> {
+    for (i, t) in consumes.iter().enumerate() {
+        check_topic_name(&format!("{bp}.consumes[{i}]"), t)?;
+        if let Some(first) = consumes[..i].iter().position(|x| x == t) {
+            return Err(Error::spec(
+                format!("{bp}.consumes[{i}]"),
+                format!("'{t}' is also listed at {bp}.consumes[{first}]; list each topic once"),
+            ));
+        }
+    }
+    if let Some(group) = &b.consumer_group {
+        if consumes.is_empty() {
+            return Err(Error::spec(
+                format!("{bp}.consumer_group"),
+                "is the group of the service's listeners, but consumes lists no topic; add the topics the service reads, or drop consumer_group",
+            ));
+        }
+        if group.is_empty() || group == "*" {
+            return Err(Error::spec(
+                format!("{bp}.consumer_group"),
+                "must name one group; wildcard groups are not granted here",
+            ));
+        }
+        super::rabbit::check_no_control(&format!("{bp}.consumer_group"), group, "the group name")?;
+    }
+    Ok(())
+}
+
+/// The service's SCRAM user for a SASL Kafka (the password always enforced, as for RabbitMQ); returns its name.
+fn add_kafka_user(
+    bp: &str,
+    s: &ServiceSpec,
+    b: &BusSpec,
+    connection_mechanism: Option<SaslMechanism>,
+    out: &mut Expanded,
+    seen: &mut Seen,
+) -> Result<String> {
+    let userid = b.userid.clone().unwrap_or_else(|| s.name.clone());
+    if userid.is_empty() {
+        return Err(Error::spec(format!("{bp}.userid"), "must not be empty"));
+    }
+    super::rabbit::check_no_control(&format!("{bp}.userid"), &userid, "the user name")?;
+    if userid.contains(',') || userid.contains('=') || userid == "*" {
+        return Err(Error::spec(
+            format!("{bp}.userid"),
+            format!(
+                "'{}' contains ',' or '=' (which SCRAM escapes in a way some clients do not) or is '*'; choose another name",
+                shown(&userid)
+            ),
+        ));
+    }
+    let password = match &b.password {
+        Some(p) if !p.is_empty() => p.clone(),
+        Some(_) => return Err(Error::spec(format!("{bp}.password"), "must not be empty")),
+        None => {
+            return Err(Error::spec(
+                format!("{bp}.password"),
+                format!(
+                    "is required: the Kafka connection uses SASL, so the service logs in as SCRAM user '{userid}' \
+                     (OSA: {}_oslomsg_notify_password)",
+                    s.name
+                ),
+            ));
+        }
+    };
+    let (mechanism, from) = match (b.sasl_mechanism, connection_mechanism) {
+        (Some(m), _) => (m, format!("{bp}.sasl_mechanism")),
+        (None, Some(m)) => (m, "kafka.sasl_mechanism".to_owned()),
+        (None, None) => (SaslMechanism::ScramSha512, String::new()),
+    };
+    let mechanism = match mechanism {
+        SaslMechanism::ScramSha256 => ScramMechanism::Sha256,
+        SaslMechanism::ScramSha512 => ScramMechanism::Sha512,
+        SaslMechanism::Plain => {
+            return Err(Error::spec(
+                if b.sasl_mechanism.is_some() {
+                    from
+                } else {
+                    format!("{bp}.sasl_mechanism")
+                },
+                "PLAIN users live in the brokers' JAAS configuration, which no admin request changes; the module \
+                 declares SCRAM users, so set the service's sasl_mechanism to SCRAM-SHA-512 or SCRAM-SHA-256",
+            ));
+        }
+    };
+    if let Some(&k) = seen.kafka_users.get(&userid) {
+        let (origin, user) = &out.kafka_users[k];
+        if user.password.as_deref() != Some(password.as_str()) || user.mechanism() != mechanism {
+            return Err(Error::spec(
+                format!("{bp}.password"),
+                format!(
+                    "Kafka user '{userid}' is declared at {origin} with another password or mechanism; a user has one"
+                ),
+            ));
+        }
+    } else {
+        seen.kafka_users.insert(userid.clone(), out.kafka_users.len());
+        out.kafka_users.push((
+            format!("{bp}.userid"),
+            KafkaUserSpec {
+                name: userid.clone(),
+                password: Some(password),
+                mechanism: Some(mechanism),
+                iterations: None,
+                update_password: Some(UpdatePassword::Always),
+                state: Some(State::Present),
+            },
+        ));
+    }
+    Ok(userid)
 }

@@ -28,7 +28,7 @@ const RESEEK_AFTER: Duration = Duration::from_secs(2);
 
 /// A record listeners can parse: oslo.messaging's Kafka envelope around a notification whose
 /// `event_type` is `osa_hybrid_msg.probe`. Every consumer group of the topic receives it once.
-fn probe_record(topic: &str, token: &str) -> String {
+pub(super) fn probe_record(topic: &str, token: &str) -> String {
     let priority = topic
         .rsplit('.')
         .next()

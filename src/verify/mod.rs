@@ -13,6 +13,7 @@
 
 mod amqp;
 mod kafka;
+mod kafka_services;
 
 use std::time::Instant;
 
@@ -22,6 +23,7 @@ use serde_json::{Map, Value, json};
 
 pub use amqp::{AmqpSettings, probe as probe_amqp};
 pub use kafka::probe as probe_kafka;
+pub use kafka_services::probe_services as probe_kafka_services;
 
 use crate::backend::RabbitAdmin;
 use crate::observed::RabbitSnapshot;
@@ -170,9 +172,15 @@ pub struct KafkaProbe {
     pub ms: f64,
     pub hops: Map<String, Value>,
     pub partitions: Option<usize>,
-    /// Where the probe record went.
+    /// Where the probe record went (for a listener: the first record it read back).
     pub partition: Option<i32>,
     pub offset: Option<i64>,
+    /// For a probe run as a service's own principal: the service, its Kafka user, `produce` or
+    /// `consume`, and for `consume` the consumer group checked.
+    pub service: Option<String>,
+    pub user: Option<String>,
+    pub role: Option<&'static str>,
+    pub group: Option<String>,
 }
 
 impl KafkaProbe {
@@ -192,6 +200,10 @@ impl KafkaProbe {
             partitions: None,
             partition: None,
             offset: None,
+            service: None,
+            user: None,
+            role: None,
+            group: None,
         }
     }
 }
@@ -364,12 +376,14 @@ pub fn amqp_targets(
 }
 
 /// Every present topic, the `notifications` expansion included; in check mode, those still to be
-/// created are skipped.
+/// created are skipped. On a SASL Kafka the services' topics are probed as the services instead
+/// (`kafka_services`), so they are not probed here as the connection's principal.
 pub fn kafka_targets(request: &Request, changes: &[Change], check_mode: bool) -> Vec<KafkaTarget> {
+    let by_services = !request.kafka_service_principals().is_empty();
     request
         .kafka_topics()
         .into_iter()
-        .filter(|(_, t)| t.state() == State::Present)
+        .filter(|(path, t)| t.state() == State::Present && !(by_services && path.starts_with("services[")))
         .map(|(_, t)| KafkaTarget {
             skip: (check_mode
                 && planned(changes, Kind::Topic, &t.name, None).is_some_and(|c| c.action == Action::Create))
@@ -425,7 +439,10 @@ pub async fn run<R: RabbitAdmin>(ctx: Context<'_, R>) -> Outcome {
             return (Vec::new(), None);
         }
         let targets = kafka_targets(ctx.request, ctx.changes, ctx.check_mode);
-        probe_kafka(kafka_conn, &targets, mode).await
+        let principals = ctx.request.kafka_service_principals();
+        let (mut probes, group) = probe_kafka(kafka_conn, &targets, mode).await;
+        probes.extend(probe_kafka_services(kafka_conn, principals, ctx.changes, mode).await);
+        (probes, group)
     };
     let ((amqp, mut warnings), (kafka, group)) = futures::join!(amqp_run, kafka_run);
 
@@ -443,9 +460,17 @@ pub async fn run<R: RabbitAdmin>(ctx: Context<'_, R>) -> Outcome {
         })
         .collect();
     failures.extend(kafka.iter().filter(|p| p.status == ProbeStatus::Failed).map(|p| {
+        let who = match (&p.service, &p.user, p.role) {
+            (Some(service), Some(user), Some(role)) => {
+                format!(
+                    "service '{service}' (Kafka user '{user}') could not {role} on topic '{}'",
+                    p.topic
+                )
+            }
+            _ => format!("topic '{}'", p.topic),
+        };
         format!(
-            "topic '{}' failed at {}: {}",
-            p.topic,
+            "{who} failed at {}: {}",
             p.hop.unwrap_or("?"),
             p.error.as_deref().unwrap_or("")
         )

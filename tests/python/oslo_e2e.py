@@ -184,9 +184,19 @@ class NotificationEndpoint:
 
 
 def notify_round_trip(
-    conf: cfg.ConfigOpts, topic: str, pool: str, *, join_timeout: float = 120, timeout: float = 30
+    conf: cfg.ConfigOpts,
+    topic: str,
+    pool: str | None,
+    *,
+    notifier_url: str | None = None,
+    join_timeout: float = 120,
+    timeout: float = 30,
 ) -> list[tuple[str, str, Any]]:
     """Listen on ``<topic>.<priority>`` with a fresh pool; send info and error notifications; return them.
+
+    With ``pool`` None the listener joins ``[oslo_messaging_kafka] consumer_group``, as ceilometer's does.
+    With ``notifier_url`` the Notifier uses that transport URL (another service's, carrying its own SASL
+    credentials) and the listener the config file's.
 
     A new consumer group starts at the latest offset, and the broker assigns partitions only after the
     group join, so probes are sent until the listener receives one; only then are the
@@ -194,13 +204,14 @@ def notify_round_trip(
     """
     try:
         transport = om.get_notification_transport(conf)
+        sender = transport if notifier_url is None else om.get_notification_transport(conf, url=notifier_url)
     except Exception as e:
         raise HopFailed(f"notification transport from [oslo_messaging_notifications] transport_url: {e!r}") from e
     endpoint = NotificationEndpoint()
     listener = om.get_notification_listener(
         transport, [om.Target(topic=topic)], [endpoint], executor="threading", pool=pool
     )
-    notifier = om.Notifier(transport, publisher_id="e2e.host", driver="messagingv2", topics=[topic])
+    notifier = om.Notifier(sender, publisher_id="e2e.host", driver="messagingv2", topics=[topic])
     run = uuid.uuid4().hex
     try:
         try:
@@ -251,3 +262,5 @@ def notify_round_trip(
             _stop(listener, "notification listener")
         finally:
             transport.cleanup()
+            if sender is not transport:
+                sender.cleanup()

@@ -23,7 +23,9 @@ import ansible_helpers
 import oslo_e2e
 import pytest
 from confluent_kafka.admin import AdminClient
+from osa_hybrid_msg import _core
 from oslo_e2e import HopFailed
+from test_module_kafka_security import client_conf, sasl_kafka
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -145,3 +147,94 @@ def test_notifications_info_and_error_over_kafka(conf):
                 pass
     received = sorted((priority, event) for priority, event, _payload in got)
     assert received == [("error", "e2e.error"), ("info", "e2e.info")]
+
+
+@pytest.mark.usefixtures("kafka_broker")
+def test_notifications_over_sasl_ssl_as_each_services_own_principal(tmp_path):
+    """SASL_SSL end to end with only what the lookup emits: nova's and ceilometer's entries (URLs with their
+    own percent-encoded credentials, a '/' included, and [oslo_messaging_kafka]) go to the module, which
+    declares their SCRAM users and ACLs; nova's Notifier sends info and error as nova, and ceilometer's
+    listener, with no pool, receives them as ceilometer in the consumer group the lookup set."""
+    env = ansible_helpers.KAFKA_ENV
+    tag = f"e2e-sasl-{uuid.uuid4().hex[:8]}"
+    topic = f"{tag.replace('-', '_')}_notifications"
+    host, port = env["OSA_KAFKA_SASL_BOOTSTRAP"].split(",")[0].rsplit(":", 1)
+    facts = {
+        "groups": {"rabbitmq_all": ["r1"], "kafka_all": ["k1"], "ceilometer_all": ["c1"]},
+        "hostvars": {"r1": {"management_address": "127.0.0.1"}, "k1": {"management_address": host}},
+        "vars": {
+            "oslomsg_notify_ssl_ca_file": env["OSA_KAFKA_CA_FILE"],
+            "nova_oslomsg_rpc_password": "0123abcd",
+            "nova_oslomsg_notify_userid": f"{tag}-nova",
+            "nova_oslomsg_notify_password": f"n/o@v:a%{uuid.uuid4().hex}",
+            "ceilometer_oslomsg_rpc_password": "0123abcd",
+            "ceilometer_oslomsg_notify_userid": f"{tag}-ceilometer",
+            "ceilometer_oslomsg_notify_password": f"c/e?i#l{uuid.uuid4().hex}",
+            "ceilometer_oslomsg_notify_consumer_group": f"{tag}-ceilometer",
+        },
+        "options": {"kafka_port": int(port), "kafka_use_ssl": True, "kafka_sasl_mechanism": "SCRAM-SHA-512"},
+        "services": ["nova", "ceilometer"],
+    }
+    nova, ceilometer = json.loads(_core.oslomsg_vars(json.dumps(facts)))["services"]
+    # The shared cluster's 'notifications' belongs to no test: this run's own topic instead, on both sides.
+    for entry in (nova, ceilometer):
+        entry["notify"]["topics"] = [topic]
+        entry["notify"].update(partitions=1, replication_factor=1)
+    ceilometer["notify"]["consumes"] = [topic]
+    assert ceilometer["notify"]["consumer_group"] == f"{tag}-ceilometer"
+    nova_kafka = dict(nova["oslo_messaging_kafka"])
+    ceilometer_kafka = dict(ceilometer["oslo_messaging_kafka"])
+    assert ceilometer_kafka.pop("consumer_group") == f"{tag}-ceilometer"
+    assert (
+        nova_kafka
+        == ceilometer_kafka
+        == {
+            "security_protocol": "SASL_SSL",
+            "sasl_mechanism": "SCRAM-SHA-512",
+            "ssl_cafile": env["OSA_KAFKA_CA_FILE"],
+        }
+    )
+    args = {"kafka": sasl_kafka(), "services": [nova, ceilometer], "verify": "kafka"}
+    users = [f"{tag}-nova", f"{tag}-ceilometer"]
+    try:
+        result = ansible_helpers.ok(ansible_helpers.run_module(tmp_path, args))
+        assert result["verify"]["ok"] is True
+        conf = oslo_e2e.load_conf(oslo_e2e.write_service_conf(tmp_path / "ceilometer.conf", ceilometer, topics=[topic]))
+        got = oslo_e2e.notify_round_trip(
+            conf, topic, None, notifier_url=nova["notify_transport_url"], join_timeout=120, timeout=30
+        )
+        received = sorted((priority, event) for priority, event, _payload in got)
+        assert received == [("error", "e2e.error"), ("info", "e2e.info")]
+    finally:
+        admin = AdminClient(
+            client_conf(env["OSA_KAFKA_ADMIN_USER"], (Path(env["OSA_KAFKA_ADMIN_PASSWORD_FILE"]).read_text().strip()))
+        )
+        for future in admin.delete_consumer_groups([f"{tag}-ceilometer"], request_timeout=10).values():
+            try:
+                future.result()
+            except Exception:  # the group may not exist if the listener never joined
+                pass
+        ansible_helpers.ok(
+            ansible_helpers.run_module(
+                tmp_path,
+                {
+                    "kafka": sasl_kafka(),
+                    "kafka_users": [{"name": u, "state": "absent"} for u in users],
+                    "kafka_acls": [
+                        {
+                            "principal": f"User:{u}",
+                            "resource_type": "group",
+                            "resource_name": f"{tag}-ceilometer",
+                            "operations": ["read"],
+                            "state": "absent",
+                        }
+                        for u in users
+                    ],
+                    "purge_kafka_acls": True,
+                    "topics": [
+                        {"name": f"{topic}.{p}", "state": "absent"}
+                        for p in ("audit", "debug", "info", "warn", "error", "critical", "sample")
+                    ],
+                },
+            )
+        )

@@ -555,3 +555,58 @@ def test_lookup_refuses_kafka_brokers_with_different_ports(tmp_path: Path):
     proc = run_lookup_play(tmp_path, source, "lookup('osa.hybrid_msg.oslomsg')", no_log=False)
     assert proc.rc != 0
     assert "hostvars.kafka-b.kafka_port" in proc.output
+
+
+def test_sasl_kafka_services_carry_their_own_credentials_consumers_and_client_certificates():
+    """A SASL Kafka: each service's notify URL holds its own notify credentials (a '/' included: the Kafka
+    driver hands the decoded password to librdkafka); the listeners (ceilometer, designate) get their topics
+    and consumer group, and nova adds designate's topic when designate is deployed."""
+    request = facts(
+        kafkas=KAFKAS,
+        services=("nova", "ceilometer", "designate"),
+        options={"kafka_port": 9093, "kafka_use_ssl": True, "kafka_sasl_mechanism": "SCRAM-SHA-256"},
+        variables={
+            "oslomsg_notify_ssl_ca_file": "/etc/ssl/kafka-ca.pem",
+            "oslomsg_notify_ssl_client_cert_file": "/etc/ssl/kafka-client.pem",
+            "oslomsg_notify_ssl_client_key_file": "/etc/ssl/kafka-client.key",
+            "nova_oslomsg_notify_userid": "nova-notify",
+            "nova_oslomsg_notify_password": "n/o@v:a%2F",
+            "ceilometer_oslomsg_rpc_password": PASSWORD,
+            "ceilometer_oslomsg_notify_password": "c/e?i#l",
+            "designate_oslomsg_rpc_password": PASSWORD,
+            "designate_oslomsg_notify_password": "d/e/s",
+            "designate_oslomsg_notify_consumer_group": "designate-sink",
+        },
+    )
+    request["groups"]["ceilometer_all"] = ["c1"]
+    request["groups"]["designate_all"] = ["d1"]
+    nova, ceilometer, designate = compute(request)["services"]
+    for svc, user, password in (
+        (nova, "nova-notify", "n/o@v:a%2F"),
+        (ceilometer, "ceilometer", "c/e?i#l"),
+        (designate, "designate", "d/e/s"),
+    ):
+        url = svc["notify_transport_url"]
+        assert_round_trip(url, "kafka", (["10.0.0.5", "10.0.0.6"], 9093, "", {}), user, password)
+        assert url.endswith(":9093/"), url  # no vhost, no query
+        options = svc["oslo_messaging_kafka"]
+        assert {k: options[k] for k in ("security_protocol", "sasl_mechanism", "ssl_cafile")} == {
+            "security_protocol": "SASL_SSL",
+            "sasl_mechanism": "SCRAM-SHA-256",
+            "ssl_cafile": "/etc/ssl/kafka-ca.pem",
+        }
+        assert options["ssl_client_cert_file"] == "/etc/ssl/kafka-client.pem"
+        assert options["ssl_client_key_file"] == "/etc/ssl/kafka-client.key"
+        assert svc["notify"]["userid"] == user and svc["notify"]["sasl_mechanism"] == "SCRAM-SHA-256"
+    assert nova["notify"]["topics"] == ["notifications", "notifications_designate"]
+    assert "consumes" not in nova["notify"] and "consumer_group" not in nova["oslo_messaging_kafka"]
+    assert (ceilometer["notify"]["consumes"], ceilometer["notify"]["consumer_group"]) == (
+        ["notifications"],
+        "oslo_messaging_consumer",
+    )
+    assert ceilometer["oslo_messaging_kafka"]["consumer_group"] == "oslo_messaging_consumer"
+    assert (designate["notify"]["consumes"], designate["notify"]["consumer_group"]) == (
+        ["notifications_designate"],
+        "designate-sink",
+    )
+    assert designate["oslo_messaging_kafka"]["consumer_group"] == "designate-sink"

@@ -8,6 +8,7 @@ mod policy_lint;
 mod readiness;
 mod run;
 mod services;
+mod services_kafka;
 mod verify;
 
 use osa_hybrid_msg::backend::RabbitAdmin;

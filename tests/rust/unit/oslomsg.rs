@@ -305,3 +305,41 @@ fn unknown_transport_protocol_and_mechanism_name_the_valid_ones() {
         )
     );
 }
+
+#[test]
+fn the_lookups_sasl_entries_declare_each_services_user_and_acls_in_the_module() {
+    let mut facts = three_rabbits();
+    facts["groups"]["kafka_all"] = json!(["k1"]);
+    facts["groups"]["ceilometer_all"] = json!(["c1"]);
+    facts["hostvars"]["k1"] = json!({"management_address": "10.0.0.5"});
+    facts["options"] = json!({"kafka_port": 9093, "kafka_use_ssl": true, "kafka_sasl_mechanism": "SCRAM-SHA-256"});
+    facts["vars"]["nova_oslomsg_notify_password"] = json!("n/ova");
+    facts["vars"]["ceilometer_oslomsg_rpc_password"] = json!("ceilo");
+    facts["services"] = json!(["nova", "ceilometer"]);
+    let services = vars(&facts)["services"].clone();
+    let request = json!({
+        "kafka": {"bootstrap_servers": ["10.0.0.5:9093"], "security_protocol": "SASL_SSL",
+                  "sasl_mechanism": "SCRAM-SHA-512", "sasl_username": "admin", "sasl_password": "x"},
+        "services": services,
+    });
+    let r = osa_hybrid_msg::spec::Request::from_json(&request.to_string()).expect("the lookup's entries are valid");
+    let users: Vec<(String, &str)> = r
+        .kafka_users()
+        .iter()
+        .map(|u| (u.name.clone(), u.mechanism().as_str()))
+        .collect();
+    assert_eq!(
+        users,
+        [
+            ("nova".to_owned(), "SCRAM-SHA-256"),
+            ("ceilometer".to_owned(), "SCRAM-SHA-256")
+        ]
+    );
+    let groups: Vec<String> = r
+        .kafka_acls()
+        .iter()
+        .filter(|a| a.resource_type == osa_hybrid_msg::spec::AclResourceType::Group)
+        .map(|a| format!("{} {}", a.principal, a.resource_name.clone().unwrap_or_default()))
+        .collect();
+    assert_eq!(groups, ["User:ceilometer oslo_messaging_consumer"]);
+}

@@ -334,3 +334,63 @@ fn services_users_and_topics_are_probed_and_need_amqp_urls_too() {
     assert_eq!(topics.len(), 7, "notifications.<each oslo priority>");
     assert!(topics.iter().all(|t| t.topic.starts_with("notifications.")));
 }
+
+/// A service principal as (service, user, produces, consumes, group).
+type Principal = (String, String, Vec<String>, Vec<String>, Option<String>);
+
+#[test]
+fn on_a_sasl_kafka_the_services_topics_are_probed_as_the_services_not_as_the_connection() {
+    let body = json!({
+        "kafka": {"bootstrap_servers": ["k1:9093"], "security_protocol": "SASL_SSL", "sasl_mechanism": "SCRAM-SHA-512",
+                  "sasl_username": "admin", "sasl_password": "x"},
+        "topics": [{"name": "own.topic"}],
+        "services": [
+            {"name": "nova", "notify": {"transport": "kafka", "password": "p1", "priorities": ["info"]}},
+            {"name": "ceilometer", "notify": {"transport": "kafka", "password": "p2", "priorities": ["info"],
+                                              "consumes": ["notifications"]}},
+        ],
+        "verify": "kafka",
+    });
+    let r = request(&body);
+    let targets: Vec<String> = kafka_targets(&r, &[], false).into_iter().map(|t| t.topic).collect();
+    assert_eq!(targets, ["own.topic"]);
+    let principals: Vec<Principal> = r
+        .kafka_service_principals()
+        .iter()
+        .map(|p| {
+            (
+                p.service.clone(),
+                p.user.clone(),
+                p.produces.clone(),
+                p.consumes.clone(),
+                p.group.clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        principals,
+        [
+            (
+                "nova".to_owned(),
+                "nova".to_owned(),
+                vec!["notifications.info".to_owned()],
+                vec![],
+                None
+            ),
+            (
+                "ceilometer".to_owned(),
+                "ceilometer".to_owned(),
+                vec!["notifications.info".to_owned()],
+                vec!["notifications.info".to_owned()],
+                Some("oslo_messaging_consumer".to_owned())
+            ),
+        ]
+    );
+    assert!(!format!("{:?}", r.kafka_service_principals()).contains("p1"));
+    // Without SASL there is no service principal, and every topic is probed as the connection.
+    let mut plain = body.clone();
+    plain["kafka"] = json!({"bootstrap_servers": ["k1:9092"]});
+    let r = request(&plain);
+    assert!(r.kafka_service_principals().is_empty());
+    assert_eq!(kafka_targets(&r, &[], false).len(), 2);
+}
