@@ -347,6 +347,34 @@ impl RdKafka {
         }
     }
 
+    /// The error of an operation still failing when its retries ran out. An answer lost to a timed-out
+    /// request is a timeout; another lost answer leaves the outcome unknown (`unsettled` says why the
+    /// look-up could not settle it; the change reports `unknown`, see Error::outcome_unknown); a failure
+    /// the broker answered is `answered(reason)`.
+    pub(super) fn gave_up(
+        &self,
+        action: String,
+        (reason, lost): (String, bool),
+        lost_code: Option<RDKafkaErrorCode>,
+        unsettled: &str,
+        answered: impl FnOnce(String) -> Error,
+    ) -> Error {
+        match (lost, lost_code) {
+            (true, Some(RDKafkaErrorCode::OperationTimedOut | RDKafkaErrorCode::RequestTimedOut)) => Error::Timeout {
+                action,
+                endpoint: self.bootstrap.clone(),
+                seconds: self.timeout.as_secs_f64(),
+            },
+            (true, _) => Error::NoAnswer {
+                broker: Broker::Kafka,
+                action,
+                endpoint: self.bootstrap.clone(),
+                reason: format!("{reason}; {unsettled}"),
+            },
+            (false, _) => answered(reason),
+        }
+    }
+
     pub(super) fn note_retry(&self, text: String) {
         self.retries.fetch_add(1, Ordering::Relaxed);
         if let Ok(mut notes) = self.retried.lock()
@@ -653,25 +681,14 @@ impl super::KafkaAdmin for RdKafka {
                 continue;
             }
             for (i, reason, unknown) in still {
-                done[i] = Some(Err(match (unknown, lost_code) {
-                    (true, Some(RDKafkaErrorCode::OperationTimedOut | RDKafkaErrorCode::RequestTimedOut)) => {
-                        Error::Timeout {
-                            action: describe(ops[i]),
-                            endpoint: self.bootstrap.clone(),
-                            seconds: self.timeout.as_secs_f64(),
-                        }
-                    }
-                    // The change reports `unknown` (Error::outcome_unknown).
-                    (true, _) => Error::NoAnswer {
-                        broker: Broker::Kafka,
-                        action: describe(ops[i]),
-                        endpoint: self.bootstrap.clone(),
-                        reason: format!(
-                            "{reason}; no broker answered the metadata read that would show whether it took effect"
-                        ),
-                    },
-                    (false, _) => op_error(ops[i], reason),
-                }));
+                let unsettled = "no broker answered the metadata read that would show whether it took effect";
+                done[i] = Some(Err(self.gave_up(
+                    describe(ops[i]),
+                    (reason, unknown),
+                    lost_code,
+                    unsettled,
+                    |r| op_error(ops[i], r),
+                )));
             }
             break;
         }

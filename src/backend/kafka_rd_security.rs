@@ -366,23 +366,14 @@ impl RdKafka {
                 continue;
             }
             for (i, reason, unknown) in still {
-                done[i] = Some(Err(match (unknown, lost_code) {
-                    (true, Some(RDKafkaErrorCode::OperationTimedOut | RDKafkaErrorCode::RequestTimedOut)) => {
-                        Error::Timeout {
-                            action: describe(ops[i]),
-                            endpoint: self.bootstrap.clone(),
-                            seconds: self.timeout.as_secs_f64(),
-                        }
-                    }
-                    // The change reports `unknown` (Error::outcome_unknown).
-                    (true, _) => Error::NoAnswer {
-                        broker: Broker::Kafka,
-                        action: describe(ops[i]),
-                        endpoint: self.bootstrap.clone(),
-                        reason: format!("{reason}; the cluster could not tell whether it took effect"),
-                    },
-                    (false, _) => api_error(&describe(ops[i]), reason),
-                }));
+                let unsettled = "the cluster could not tell whether it took effect";
+                done[i] = Some(Err(self.gave_up(
+                    describe(ops[i]),
+                    (reason, unknown),
+                    lost_code,
+                    unsettled,
+                    |r| api_error(&describe(ops[i]), r),
+                )));
             }
             break;
         }
