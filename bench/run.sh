@@ -14,7 +14,9 @@
 # nothing is started then); only the benchmark's own oshbench.* topics are touched, and it is never stopped.
 # --full: the run behind bench/RESULTS.md, on private clusters so that nobody's tests share the broker: the
 # RabbitMQ 4.3 instance `bench`, the 4.0 instance `bench` and the 3.10 system node, one after the other,
-# each with the scope set below, into bench/results/; then bench.py --combine writes RESULTS.md and .json.
+# each with the scope set below, into bench/results/; then bench.py --combine writes RESULTS.md and .json
+# from every leg in bench/results/. --legs 4.3,3.10 runs only those legs (again), and combines them with
+# the other legs' last results (each leg's report says when it ran).
 # Writes bench/RESULTS.md and bench/RESULTS.json unless --out is given. bench/README.md explains every row.
 set -euo pipefail
 # shellcheck source=scripts/_common.sh disable=SC1091
@@ -30,6 +32,7 @@ profile="${OSA_RABBITMQ_PROFILE:-4.3}"
 instance=""
 env_file=""
 kafka_env=""
+legs_wanted="4.3,4.0,3.10"
 args=()
 while [ "$#" -gt 0 ]; do
   case "$1" in
@@ -40,6 +43,8 @@ while [ "$#" -gt 0 ]; do
       ;;
     --no-peers) peers=0 ;;
     --full) full=1 ;;
+    --legs) legs_wanted="${2:?--legs needs a list such as 4.3,3.10}"; shift ;;
+    --legs=*) legs_wanted="${1#--legs=}" ;;
     --profile) profile="${2:?--profile needs 3.10, 4.0 or 4.3}"; shift ;;
     --profile=*) profile="${1#--profile=}" ;;
     --instance) instance="${2:?--instance needs a name}"; shift ;;
@@ -107,7 +112,8 @@ fi
 
 # --- the full run --------------------------------------------------------------------------------------
 # Scope, chosen so that the whole run takes about 40 minutes on the shared two-core machine:
-# - 4.3 (three nodes, Khepri, HTTPS): N=16 (3 runs), N=256 and N=1000 (1 run each), the vhost table
+# - 4.3 (three nodes, Khepri, HTTPS): N=16 (3 runs), N=256 and N=1000 (1 run each), the raw concurrent
+#   client at 8 and 16 in flight, the vhost table
 #   (200 vhosts), community.rabbitmq HTTP-API mode at N=16; at N=1000 no raw sequential client (5,000
 #   requests one at a time; the vhost table has the sequential row);
 # - 4.0 (three nodes, Mnesia, HTTPS): N=16 (3 runs), N=256 (1 run), the vhost table, community.rabbitmq at
@@ -125,16 +131,14 @@ for a in "${args[@]}"; do
   prev=$a
 done
 mkdir -p "$out_dir"
-legs=()
 leg() {
   local label=$1
   shift
+  case ",$legs_wanted," in *",${label#rabbitmq-},"*) ;; *) return 0 ;; esac
   echo "bench/run.sh --full: leg $label" >&2
   rm -f "$out_dir/$label.md" "$out_dir/$label.json"
   # A leg that fails leaves the others to run; the combined report holds the legs that finished.
-  if bench_on "$@" --out "$out_dir/$label.md"; then
-    legs+=("$out_dir/$label.json")
-  else
+  if ! bench_on "$@" --out "$out_dir/$label.md"; then
     echo "bench/run.sh --full: leg $label FAILED; it is left out of the report" >&2
   fi
 }
@@ -144,4 +148,9 @@ leg rabbitmq-4.0 4.0 bench "" "$peers" --n 16 --n-ours 256 --runs 3 --runs-ours-
   --skip kafka-loop@256,core-kafka "${args[@]}"
 leg rabbitmq-3.10 3.10 "" "" 0 --n 16 --n-ours 256,1000 --runs 3 --runs-ours-only 1 --vhost-table 200 \
   --skip kafka-loop@256,core-kafka --lite-n 1000 "${args[@]}"
+legs=()
+for label in rabbitmq-4.3 rabbitmq-4.0 rabbitmq-3.10; do
+  [ -f "$out_dir/$label.json" ] && legs+=("$out_dir/$label.json")
+done
+[ "${#legs[@]}" -gt 0 ] || { echo "bench/run.sh --full: no leg finished" >&2; exit 1; }
 exec "$PY" bench/bench.py --combine "${legs[@]}" --out "$ROOT/bench/RESULTS.md" "${notes[@]}"
