@@ -547,8 +547,9 @@ def peer_tasks(mode: str, svcs: list[str], passwords: dict[str, str], state: str
             "login_user": ADMIN[0],
             "login_password": ADMIN[1],
         }
-        if CA_FILE:
-            conn["ca_cert"] = CA_FILE
+        # The test CA reaches the peer through REQUESTS_CA_BUNDLE (peer_env): community.rabbitmq 1.6.0's
+        # rabbitmq_user has no ca_cert option (rabbitmq_vhost and rabbitmq_policy have), and all three
+        # call the management API with requests.
     if state == "absent":
         return [
             {
@@ -794,6 +795,11 @@ def measure_floor(runner: Runner, runs: int) -> dict[str, Any]:
     return out
 
 
+def peer_env() -> dict[str, str]:
+    """The peer's environment: the management API's CA for requests, when the API is HTTPS."""
+    return {"REQUESTS_CA_BUNDLE": CA_FILE} if MGMT_TLS and CA_FILE else {}
+
+
 def measure_peer(runner: Runner, mode: str, n: int, runs: int, timeout: float) -> dict[str, Any]:
     svcs = services(n)
     passwords = {s: secrets.token_hex(16) for s in svcs}
@@ -802,7 +808,7 @@ def measure_peer(runner: Runner, mode: str, n: int, runs: int, timeout: float) -
         preclean()
         for phase, state in (("cold", "present"), ("warm", "present"), ("cleanup", "absent")):
             log(f"community.rabbitmq {mode} N={n} run {r}/{runs}: {phase}")
-            run = runner.playbook(peer_tasks(mode, svcs, passwords, state), peer=True, timeout=timeout)
+            run = runner.playbook(peer_tasks(mode, svcs, passwords, state), peer=True, timeout=timeout, env=peer_env())
             if run.get("timeout"):
                 out["failed"].append(f"{phase}: timed out after {timeout:.0f} s")
                 out["ms"][phase].append(None)
@@ -1248,8 +1254,8 @@ def combine(paths: list[str], out: Path, notes: list[str]) -> int:
     add("")
     add("### community.rabbitmq against ours, whole `ansible-playbook` runs")
     add("")
-    add("| broker | mode | N | cold | warm | cleanup |")
-    add("|---|---|---|---|---|---|")
+    add("| broker | mode | N | cold | warm | cleanup | peer failures |")
+    add("|---|---|---|---|---|---|---|")
     for _p, d in legs:
         for mode, by_n in (d.get("peers") or {}).items():
             for n, pe in by_n.items():
@@ -1261,7 +1267,8 @@ def combine(paths: list[str], out: Path, notes: list[str]) -> int:
                     f"({fmt_ms(median(pe['ms'][p]))} / {fmt_ms(median(ours['playbook'][p]))})"
                     for p in PHASES
                 ]
-                add(f"| {broker_label(d)} | {mode} | {n} | " + " | ".join(cells) + " |")
+                failed = "; ".join(f.split(":", 1)[0] for f in pe.get("failed", [])) or "none"
+                add(f"| {broker_label(d)} | {mode} | {n} | " + " | ".join(cells) + f" | {failed} |")
     add("")
     for path, d in legs:
         md = path.with_suffix(".md")
@@ -1273,7 +1280,7 @@ def combine(paths: list[str], out: Path, notes: list[str]) -> int:
         add("")
     out.write_text("\n".join(lines) + "\n")
     out.with_suffix(".json").write_text(
-        json.dumps({"legs": {broker_label(d): d for _p, d in legs}}, indent=1, default=str) + "\n"
+        json.dumps({"legs": {p.stem: d for p, d in legs}}, indent=1, default=str) + "\n"
     )
     log(f"wrote {out}")
     return 0
