@@ -1098,7 +1098,8 @@ def write_report(data: dict[str, Any], path: Path) -> None:
             f"Changes reported by the module: cold {entry['changes'].get('cold')}, "
             f"warm {entry['changes'].get('warm')}, cleanup {entry['changes'].get('cleanup')}; "
             f"backend reads/writes cold {json.dumps(entry['rw'].get('cold'))}, "
-            f"warm {json.dumps(entry['rw'].get('warm'))}. The raw client made {entry.get('raw_requests')} requests."
+            f"warm {json.dumps(entry['rw'].get('warm'))}."
+            + (f" The raw client made {entry['raw_requests']} requests." if entry.get("raw_requests") else "")
         )
         retries = entry.get("retries") or {}
         if retries:
