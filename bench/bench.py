@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import confluent_kafka
+import raw_concurrent
 from confluent_kafka import KafkaError, KafkaException, TopicCollection
 from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, NewTopic
 
@@ -80,6 +81,9 @@ def _broker_env() -> dict[str, str]:
                     env[key.strip()] = value.strip()
     env.update({k: v for k, v in os.environ.items() if k.startswith(("OSA_RABBITMQ_", "OSA_KAFKA_"))})
     missing = [k for k in ("OSA_RABBITMQ_MGMT_URLS", "OSA_RABBITMQ_USER", "OSA_KAFKA_BOOTSTRAP") if not env.get(k)]
+    if missing and "--combine" in sys.argv:
+        # Only writes a report from earlier runs' JSON: no broker is used.
+        return {"OSA_RABBITMQ_MGMT_URLS": "http://127.0.0.1:1", "OSA_RABBITMQ_USER": "-", "OSA_KAFKA_BOOTSTRAP": "-"}
     if missing:
         raise SystemExit(f"bench: {', '.join(missing)} not set and no env file in .cache/brokers/; run bench/run.sh")
     return env
@@ -95,13 +99,49 @@ CA_FILE = BROKERS.get("OSA_RABBITMQ_CA_FILE") or None
 ADMIN = (BROKERS["OSA_RABBITMQ_USER"], BROKERS.get("OSA_RABBITMQ_PASSWORD", ""))
 RABBIT_PROFILE = BROKERS.get("OSA_RABBITMQ_PROFILE", "4.3")
 RABBIT_NODE = BROKERS.get("OSA_RABBITMQ_NODES", "rabbit@localhost").split(",")[0]
-BOOTSTRAP = BROKERS["OSA_KAFKA_BOOTSTRAP"]
+# Kafka over SASL_SSL (SCRAM-SHA-512, the cluster's admin user) where the env file offers it, as
+# production runs; else the plain listeners.
+KAFKA_SASL = bool(BROKERS.get("OSA_KAFKA_SASL_BOOTSTRAP") and BROKERS.get("OSA_KAFKA_ADMIN_PASSWORD_FILE"))
+BOOTSTRAP = BROKERS["OSA_KAFKA_SASL_BOOTSTRAP" if KAFKA_SASL else "OSA_KAFKA_BOOTSTRAP"]
+KAFKA_USER = BROKERS.get("OSA_KAFKA_ADMIN_USER", "admin")
+KAFKA_PASSWORD = Path(BROKERS["OSA_KAFKA_ADMIN_PASSWORD_FILE"]).read_text().strip() if KAFKA_SASL else ""
+KAFKA_CA_FILE = BROKERS.get("OSA_KAFKA_CA_FILE") or None
 # Notification topics as production creates them: replicated on three brokers where there are three.
 REPLICATION = min(3, len(BOOTSTRAP.split(",")))
 
 
 def kafka_admin() -> AdminClient:
-    return AdminClient({"bootstrap.servers": BOOTSTRAP})
+    conf = {"bootstrap.servers": BOOTSTRAP}
+    if KAFKA_SASL:
+        conf.update(
+            {
+                "security.protocol": "SASL_SSL",
+                "sasl.mechanism": "SCRAM-SHA-512",
+                "sasl.username": KAFKA_USER,
+                "sasl.password": KAFKA_PASSWORD,
+                "ssl.ca.location": KAFKA_CA_FILE or "",
+            }
+        )
+    return AdminClient(conf)
+
+
+def kafka_connection() -> dict[str, Any]:
+    """The module's ``kafka`` connection argument."""
+    conn: dict[str, Any] = {"bootstrap_servers": BOOTSTRAP.split(","), "timeout": 120}
+    if KAFKA_SASL:
+        conn.update(
+            security_protocol="SASL_SSL",
+            sasl_mechanism="SCRAM-SHA-512",
+            sasl_username=KAFKA_USER,
+            sasl_password=KAFKA_PASSWORD,
+            ssl_cafile=KAFKA_CA_FILE,
+        )
+    return conn
+
+
+def raw_api() -> raw_concurrent.Api:
+    """The raw concurrent client's endpoint: the first management URL, as the sequential client uses."""
+    return raw_concurrent.Api(MGMT_URL, ADMIN[0], ADMIN[1], CA_FILE)
 
 
 # The policies of demo/vars/topology.yml: OSA's CQv2 default, and a cap on notification queues.
@@ -168,7 +208,7 @@ def module_args(
             # Deleting a vhost deletes its policies and permissions.
             args["users"] = [{"name": s, "state": "absent"} for s in svcs]
     if topic_names is not None:
-        args["kafka"] = {"bootstrap_servers": BOOTSTRAP.split(","), "timeout": 120}
+        args["kafka"] = kafka_connection()
         if present:
             args["topics"] = [
                 {"name": t, "partitions": 1, "replication_factor": REPLICATION, "config": dict(TOPIC_CONFIG)}
@@ -330,6 +370,10 @@ def lower_bound(topic_names: list[str], samples: int) -> dict[str, Any]:
                 "OSA_RABBITMQ_USER": ADMIN[0],
                 "OSA_RABBITMQ_PASSWORD": ADMIN[1],
                 "OSA_RABBITMQ_CA_FILE": CA_FILE or "",
+                # SASL_SSL as the module connects: TLS, SCRAM-SHA-512, then the two requests.
+                "OSA_KAFKA_SASL_USER": KAFKA_USER if KAFKA_SASL else "",
+                "OSA_KAFKA_SASL_PASSWORD": KAFKA_PASSWORD,
+                "OSA_KAFKA_CA_FILE": KAFKA_CA_FILE or "",
             },
             input="\n".join(topic_names),
             capture_output=True,
@@ -503,8 +547,9 @@ def peer_tasks(mode: str, svcs: list[str], passwords: dict[str, str], state: str
             "login_user": ADMIN[0],
             "login_password": ADMIN[1],
         }
-        if CA_FILE:
-            conn["ca_cert"] = CA_FILE
+        # The test CA reaches the peer through REQUESTS_CA_BUNDLE (peer_env): community.rabbitmq 1.6.0's
+        # rabbitmq_user has no ca_cert option (rabbitmq_vhost and rabbitmq_policy have), and all three
+        # call the management API with requests.
     if state == "absent":
         return [
             {
@@ -560,19 +605,32 @@ def peer_tasks(mode: str, svcs: list[str], passwords: dict[str, str], state: str
 # --- measurements ---------------------------------------------------------------------------------------
 
 
+# Fresh-process core calls that died of a signal (and were run again), for the report.
+CRASHES: list[str] = []
+
+
 def core_call(args: dict[str, Any]) -> dict[str, Any]:
-    """``_core.apply`` in a fresh process (bench/core_call.py)."""
-    proc = subprocess.run(
-        [sys.executable, str(BENCH / "core_call.py")],
-        input=json.dumps(core_request(args)),
-        capture_output=True,
-        text=True,
-        timeout=1800,
-        check=False,
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(f"core_call failed: {proc.stderr[-3000:]}")
-    return json.loads(proc.stdout)
+    """``_core.apply`` in a fresh process (bench/core_call.py). A process killed by a signal (a librdkafka
+    thread crashed once at exit, issue 16) is recorded in CRASHES and run once more; the call is idempotent."""
+    request = json.dumps(core_request(args))
+    for attempt in (1, 2):
+        proc = subprocess.run(
+            [sys.executable, str(BENCH / "core_call.py")],
+            input=request,
+            capture_output=True,
+            text=True,
+            timeout=1800,
+            check=False,
+        )
+        if proc.returncode < 0 and attempt == 1:
+            what = "RabbitMQ" if "vhosts" in args else "Kafka"
+            CRASHES.append(f"_core.apply ({what}) killed by signal {-proc.returncode}: {proc.stderr[-300:]!r}")
+            log(f"core_call: {CRASHES[-1]}; running it again")
+            continue
+        if proc.returncode != 0:
+            raise RuntimeError(f"core_call failed (rc {proc.returncode}): {proc.stderr[-3000:]}")
+        return json.loads(proc.stdout)
+    raise AssertionError("unreachable")
 
 
 def expect(cond: bool, what: str) -> None:
@@ -580,7 +638,20 @@ def expect(cond: bool, what: str) -> None:
         raise RuntimeError(what)
 
 
-def measure_ours(runner: Runner, n: int, runs: int, with_lower_bound: bool, lb_samples: int) -> dict[str, Any]:
+# Parts of measure_ours that --skip (every N) and --lite-n (those N: module rows and lower bound only) leave out.
+PARTS = ("core-rabbitmq", "core-kafka", "raw", "raw-concurrent", "kafka-loop")
+
+
+def measure_ours(
+    runner: Runner,
+    n: int,
+    runs: int,
+    *,
+    with_lower_bound: bool,
+    lb_samples: int,
+    skip: frozenset[str] = frozenset(),
+    raw_concurrency: tuple[int, ...] = (8,),
+) -> dict[str, Any]:
     svcs = services(n)
     passwords = {s: secrets.token_hex(16) for s in svcs}
     out: dict[str, Any] = {"n": n, "playbook": {p: [] for p in PHASES}, "module": {p: [] for p in PHASES}}
@@ -591,6 +662,10 @@ def measure_ours(runner: Runner, n: int, runs: int, with_lower_bound: bool, lb_s
     out["lower_bound"] = []
     out["changes"] = {}
     out["rw"] = {}
+    out["skipped"] = sorted(skip)
+    out["raw_concurrent"] = {str(c): [] for c in raw_concurrency} if "raw-concurrent" not in skip else {}
+    # Requests the module sent again (a 5xx or a lost connection) and moves to another endpoint, per phase.
+    out["retries"] = {p: [] for p in PHASES}
     for r in range(1, runs + 1):
         log(f"ours N={n} run {r}/{runs}: ansible-playbook")
         preclean()
@@ -615,6 +690,7 @@ def measure_ours(runner: Runner, n: int, runs: int, with_lower_bound: bool, lb_s
                 k: {"reads": v.get("reads"), "writes": v.get("writes")} for k, v in res["backends"].items()
             }
             out.setdefault("stats", {}).setdefault(phase, []).append(res["stats"])
+            out["retries"][phase].append(backend_retries(res))
         if with_lower_bound:
             log(f"ours N={n} run {r}: lower bound")
             out["lower_bound"].append(lower_bound(names, lb_samples))
@@ -625,6 +701,7 @@ def measure_ours(runner: Runner, n: int, runs: int, with_lower_bound: bool, lb_s
         out["module"]["cleanup"].append(res["stats"]["total_ms"])
         out["changes"]["cleanup"] = res["changes"]
         out.setdefault("stats", {}).setdefault("cleanup", []).append(res["stats"])
+        out["retries"]["cleanup"].append(backend_retries(res))
 
         log(f"ours N={n} run {r}: _core.apply, RabbitMQ only and Kafka only")
         rabbit_present = module_args(svcs, passwords, None, "present")
@@ -636,6 +713,8 @@ def measure_ours(runner: Runner, n: int, runs: int, with_lower_bound: bool, lb_s
             ("core_rabbitmq", rabbit_present, rabbit_absent),
             ("core_kafka", kafka_present, kafka_absent),
         ):
+            if key.replace("_", "-") in skip:
+                continue
             for phase, args in (("cold", pres), ("warm", pres), ("cleanup", absn)):
                 res = core_call(args)
                 expect(res["changed"] is (phase != "warm"), f"N={n} {key} {phase}: changed={res['changed']}")
@@ -644,25 +723,62 @@ def measure_ours(runner: Runner, n: int, runs: int, with_lower_bound: bool, lb_s
                         "apply_ms": res["apply_ms"],
                         "total_ms": res["stats"].get("total_ms"),
                         "import_ms": res["import_ms"],
+                        "retries": backend_retries(res),
+                        "stats": res["stats"],
                     }
                 )
 
-        log(f"ours N={n} run {r}: raw keep-alive client and the per-topic Kafka loop")
-        raw = raw_converge(svcs, passwords)
-        out["raw"]["cold"].append(raw["ms"])
-        out["raw_requests"] = raw["requests"]
-        t0 = time.perf_counter()
-        api = Mgmt()
-        json.loads(api.ok("GET", "definitions"))
-        api.close()
-        out["raw"]["warm"].append((time.perf_counter() - t0) * 1000)
-        out["raw"]["cleanup"].append(raw_cleanup(svcs)["ms"])
+        if "raw" not in skip:
+            log(f"ours N={n} run {r}: raw sequential keep-alive client")
+            raw = raw_converge(svcs, passwords)
+            out["raw"]["cold"].append(raw["ms"])
+            out["raw_requests"] = raw["requests"]
+            t0 = time.perf_counter()
+            api = Mgmt()
+            json.loads(api.ok("GET", "definitions"))
+            api.close()
+            out["raw"]["warm"].append((time.perf_counter() - t0) * 1000)
+            out["raw"]["cleanup"].append(raw_cleanup(svcs)["ms"])
+        for c in out["raw_concurrent"]:
+            log(f"ours N={n} run {r}: raw client, {c} requests in flight per stage")
+            capi = raw_api()
+            res = raw_concurrent.converge(capi, svcs, passwords, POLICIES, int(c))
+            res["cleanup_ms"] = raw_concurrent.delete(capi, svcs, svcs, int(c))
+            out["raw_concurrent"][c].append(res)
+        if "kafka-loop" in skip:
+            continue
+        log(f"ours N={n} run {r}: the per-topic Kafka loop")
         lnames = topics(svcs, f"l{r}")
         for phase, state in (("cold", "present"), ("warm", "present"), ("cleanup", "absent")):
             res = kafka_loop(lnames, state)
             expect(res["changed"] is (phase != "warm"), f"N={n} kafka loop {phase}: changed={res['changed']}")
             out["kafka_loop"][phase].append(res["ms"])
     preclean()
+    return out
+
+
+def backend_retries(res: dict[str, Any]) -> dict[str, int]:
+    """The result's retry counters: RabbitMQ retries and failovers, Kafka retries."""
+    backends = res.get("backends") or {}
+    rabbit, kafka = backends.get("rabbitmq") or {}, backends.get("kafka") or {}
+    return {
+        "rabbitmq_retries": rabbit.get("retries", 0),
+        "rabbitmq_failovers": rabbit.get("failovers", 0),
+        "kafka_retries": kafka.get("retries", 0),
+    }
+
+
+def measure_vhosts(n: int, concurrencies: tuple[int, ...] = (1, 8)) -> dict[str, Any]:
+    """The issue's table: ``PUT /api/vhosts/{v}`` of ``n`` vhosts with a raw client, one at a time and C at a
+    time, each PUT timed (the per-vhost trend: median of the first and of the last 20)."""
+    names = [f"{PREFIX}vt{i:04d}" for i in range(1, n + 1)]
+    out: dict[str, Any] = {"n": n, "runs": {}}
+    for c in concurrencies:
+        log(f"vhost table: {n} vhosts, {c} at a time")
+        api = raw_api()
+        res = raw_concurrent.put_vhosts(api, names, c)
+        res["delete_ms"] = raw_concurrent.delete(api, [], names, 8)
+        out["runs"][str(c)] = res
     return out
 
 
@@ -679,6 +795,11 @@ def measure_floor(runner: Runner, runs: int) -> dict[str, Any]:
     return out
 
 
+def peer_env() -> dict[str, str]:
+    """The peer's environment: the management API's CA for requests, when the API is HTTPS."""
+    return {"REQUESTS_CA_BUNDLE": CA_FILE} if MGMT_TLS and CA_FILE else {}
+
+
 def measure_peer(runner: Runner, mode: str, n: int, runs: int, timeout: float) -> dict[str, Any]:
     svcs = services(n)
     passwords = {s: secrets.token_hex(16) for s in svcs}
@@ -687,7 +808,7 @@ def measure_peer(runner: Runner, mode: str, n: int, runs: int, timeout: float) -
         preclean()
         for phase, state in (("cold", "present"), ("warm", "present"), ("cleanup", "absent")):
             log(f"community.rabbitmq {mode} N={n} run {r}/{runs}: {phase}")
-            run = runner.playbook(peer_tasks(mode, svcs, passwords, state), peer=True, timeout=timeout)
+            run = runner.playbook(peer_tasks(mode, svcs, passwords, state), peer=True, timeout=timeout, env=peer_env())
             if run.get("timeout"):
                 out["failed"].append(f"{phase}: timed out after {timeout:.0f} s")
                 out["ms"][phase].append(None)
@@ -756,7 +877,10 @@ def versions() -> dict[str, str]:
     out["RabbitMQ"] += f", {len(MGMT_URLS)} node(s), management {_MGMT.scheme}"
     brokers = len(kafka_admin().list_topics(timeout=30).brokers)
     kafka_version = BROKERS.get("OSA_KAFKA_VERSION", "?")
-    out["Kafka broker"] = f"Apache Kafka {kafka_version}, {brokers} broker(s) (scripts/brokers/kafka.sh)"
+    out["Kafka broker"] = (
+        f"Apache Kafka {kafka_version}, {brokers} broker(s) (scripts/brokers/kafka.sh), clients over "
+        + ("SASL_SSL (SCRAM-SHA-512)" if KAFKA_SASL else "PLAINTEXT")
+    )
     if (PEER_VENV / "bin" / "ansible").exists():
         core = cmd([str(PEER_VENV / "bin" / "ansible"), "--version"]).splitlines()[0]
         manifest = PEER_VENV / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages"
@@ -802,6 +926,52 @@ def peer_time(data: dict[str, Any], mode: str, n: int, phase: str, floor: float 
     return floor + (t - floor) * n / m, f"extrapolated from N={m}"
 
 
+def broker_label(data: dict[str, Any]) -> str:
+    """Which RabbitMQ a run measured, e.g. 'RabbitMQ 4.3.6, 3 node(s), management https'."""
+    version, _sep, rest = data["versions"].get("RabbitMQ", "?").partition(" (Erlang")
+    rest = rest.split("), ", 1)[1] if "), " in rest else ""
+    return f"RabbitMQ {version}" + (f", {rest}" if rest else "")
+
+
+def best_raw_concurrent(entry: dict[str, Any]) -> tuple[str, float] | None:
+    """The raw concurrent client's fastest cold median: (requests in flight, ms)."""
+    meds = {c: median([x["ms"] for x in s]) for c, s in (entry.get("raw_concurrent") or {}).items() if s}
+    if not meds:
+        return None
+    c = min(meds, key=lambda k: meds[k])
+    return c, meds[c]
+
+
+def vhost_table_lines(tables: list[tuple[str, dict[str, Any]]]) -> list[str]:
+    """The issue's table from ``measure_vhosts`` results, one row per broker."""
+    if not tables:
+        return []
+    concs = sorted({int(c) for _label, t in tables for c in t["runs"]}, key=int)
+    n = tables[0][1]["n"]
+    lines = [
+        f"Raw `PUT /api/vhosts/{{v}}` of {n} vhosts (bench/raw_concurrent.py; each PUT timed; trend: median of the "
+        "first 20 PUTs -> median of the last 20; retries: answers 5xx sent again).",
+        "",
+        "| broker | " + " | ".join("sequential" if c == 1 else f"{c} concurrent" for c in concs) + " | per-vhost trend "
+        "(sequential) | per-vhost trend (" + ", ".join(f"{c} concurrent" for c in concs if c != 1) + ") | retries |",
+        "|---|" + "---|" * len(concs) + "---|---|---|",
+    ]
+    for label, t in tables:
+        runs = t["runs"]
+        cells = [fmt_ms(runs[str(c)]["ms"]) if str(c) in runs else "-" for c in concs]
+        seq = runs.get("1")
+        seq_trend = f"{fmt_ms(seq['first_ms'])} -> {fmt_ms(seq['last_ms'])}" if seq else "-"
+        conc_trend = ", ".join(
+            f"{fmt_ms(runs[str(c)]['first_ms'])} -> {fmt_ms(runs[str(c)]['last_ms'])}"
+            for c in concs
+            if c != 1 and str(c) in runs
+        )
+        retries = sum(r["retries"] for r in runs.values())
+        lines.append(f"| {label} | " + " | ".join(cells) + f" | {seq_trend} | {conc_trend or '-'} | {retries} |")
+    lines.append("")
+    return lines
+
+
 TARGETS = {
     "warm_floor": 1.3,
     "warm_lower_bound": 1.5,
@@ -833,6 +1003,12 @@ def write_report(data: dict[str, Any], path: Path) -> None:
         add("")
         for note in data["notes"]:
             add(f"> {note}")
+    if data.get("crashes"):
+        add("")
+        add(
+            f"**{len(data['crashes'])} fresh-process `_core.apply` call(s) died of a signal and were run again:** "
+            + "; ".join(data["crashes"])
+        )
     add("")
     add("## Topology")
     add("")
@@ -850,13 +1026,20 @@ def write_report(data: dict[str, Any], path: Path) -> None:
         f"`ansible.builtin.debug` {fmt_ms(floor_debug)}{spread(data['floor']['debug'])}."
     )
     add("")
+    if data.get("vhost_table"):
+        add(f"## Vhost creation, raw client ({broker_label(data)})")
+        add("")
+        lines.extend(vhost_table_lines([(broker_label(data), data["vhost_table"])]))
     for entry in data["ours"]:
         n = entry["n"]
         lb = entry["lower_bound"]
         lb_total = median([x["total_ms"] for x in lb]) if lb else None
         lb_fresh = median([x["fresh_total_ms"] for x in lb]) if lb else None
-        add(f"## N = {n}")
+        add(f"## N = {n} ({broker_label(data)})")
         add("")
+        if entry.get("skipped"):
+            add(f"Not run at this N on this broker: {', '.join(entry['skipped'])}.")
+            add("")
         add("| what | cold | warm | cleanup |")
         add("|---|---|---|---|")
 
@@ -887,8 +1070,15 @@ def write_report(data: dict[str, Any], path: Path) -> None:
                     cells.append("-")
             if any_cell:
                 add(f"| community.rabbitmq, {label} (mq_setup style, 3 tasks) | " + " | ".join(cells) + " |")
-        row("raw sequential keep-alive HTTP client (RabbitMQ only)", entry["raw"])
-        row("per-topic confluent-kafka AdminClient loop (Kafka only)", entry["kafka_loop"])
+        if entry["raw"]["cold"]:
+            row("raw sequential keep-alive HTTP client (RabbitMQ only)", entry["raw"])
+        for c, samples in (entry.get("raw_concurrent") or {}).items():
+            row(
+                f"raw client, {c} requests in flight per stage, a keep-alive connection each (RabbitMQ only)",
+                {"cold": [x["ms"] for x in samples], "cleanup": [x["cleanup_ms"] for x in samples]},
+            )
+        if entry["kafka_loop"]["cold"]:
+            row("per-topic confluent-kafka AdminClient loop (Kafka only)", entry["kafka_loop"])
         if lb:
             add(
                 f"| lower bound: keep-alive `GET /api/definitions` ({lb[-1]['definitions_bytes'] // 1024} KiB) | | "
@@ -908,8 +1098,27 @@ def write_report(data: dict[str, Any], path: Path) -> None:
             f"Changes reported by the module: cold {entry['changes'].get('cold')}, "
             f"warm {entry['changes'].get('warm')}, cleanup {entry['changes'].get('cleanup')}; "
             f"backend reads/writes cold {json.dumps(entry['rw'].get('cold'))}, "
-            f"warm {json.dumps(entry['rw'].get('warm'))}. The raw client made {entry.get('raw_requests')} requests."
+            f"warm {json.dumps(entry['rw'].get('warm'))}."
+            + (f" The raw client made {entry['raw_requests']} requests." if entry.get("raw_requests") else "")
         )
+        retries = entry.get("retries") or {}
+        if retries:
+            sums = {
+                p: {
+                    k: sum(x[k] for x in retries.get(p, []))
+                    for k in ("rabbitmq_retries", "rabbitmq_failovers", "kafka_retries")
+                }
+                for p in PHASES
+            }
+            core_retries = sum(
+                x.get("retries", {}).get("rabbitmq_retries", 0) for p in PHASES for x in entry["core_rabbitmq"][p]
+            )
+            raw_retries = sum(x["retries"] for samples in (entry.get("raw_concurrent") or {}).values() for x in samples)
+            add("")
+            add(
+                f"Requests sent again (a 5xx or a lost connection), summed over the runs: module {json.dumps(sums)}; "
+                f"`_core.apply` RabbitMQ only {core_retries}; raw concurrent client {raw_retries}."
+            )
         if entry.get("module_first_warm"):
             first = entry["module_first_warm"]
             add("")
@@ -945,16 +1154,30 @@ def write_report(data: dict[str, Any], path: Path) -> None:
         core_k = {p: median([x["apply_ms"] for x in entry["core_kafka"][p]]) for p in PHASES}
         raw = {p: median(entry["raw"][p]) for p in PHASES}
         loop = {p: median(entry["kafka_loop"][p]) for p in PHASES}
-        add(
-            "| raw keep-alive client / ours `_core.apply` RabbitMQ only | "
-            + " | ".join(fmt_ratio(raw[p], core_r[p]) for p in PHASES)
-            + " | cold >= 1x |"
-        )
-        add(
-            "| per-topic AdminClient loop / ours `_core.apply` Kafka only | "
-            + " | ".join(fmt_ratio(loop[p], core_k[p]) for p in PHASES)
-            + " | |"
-        )
+        if entry["raw"]["cold"] and entry["core_rabbitmq"]["cold"]:
+            add(
+                "| raw keep-alive client / ours `_core.apply` RabbitMQ only | "
+                + " | ".join(fmt_ratio(raw[p], core_r[p]) for p in PHASES)
+                + " | cold >= 1x |"
+            )
+        best = best_raw_concurrent(entry)
+        if best:
+            c, best_ms = best
+            if entry["core_rabbitmq"]["cold"]:
+                add(
+                    f"| best raw concurrent client ({c} in flight) / ours `_core.apply` RabbitMQ only | "
+                    f"{fmt_ratio(best_ms, core_r['cold'])} | | | cold >= 1x |"
+                )
+            add(
+                f"| best raw concurrent client ({c} in flight, RabbitMQ only) / ours module-internal (RabbitMQ and "
+                f"Kafka) | {fmt_ratio(best_ms, mod['cold'])} | | | cold >= 1x |"
+            )
+        if entry["kafka_loop"]["cold"] and entry["core_kafka"]["cold"]:
+            add(
+                "| per-topic AdminClient loop / ours `_core.apply` Kafka only | "
+                + " | ".join(fmt_ratio(loop[p], core_k[p]) for p in PHASES)
+                + " | |"
+            )
         add("")
     if data.get("peers"):
         add("## community.rabbitmq runs")
@@ -968,6 +1191,100 @@ def write_report(data: dict[str, Any], path: Path) -> None:
                 )
         add("")
     path.write_text("\n".join(lines) + "\n")
+
+
+def combine(paths: list[str], out: Path, notes: list[str]) -> int:
+    """One report from several brokers' runs (bench/run.sh --full): a summary of the headline numbers, then
+    each run's own report, its headings one level down. The JSON holds every run's data, by broker."""
+    legs = [(Path(p), json.loads(Path(p).read_text())) for p in paths]
+    lines: list[str] = []
+    add = lines.append
+    add("# Benchmark results")
+    add("")
+    add(
+        "Generated by `bench/run.sh --full`: one run per broker, one after the other, on "
+        + ", ".join(f"{broker_label(d)} ({d['started']} UTC, {d['elapsed_s'] / 60:.0f} min)" for _p, d in legs)
+        + ". Every row says which broker it ran on; compare ratios within one broker's run."
+    )
+    for note in notes:
+        add("")
+        add(f"> {note}")
+    add("")
+    add("## Summary")
+    add("")
+    add("### Vhost creation by a raw client (the issue's table)")
+    add("")
+    lines.extend(vhost_table_lines([(broker_label(d), d["vhost_table"]) for _p, d in legs if d.get("vhost_table")]))
+    add("### Cold converge: the module against the raw clients (RabbitMQ objects: 5 per service)")
+    add("")
+    add(
+        "| broker | N | ours `ansible-playbook` | ours module-internal | ours `_core.apply` RabbitMQ only | raw "
+        "sequential | best raw concurrent | retries (module; core) |"
+    )
+    add("|---|---|---|---|---|---|---|---|")
+    for _p, d in legs:
+        for e in d["ours"]:
+            best = best_raw_concurrent(e)
+            core = median([x["apply_ms"] for x in e["core_rabbitmq"]["cold"]])
+            module_retries = sum(x["rabbitmq_retries"] for x in (e.get("retries") or {}).get("cold", []))
+            core_retries = sum(x.get("retries", {}).get("rabbitmq_retries", 0) for x in e["core_rabbitmq"]["cold"])
+            add(
+                f"| {broker_label(d)} | {e['n']} | {fmt_ms(median(e['playbook']['cold']))} | "
+                f"{fmt_ms(median(e['module']['cold']))} | {fmt_ms(core)} | {fmt_ms(median(e['raw']['cold']))} | "
+                + (f"{fmt_ms(best[1])} ({best[0]} in flight)" if best else "-")
+                + f" | {module_retries}; {core_retries} |"
+            )
+    add("")
+    add("### No-op: the module against the fresh-process raw bound and Ansible's floor")
+    add("")
+    add(
+        "| broker | N | ours module-internal warm | fresh-process raw bound (one GET + one Kafka round trip) | ratio "
+        "(<= 1.5x) | ours playbook warm | `ping` floor | ratio (<= 1.3x, N=16) |"
+    )
+    add("|---|---|---|---|---|---|---|---|")
+    for _p, d in legs:
+        floor = median(d["floor"]["ping"])
+        for e in d["ours"]:
+            mod = median(e["module"]["warm"])
+            fresh = median([x["fresh_total_ms"] for x in e["lower_bound"]]) if e["lower_bound"] else None
+            pb = median(e["playbook"]["warm"])
+            add(
+                f"| {broker_label(d)} | {e['n']} | {fmt_ms(mod)} | {fmt_ms(fresh)} | {fmt_ratio(mod, fresh)} | "
+                f"{fmt_ms(pb)} | {fmt_ms(floor)} | {fmt_ratio(pb, floor)} |"
+            )
+    add("")
+    add("### community.rabbitmq against ours, whole `ansible-playbook` runs")
+    add("")
+    add("| broker | mode | N | cold | warm | cleanup | peer failures |")
+    add("|---|---|---|---|---|---|---|")
+    for _p, d in legs:
+        for mode, by_n in (d.get("peers") or {}).items():
+            for n, pe in by_n.items():
+                ours = next((e for e in d["ours"] if str(e["n"]) == n), None)
+                if ours is None:
+                    continue
+                cells = [
+                    f"{fmt_ratio(median(pe['ms'][p]), median(ours['playbook'][p]))} "
+                    f"({fmt_ms(median(pe['ms'][p]))} / {fmt_ms(median(ours['playbook'][p]))})"
+                    for p in PHASES
+                ]
+                failed = "; ".join(f.split(":", 1)[0] for f in pe.get("failed", [])) or "none"
+                add(f"| {broker_label(d)} | {mode} | {n} | " + " | ".join(cells) + f" | {failed} |")
+    add("")
+    for path, d in legs:
+        md = path.with_suffix(".md")
+        add(f"## {broker_label(d)}: the whole run (`bench/results/{md.name}`)")
+        add("")
+        body = md.read_text().split("\n", 1)[1] if md.exists() else ""
+        for line in body.splitlines():
+            add("#" + line if line.startswith("#") else line)
+        add("")
+    out.write_text("\n".join(lines) + "\n")
+    out.with_suffix(".json").write_text(
+        json.dumps({"legs": {p.stem: d for p, d in legs}}, indent=1, default=str) + "\n"
+    )
+    log(f"wrote {out}")
+    return 0
 
 
 # --- main -----------------------------------------------------------------------------------------------
@@ -997,7 +1314,36 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(BENCH / "RESULTS.md"), help="Markdown report")
     parser.add_argument("--json", default=None, help="raw samples (default: the report's name with .json)")
     parser.add_argument("--note", action="append", default=[], help="a line to quote in the report")
+    parser.add_argument(
+        "--vhost-table", type=int, default=200, help="vhosts of the raw sequential/concurrent PUT table (0: none)"
+    )
+    parser.add_argument(
+        "--raw-concurrency", default="8", help="requests in flight of the raw concurrent client ('' for none)"
+    )
+    parser.add_argument(
+        "--skip",
+        default="",
+        help=f"parts left out: {','.join(PARTS)}; PART@N leaves it out at that N only (raw@1000,kafka-loop@256)",
+    )
+    parser.add_argument(
+        "--lite-n", default="", help="service counts at which only the module rows and the lower bound run"
+    )
+    parser.add_argument(
+        "--combine", nargs="+", metavar="JSON", help="write one report (--out) from these runs' JSON, one per broker"
+    )
     args = parser.parse_args(argv)
+    if args.combine:
+        return combine(args.combine, Path(args.out), args.note)
+    skips = [x.partition("@") for x in re.split(r"[,\s]+", args.skip) if x]
+    unknown = sorted({part for part, _at, _n in skips} - set(PARTS))
+    if unknown:
+        parser.error(f"--skip: unknown {unknown} ({', '.join(PARTS)})")
+
+    def skip_at(n: int) -> frozenset[str]:
+        return frozenset(part for part, at, at_n in skips if not at or int(at_n) == n)
+
+    lite = set(parse_ns(args.lite_n))
+    raw_concurrency = tuple(parse_ns(args.raw_concurrency))
 
     started = time.time()
     set_prefix(args.prefix)
@@ -1035,9 +1381,21 @@ def main(argv: list[str] | None = None) -> int:
         preclean()
         log("Ansible floor: one-task ping and debug playbooks")
         data["floor"] = measure_floor(runner, max(args.runs, 3))
+        if args.vhost_table:
+            data["vhost_table"] = measure_vhosts(args.vhost_table)
         for n in ns + ns_ours:
             runs = args.runs if n in ns else args.runs_ours_only
-            data["ours"].append(measure_ours(runner, n, runs, with_lower_bound=True, lb_samples=args.lb_samples))
+            data["ours"].append(
+                measure_ours(
+                    runner,
+                    n,
+                    runs,
+                    with_lower_bound=True,
+                    lb_samples=args.lb_samples,
+                    skip=frozenset(PARTS) if n in lite else skip_at(n),
+                    raw_concurrency=raw_concurrency,
+                )
+            )
         for mode in modes:
             data["peers"][mode] = {}
             for n in ns:
@@ -1049,6 +1407,7 @@ def main(argv: list[str] | None = None) -> int:
         for k in again:
             data["floor"][k] += again[k]
     data["elapsed_s"] = time.time() - started
+    data["crashes"] = list(CRASHES)
     out = Path(args.out)
     write_report(data, out)
     Path(args.json or out.with_suffix(".json")).write_text(json.dumps(data, indent=1, default=str) + "\n")

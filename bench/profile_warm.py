@@ -13,10 +13,12 @@ never deletes them), then, with nothing left to change, time
   request, ``_core.apply`` and its own ``stats`` (HTTP reads, plan), parsing its result, ``exit_json``
   (masking no_log values, serializing); and a cProfile of the whole;
 - ``python -X importtime`` of ``osa_hybrid_msg._core``;
-- the lower bound of bench/bench.py for comparison.
+- the lower bound of bench/bench.py for comparison;
+- with ``--cold``, the converge itself the same way: the module's steps in this process on an empty broker,
+  with the core's ``parse_ms``, ``read_ms``, ``plan_ms`` and ``apply_ms`` (the writes), and its cProfile.
 
 Writes bench/PROFILE.md (and the raw numbers as JSON beside it). Usage:
-    .venv/bin/python bench/profile_warm.py [--n 16,256,1000] [--samples 5]
+    .venv/bin/python bench/profile_warm.py [--n 16,256,1000] [--samples 5] [--cold]
 """
 
 from __future__ import annotations
@@ -85,10 +87,23 @@ def import_time(samples: int) -> dict[str, float]:
     return out
 
 
-def in_module(args: dict[str, Any], samples: int, profile_path: Path) -> dict[str, Any]:
-    """The module's own steps in this process, with the real AnsibleModule and a muted exit_json."""
+def in_module(args: dict[str, Any], samples: int, profile_path: Path, *, cold: bool = False) -> dict[str, Any]:
+    """The module's own steps in this process, with the real AnsibleModule and a muted exit_json. ``cold``:
+    one profiled run that must change everything (the broker empty of these objects), no plain samples."""
     steps: dict[str, list[float]] = {
-        k: [] for k in ("AnsibleModule", "request", "apply", "parse", "exit_json", "read_ms", "plan_ms", "total_ms")
+        k: []
+        for k in (
+            "AnsibleModule",
+            "request",
+            "apply",
+            "parse",
+            "exit_json",
+            "parse_ms",
+            "read_ms",
+            "plan_ms",
+            "apply_ms",
+            "total_ms",
+        )
     }
     from osa_hybrid_msg import _core  # noqa: PLC0415 - after the argument parsing, as in the module
 
@@ -104,7 +119,7 @@ def in_module(args: dict[str, Any], samples: int, profile_path: Path) -> dict[st
             t3 = time.perf_counter()
             result = json.loads(raw)
             t4 = time.perf_counter()
-            assert result["changed"] is False, "the profile must run on a converged broker"
+            assert result["changed"] is cold, f"changed={result['changed']} (cold={cold})"
             out = {k: result.get(k) for k in ("changed", "changes", "endpoint", "backends", "stats")}
             with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):
                 module.exit_json(invocation=runner._invocation(module), **out)
@@ -117,10 +132,10 @@ def in_module(args: dict[str, Any], samples: int, profile_path: Path) -> dict[st
             "exit_json": (t4, t5),
         }.items():
             steps[key].append((b - a) * 1000)
-        for key in ("read_ms", "plan_ms", "total_ms"):
+        for key in ("parse_ms", "read_ms", "plan_ms", "apply_ms", "total_ms"):
             steps[key].append(result["stats"][key])
 
-    for _sample in range(samples):
+    for _sample in range(0 if cold else samples):
         one()
     prof = cProfile.Profile()
     prof.enable()
@@ -150,6 +165,7 @@ def main() -> int:
     parser.add_argument("--n", default="16,256,1000")
     parser.add_argument("--samples", type=int, default=5)
     parser.add_argument("--out", default=str(bench.BENCH / "PROFILE.md"))
+    parser.add_argument("--cold", action="store_true", help="also profile the converge (N writes) itself")
     opts = parser.parse_args()
     out_md = Path(opts.out)
     data: dict[str, Any] = {"machine": bench.machine(), "imports": import_time(opts.samples), "n": {}}
@@ -162,10 +178,15 @@ def main() -> int:
             pw = {s: secrets.token_hex(16) for s in svcs}
             present = bench.module_args(svcs, pw, topics, "present")
             absent = bench.module_args(svcs, pw, topics, "absent")
+            entry: dict[str, Any] = {}
             bench.log(f"profile N={n}: converge")
-            assert bench.core_call(present)["changed"] in (True, False)
+            bench.core_call(absent)
             try:
-                entry: dict[str, Any] = {}
+                if opts.cold:
+                    cold_profile = out_md.with_name(f"PROFILE-cprofile-{n}-cold.txt")
+                    entry["cold"] = in_module(present, 1, cold_profile, cold=True)
+                else:
+                    assert bench.core_call(present)["changed"] in (True, False)
                 entry["ours"] = ansiballz(run, bench.ours_task(present)[0], opts.samples)
                 entry["core_call"] = [bench.core_call(present) for _sample in range(opts.samples)]
                 entry["module"] = in_module(present, opts.samples, out_md.with_name(f"PROFILE-cprofile-{n}.txt"))
@@ -225,7 +246,28 @@ def write(data: dict[str, Any], path: Path) -> None:
         ]
         for label, ours, pg in rows:
             lines.append(f"| {n} | {label} | {ours} | {pg} |")
-    lines += ["", "cProfile of the module's steps in one process: `bench/PROFILE-cprofile-<N>.txt`.", ""]
+    cold = {n: e["cold"] for n, e in data["n"].items() if e.get("cold")}
+    if cold:
+        lines += [
+            "",
+            "The converge (cold: every object written), the module's steps in one process:",
+            "",
+            "| N | `AnsibleModule()` | request | `_core.apply` | core: parse / read / plan / writes | parse result "
+            "| `exit_json` |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for n, c in cold.items():
+            lines.append(
+                f"| {n} | {f(c['AnsibleModule'])} | {f(c['request'])} | {f(c['apply'])} | "
+                f"{f(c['parse_ms'])} / {f(c['read_ms'])} / {f(c['plan_ms'])} / {f(c['apply_ms'])} | "
+                f"{f(c['parse'])} | {f(c['exit_json'])} |"
+            )
+    lines += [
+        "",
+        "cProfile of the module's steps in one process: `bench/PROFILE-cprofile-<N>.txt` (no-op) and "
+        "`bench/PROFILE-cprofile-<N>-cold.txt` (converge, with --cold).",
+        "",
+    ]
     path.write_text("\n".join(lines))
 
 

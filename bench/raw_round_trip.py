@@ -9,7 +9,9 @@ from inside the process as the module's ``stats.total_ms`` is timed:
 - ``kafka_ms``: connect to the bootstrap server and send Metadata v1 (all topics) and DescribeConfigs v1 (the
   topics named on standard input, one per line) back to back on that connection, then read both answers.
   Written by hand from the Kafka protocol guide, so that no client's start-up is counted: this is one
-  round trip, where a client needs a handshake first.
+  round trip, where a client needs a handshake first. With ``OSA_KAFKA_SASL_USER`` set, the connection is
+  SASL_SSL as the module's: the TLS handshake (CA ``OSA_KAFKA_CA_FILE``), SaslHandshake v1 and a
+  SCRAM-SHA-512 exchange in two SaslAuthenticate v0 requests (RFC 5802), all counted in ``kafka_ms``.
 
 Usage: ``raw_round_trip.py MGMT_URL KAFKA_HOST:PORT < topics``, with the management API's user, password and CA
 file in ``OSA_RABBITMQ_USER``, ``OSA_RABBITMQ_PASSWORD`` and ``OSA_RABBITMQ_CA_FILE`` (never on the command
@@ -22,6 +24,8 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import hashlib
+import hmac
 import json
 import os
 import socket
@@ -182,14 +186,68 @@ def describe_errors(body: bytes) -> list[tuple[str | None, int]]:
     return out
 
 
+def kafka_call(sock: socket.socket, request: bytes) -> bytes:
+    """One request and its answer's body (past the correlation id)."""
+    sock.sendall(request)
+    size = struct.unpack(">i", read_exact(sock, 4))[0]
+    return read_exact(sock, size)[4:]
+
+
+def sasl_authenticate(sock: socket.socket, correlation: int, data: bytes) -> bytes:
+    """SaslAuthenticate v0: the SASL bytes out, the server's back; a non-zero error code ends the run."""
+    r = Reader(kafka_call(sock, frame(36, 0, correlation, struct.pack(">i", len(data)) + data)))
+    error, message = r.take(">h"), r.string()
+    if error:
+        raise SystemExit(f"Kafka SaslAuthenticate: error {error}: {message}")
+    n = r.take(">i")
+    return r.data[r.at : r.at + n]
+
+
+def scram_sha512(sock: socket.socket, user: str, password: str) -> None:
+    """SaslHandshake v1 for SCRAM-SHA-512, then the client-first and client-final messages (RFC 5802)."""
+    r = Reader(kafka_call(sock, frame(17, 1, 10, kstr("SCRAM-SHA-512"))))
+    if (error := r.take(">h")) != 0:
+        raise SystemExit(f"Kafka SaslHandshake: error {error}")
+    name = user.replace("=", "=3D").replace(",", "=2C")
+    nonce = base64.b64encode(os.urandom(18)).decode()
+    first_bare = f"n={name},r={nonce}"
+    server_first = sasl_authenticate(sock, 11, b"n,," + first_bare.encode()).decode()
+    fields = dict(item.split("=", 1) for item in server_first.split(","))
+    if not fields["r"].startswith(nonce):
+        raise SystemExit("Kafka SCRAM: the server's nonce does not extend ours")
+    salted = hashlib.pbkdf2_hmac("sha512", password.encode(), base64.b64decode(fields["s"]), int(fields["i"]))
+    client_key = hmac.digest(salted, b"Client Key", "sha512")
+    final_bare = f"c=biws,r={fields['r']}"
+    auth_message = f"{first_bare},{server_first},{final_bare}".encode()
+    signature = hmac.digest(hashlib.sha512(client_key).digest(), auth_message, "sha512")
+    proof = base64.b64encode(bytes(a ^ b for a, b in zip(client_key, signature, strict=True))).decode()
+    server_final = sasl_authenticate(sock, 12, f"{final_bare},p={proof}".encode()).decode()
+    server_key = hmac.digest(salted, b"Server Key", "sha512")
+    expected = base64.b64encode(hmac.digest(server_key, auth_message, "sha512")).decode()
+    if server_final != f"v={expected}":
+        raise SystemExit(f"Kafka SCRAM: unexpected server-final message {server_final[:60]!r}")
+
+
+def kafka_connect(bootstrap: tuple[str, int]) -> socket.socket:
+    """A connection ready for requests: plain, or SASL_SSL when OSA_KAFKA_SASL_USER is set."""
+    sock = socket.create_connection(bootstrap, timeout=60)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    user = os.environ.get("OSA_KAFKA_SASL_USER")
+    if not user:
+        return sock
+    tls = ssl.create_default_context(cafile=os.environ.get("OSA_KAFKA_CA_FILE") or None)
+    sock = tls.wrap_socket(sock, server_hostname=bootstrap[0])
+    scram_sha512(sock, user, os.environ.get("OSA_KAFKA_SASL_PASSWORD", ""))
+    return sock
+
+
 def kafka_round_trip(bootstrap: tuple[str, int], topics: list[str]) -> tuple[float, int]:
     metadata = frame(3, 1, 1, struct.pack(">i", -1))
     resources = b"".join(struct.pack(">b", 2) + kstr(t) + struct.pack(">i", -1) for t in topics)
     # Without synonyms (the trailing false), as the core asks.
     describe = frame(32, 1, 2, struct.pack(">i", len(topics)) + resources + b"\x00")
     t0 = time.perf_counter()
-    with socket.create_connection(bootstrap, timeout=60) as sock:
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    with kafka_connect(bootstrap) as sock:
         sock.sendall(metadata + describe if topics else metadata)
         answers = {}
         for _answer in range(2 if topics else 1):

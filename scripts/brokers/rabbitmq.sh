@@ -15,7 +15,9 @@
 # has rejoined. `--instance NAME` (OSA_RABBITMQ_INSTANCE; letters and digits) runs a second, private
 # cluster of a 4.x profile from the same chroot with its own ports (x=6 for 4.3, x=9 for 4.0), node
 # names, data and env file (rabbitmq-<profile>-<name>.env), for tests that kill nodes (tests/python/
-# test_faults_rabbitmq.py); `stop` of one instance leaves the others running.
+# test_faults_rabbitmq.py); `stop` of one instance leaves the others running. The instance `bench`
+# (bench/run.sh --instance bench) has ports of its own: x=12 for 4.3 (5821.., https 1583i), x=15 for 4.0
+# (5851.., https 1586i).
 # Environment: OSA_RABBITMQ_PROFILE (default 4.3), OSA_BROKER_CACHE (default /var/cache/osa-hybrid-msg),
 # OSA_RABBITMQ_WAIT_SECONDS (default 180), OSA_DEBIAN_MIRROR (default http://deb.debian.org/debian).
 set -euo pipefail
@@ -135,8 +137,15 @@ case "$PROFILE" in
   *) echo "rabbitmq.sh: unknown profile '$PROFILE'; use 3.10, 4.0 or 4.3" >&2; exit 2 ;;
 esac
 # A private instance: ports 57(x+6)i and up for 4.3, 57(x+9)i for 4.0, clear of both default clusters.
+# The instance named `bench` (bench/run.sh) has a block of its own, 582 for 4.3 and 585 for 4.0, so that
+# a 1,000-vhost benchmark and a fault test's instance never share ports, data or an epmd.
 if [ -n "$INSTANCE" ]; then
-  case "$PROFILE" in 4.0) BASE=579 ;; 4.3) BASE=576 ;; esac
+  case "$PROFILE/$INSTANCE" in
+    4.0/bench) BASE=585 ;;
+    4.3/bench) BASE=582 ;;
+    4.0/*) BASE=579 ;;
+    4.3/*) BASE=576 ;;
+  esac
 fi
 
 if [ "$PROFILE" != 3.10 ]; then

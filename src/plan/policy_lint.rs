@@ -5,6 +5,7 @@
 //! policies and the broker's existing ones in the same vhosts.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -157,15 +158,35 @@ pub fn lint(policies: &[LintPolicy<'_>], version: Option<Version>, declared_only
     for p in policies.iter().filter(|p| !declared_only || p.path.is_some()) {
         key_findings(p, version, &version_text, &mut out);
     }
-    for (i, a) in policies.iter().enumerate() {
-        for b in &policies[i + 1..] {
-            if a.vhost != b.vhost || a.objects() & b.objects() == 0 {
-                continue;
-            }
-            if declared_only && a.path.is_none() && b.path.is_none() {
-                continue;
-            }
-            pair_findings(a, b, &mut out);
+    // Pairs meet only within a vhost: group first (1,000 services' 2,000 policies made 2 million pairs),
+    // then visit the pairs in the order of the whole list, so the findings keep their order.
+    let mut by_vhost: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, p) in policies.iter().enumerate() {
+        by_vhost.entry(p.vhost).or_default().push(i);
+    }
+    let mut pairs: Vec<(usize, usize)> = Vec::new();
+    for group in by_vhost.values() {
+        for (k, &i) in group.iter().enumerate() {
+            pairs.extend(group[k + 1..].iter().map(|&j| (i, j)));
+        }
+    }
+    pairs.sort_unstable();
+    // Every service declares the same few patterns: build each pair's witness once (it compiles both
+    // patterns), not once per vhost; at N = 1,000 that was most of the plan's time.
+    let mut witnesses: HashMap<(&str, &str), Option<String>> = HashMap::new();
+    for (i, j) in pairs {
+        let (a, b) = (&policies[i], &policies[j]);
+        if a.objects() & b.objects() == 0 {
+            continue;
+        }
+        if declared_only && a.path.is_none() && b.path.is_none() {
+            continue;
+        }
+        let name = witnesses
+            .entry((a.pattern, b.pattern))
+            .or_insert_with(|| witness(a.pattern, b.pattern));
+        if let Some(name) = name.clone() {
+            pair_findings(a, b, &name, &mut out);
         }
     }
     out
@@ -215,10 +236,8 @@ fn key_findings(p: &LintPolicy<'_>, version: Option<Version>, version_text: &str
     }
 }
 
-fn pair_findings(a: &LintPolicy<'_>, b: &LintPolicy<'_>, out: &mut Vec<Finding>) {
-    let Some(name) = witness(a.pattern, b.pattern) else {
-        return;
-    };
+/// The findings for two policies of one vhost whose patterns both match `name`.
+fn pair_findings(a: &LintPolicy<'_>, b: &LintPolicy<'_>, name: &str, out: &mut Vec<Finding>) {
     let (hi, lo) = if a.priority >= b.priority { (a, b) } else { (b, a) };
     let (rule, message) = if a.priority == b.priority {
         (
