@@ -6,6 +6,7 @@
 
 pub mod apply;
 pub mod backend;
+pub mod closing;
 pub mod deadline;
 pub mod error;
 pub mod observed;

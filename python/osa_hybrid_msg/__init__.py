@@ -6,11 +6,13 @@ and returns, and ``osa_hybrid_msg._types`` for the same shapes as TypedDicts.
 
 from __future__ import annotations
 
+import atexit
+
 from osa_hybrid_msg import exceptions
 from osa_hybrid_msg.exceptions import *  # noqa: F403 - the classes, named once in _core
 
 try:
-    from osa_hybrid_msg._core import __version__, apply, oslomsg_vars
+    from osa_hybrid_msg._core import __version__, _wait_for_closing, apply, oslomsg_vars
 except ImportError as _err:  # pragma: no cover - exercised only without the built extension
     # Importing the package (and its exceptions) must work in an unbuilt checkout; calling it must not.
     _CORE_IMPORT_ERROR = _err
@@ -30,5 +32,9 @@ except ImportError as _err:  # pragma: no cover - exercised only without the bui
             "or run `maturin develop` in the source tree"
         ) from _CORE_IMPORT_ERROR
 
+else:
+    # Kafka clients are dropped on threads of their own after a run; exiting under one crashed the
+    # process once (SIGSEGV in a librdkafka thread). atexit joins them first.
+    atexit.register(_wait_for_closing)
 
 __all__ = [*exceptions.__all__, "__version__", "apply", "oslomsg_vars"]  # noqa: PLE0604

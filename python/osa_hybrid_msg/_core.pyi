@@ -39,6 +39,9 @@ def apply(request: str, check_mode: bool = False, diff: bool = False) -> str:
 def _request_defaults() -> str:
     """The defaults the core applies to omitted options (JSON, shaped like the request); for the argspec test."""
 
+def _wait_for_closing() -> int:
+    """Join the threads still dropping Kafka clients; the package calls it at exit. Returns how many."""
+
 def _result_sample() -> str:
     """A result (JSON) with every optional part present; for the test of ``_types.py`` and the docs."""
 

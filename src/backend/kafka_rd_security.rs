@@ -87,7 +87,7 @@ fn login_blocking(
         }
     };
     // librdkafka's destroy joins its threads (~150 ms); the answer does not wait for it.
-    std::thread::spawn(move || drop(client));
+    crate::closing::drop_in_background(client);
     outcome
 }
 

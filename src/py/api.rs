@@ -25,6 +25,15 @@ pub fn apply(py: Python<'_>, request: String, check_mode: bool, diff: bool) -> P
     Ok(outcome?)
 }
 
+/// _wait_for_closing() -> int
+///
+/// Joins the threads still dropping Kafka clients (crate::closing) and returns how many there were. The
+/// package registers it with `atexit`, so the interpreter never exits under a client being torn down.
+#[pyfunction]
+pub fn _wait_for_closing(py: Python<'_>) -> usize {
+    py.detach(crate::closing::wait_all)
+}
+
 /// _result_sample() -> str
 ///
 /// A run result with every optional part present, as JSON; for the test that checks `_types.py`

@@ -148,7 +148,7 @@ pub async fn probe(
         probe.ms = clocks[i].sum();
     }
     // librdkafka's destroy joins its broker threads (~150 ms against tansu): off the caller's path.
-    std::thread::spawn(move || drop(producer));
+    crate::closing::drop_in_background(producer);
     (probes, group)
 }
 
@@ -280,7 +280,7 @@ async fn produce_and_consume(
                 Ok(Err(e)) => report.error = Some(e.to_string()),
                 Err(_) => report.error = Some(format!("no answer within {}s", timeout.as_secs_f64())),
             }
-            std::thread::spawn(move || drop(admin));
+            crate::closing::drop_in_background(admin);
         }
     }
     report

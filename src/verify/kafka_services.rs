@@ -196,7 +196,7 @@ pub async fn probe_services(
         });
         futures::future::join_all(records).await;
         // librdkafka's destroy joins its threads: off the caller's path.
-        std::thread::spawn(move || drop(producer));
+        crate::closing::drop_in_background(producer);
         probes
     });
     let produced: Vec<KafkaProbe> = futures::future::join_all(sends).await.into_iter().flatten().collect();

@@ -1,5 +1,6 @@
 //! Planner table tests, spec validation and applier tests on the in-memory fakes. No broker needed.
 
+mod closing;
 mod hostile;
 mod kafka;
 mod kafka_security;
