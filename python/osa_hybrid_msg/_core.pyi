@@ -22,6 +22,7 @@ __all__ = [
     "__version__",
     "_request_defaults",
     "_result_sample",
+    "_wait_for_closing",
     "apply",
     "oslomsg_vars",
 ]
