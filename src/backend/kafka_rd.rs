@@ -347,6 +347,26 @@ impl RdKafka {
         }
     }
 
+    /// Before a batch is sent again: notes the retry (the request, how many of the batch, the first reason)
+    /// and waits the budget's next pause; false when the budget is spent.
+    pub(super) async fn pause_before_retry(
+        &self,
+        budget: &mut Budget,
+        request: &str,
+        (left, of): (usize, usize),
+        reason: &str,
+    ) -> bool {
+        let Some(delay) = budget.next_delay() else {
+            return false;
+        };
+        self.note_retry(format!(
+            "{request}: {left} of {of} operation(s) again after {} ms: {reason}",
+            delay.as_millis()
+        ));
+        tokio::time::sleep(delay).await;
+        true
+    }
+
     /// The error of an operation still failing when its retries ran out. An answer lost to a timed-out
     /// request is a timeout; another lost answer leaves the outcome unknown (`unsettled` says why the
     /// look-up could not settle it; the change reports `unknown`, see Error::outcome_unknown); a failure
@@ -666,16 +686,11 @@ impl super::KafkaAdmin for RdKafka {
             if still.is_empty() {
                 break;
             }
-            if let Some(delay) = budget.next_delay() {
-                self.note_retry(format!(
-                    "{}: {} of {} operation(s) again after {} ms: {}",
-                    request_name(ops[still[0].0]),
-                    still.len(),
-                    batch.len(),
-                    delay.as_millis(),
-                    still[0].1
-                ));
-                tokio::time::sleep(delay).await;
+            let request = request_name(ops[still[0].0]);
+            if self
+                .pause_before_retry(&mut budget, request, (still.len(), batch.len()), &still[0].1)
+                .await
+            {
                 pending = still.into_iter().map(|s| s.0).collect();
                 continue;
             }

@@ -353,15 +353,10 @@ impl RdKafka {
             if still.is_empty() {
                 break;
             }
-            if let Some(delay) = budget.next_delay() {
-                self.note_retry(format!(
-                    "{request}: {} of {} operation(s) again after {} ms: {}",
-                    still.len(),
-                    batch.len(),
-                    delay.as_millis(),
-                    still[0].1
-                ));
-                tokio::time::sleep(delay).await;
+            if self
+                .pause_before_retry(&mut budget, request, (still.len(), batch.len()), &still[0].1)
+                .await
+            {
                 pending = still.into_iter().map(|s| s.0).collect();
                 continue;
             }
