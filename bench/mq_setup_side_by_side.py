@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """OpenStack-Ansible's real openstack.osa.mq_setup role side by side with osa.hybrid_msg.mq_setup.
 
 Both roles get exactly the inputs os_nova passes (tests/python/test_osa_mq_setup.py's OS_NOVA_INCLUDE_VARS,
@@ -446,7 +445,7 @@ def run_cases(args: argparse.Namespace, results: dict, admin: AdminClient, tmp: 
                 pre_state(name, password)
             runs = []
             try:
-                for _ in range(2):
+                for _run in range(2):
                     ctl_log.write_text("")
                     run = run_playbook(argv, cwd, env, secrets)
                     if side == "osa":

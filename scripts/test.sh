@@ -99,7 +99,8 @@ rabbitmq_profile_tests() {
     . ".cache/brokers/rabbitmq-$profile.env"
     set +a
     # 3.10 is one node without TLS: the cluster tests are for 4.x.
-    local tests=(tests/python/test_module_rabbitmq.py) filter='not test(/^kafka::/)' skip=(--skip kafka::)
+    local tests=(tests/python/test_module_rabbitmq.py tests/python/test_module_rabbitmq_lint.py)
+    local filter='not test(/^kafka::/)' skip=(--skip kafka::)
     if [ "$profile" = 3.10 ]; then
       filter+=' and not test(/^cluster::/)'
       skip+=(--skip cluster::)
