@@ -199,6 +199,16 @@ impl Error {
             _ => None,
         }
     }
+
+    /// The carried run result, to complete (the run's own timings are added on the way out).
+    pub fn result_mut(&mut self) -> Option<&mut RunResult> {
+        match self {
+            Error::PartialApply { result, .. } | Error::Verify { result, .. } | Error::Refused { result, .. } => {
+                Some(result)
+            }
+            _ => None,
+        }
+    }
 }
 
 /// Seconds to a tenth, without a trailing ".0": a wait cut at the run's deadline is never a round number.

@@ -29,27 +29,22 @@ pub async fn run_json(text: &str, options: Options) -> Result<String> {
     let request = Request::from_json(text)?;
     let parse_ms = ms(started);
     // The module's own time includes reading and validating the request.
-    let timed = |mut result: RunResult| {
+    let timed = |result: &mut RunResult| {
         result.stats.parse_ms = parse_ms;
         result.stats.total_ms = ms(started);
-        result
     };
     match run(&request, options).await {
-        Ok(result) => timed(result).to_json(),
-        Err(Error::PartialApply { result, cause }) => Err(Error::PartialApply {
-            result: Box::new(timed(*result)),
-            cause,
-        }),
-        Err(Error::Verify { message, result }) => Err(Error::Verify {
-            message,
-            result: Box::new(timed(*result)),
-        }),
-        Err(Error::Refused { path, message, result }) => Err(Error::Refused {
-            path,
-            message,
-            result: Box::new(timed(*result)),
-        }),
-        Err(e) => Err(e),
+        Ok(mut result) => {
+            timed(&mut result);
+            result.to_json()
+        }
+        Err(mut e) => {
+            // A partial apply, a failed verify or a refusal carries its result: timed alike.
+            if let Some(result) = e.result_mut() {
+                timed(result);
+            }
+            Err(e)
+        }
     }
 }
 
