@@ -515,27 +515,19 @@ impl RdKafka {
     /// Waits, at most until the run's deadline, until DescribeAcls shows the change: a broker applies
     /// the controller's record a little later, and a run started at once would plan it again.
     async fn settle_acls(&self, applied: &[&Op]) {
-        let done: Vec<(&AclBinding, bool)> = applied
-            .iter()
-            .filter_map(|op| match op {
-                Op::CreateAcl { acl } => Some((acl, false)),
-                Op::DeleteAcl { acl } => Some((acl, true)),
-                _ => None,
-            })
-            .collect();
-        if done.is_empty() {
+        if applied.is_empty() {
             return;
         }
         while !self.deadline.expired() {
             let timeout = self.deadline.remaining().max(Duration::from_millis(100));
-            if let Ok((now, _)) = self
-                .blocking("DescribeAcls", timeout, |admin, t| describe_acls(&admin, t))
+            // The same question as the look-up after a lost answer: does the cluster show each one done?
+            if self
+                .shown(applied, timeout)
                 .await
+                .iter()
+                .all(|done| *done == Some(true))
             {
-                let now: BTreeSet<AclBinding> = now.into_iter().collect();
-                if done.iter().all(|(a, deleted)| now.contains(*a) != *deleted) {
-                    return;
-                }
+                return;
             }
             tokio::time::sleep(RETRY).await;
         }
