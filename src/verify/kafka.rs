@@ -49,7 +49,8 @@ fn code_text(code: RDKafkaErrorCode) -> String {
     format!("{code} ({code:?})")
 }
 
-fn fail(probe: &mut KafkaProbe, hop: &'static str, error: String) {
+/// Marks the probe failed at `hop` with the error's text (also for the per-service probes).
+pub(super) fn fail(probe: &mut KafkaProbe, hop: &'static str, error: String) {
     probe.status = ProbeStatus::Failed;
     probe.hop = Some(hop);
     probe.error = Some(error);

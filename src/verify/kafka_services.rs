@@ -24,7 +24,7 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 
-use super::kafka::probe_record;
+use super::kafka::{fail, probe_record};
 use super::{KafkaProbe, Mode, ProbeStatus, ms_since, probe_name};
 use crate::backend::kafka_rd::{Context, client_config};
 use crate::plan::{Change, Kind};
@@ -90,12 +90,6 @@ fn probe(p: &ServicePrincipal, topic: &str, role: &'static str, skip: Option<Str
         role: Some(role),
         group: (role == "consume").then(|| p.group.clone()).flatten(),
     }
-}
-
-fn fail(probe: &mut KafkaProbe, hop: &'static str, error: String) {
-    probe.status = ProbeStatus::Failed;
-    probe.hop = Some(hop);
-    probe.error = Some(error);
 }
 
 fn add_hop(probe: &mut KafkaProbe, hop: &str, ms: f64) {
