@@ -9,6 +9,7 @@ pub mod backend;
 pub mod closing;
 pub mod deadline;
 pub mod error;
+pub mod no_log;
 pub mod observed;
 pub mod oslomsg;
 pub mod password;

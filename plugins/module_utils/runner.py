@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from urllib.parse import quote
 
+from ansible.module_utils.common.warnings import get_deprecation_messages, get_warning_messages
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible_collections.osa.hybrid_msg.plugins.module_utils.core import require_core
 from ansible_collections.osa.hybrid_msg.plugins.module_utils.validate import unencodable
@@ -161,6 +162,40 @@ def _invocation(module):
     return {"module_args": {k: v for k, v in module.params.items() if k not in DECLARATION_LISTS}}
 
 
+def narrow_no_log_to_output(module, core, kwargs):
+    """Keep in ``module.no_log_values`` only the secrets that occur in the output, found in one pass.
+
+    AnsibleModule masks its output by trying every no_log value on every string of it, which grows as
+    strings x secrets: 6.9 s to exit a 1000-service converge (7,000 changes, 2,000 secrets). A secret that
+    occurs in no string (its leaves, numbers as text, warnings, deprecations) changes nothing there, so
+    masking with the rest gives the same output (AnsibleModule tries equally long values in its set's
+    order, which may differ; that order decides only between overlapping values, as it does run to run),
+    and the secrets that do occur are still masked by AnsibleModule. Secrets with ``*`` are kept: masking
+    writes ``********``, which could complete one.
+    Anything the search cannot take leaves every value in place.
+    """
+    secrets = [s for s in module.no_log_values if isinstance(s, str)]
+    texts = list(_strings(kwargs))
+    texts.extend(get_warning_messages())
+    for deprecation in get_deprecation_messages():
+        texts.extend(_strings(deprecation))
+    try:
+        found = set(core._secrets_in(texts, secrets))
+    except Exception:
+        # e.g. a lone surrogate in a string: masking then tries every value, as it would alone
+        return
+    module.no_log_values = {s for s in module.no_log_values if not isinstance(s, str) or s in found or "*" in s}
+
+
+def _finish(module, core, failed, **kwargs):
+    """Exit the module (``fail_json`` when ``failed``) with ``invocation`` and the no_log values narrowed."""
+    kwargs.setdefault("invocation", _invocation(module))
+    narrow_no_log_to_output(module, core, kwargs)
+    if failed:
+        module.fail_json(**kwargs)
+    module.exit_json(**kwargs)
+
+
 def run_module(module):
     """Apply the module's parameters and exit the module with the result or a clear failure."""
     narrow_services_no_log(module)
@@ -180,15 +215,11 @@ def run_module(module):
         # stays applied, so it is returned with the failure, diff and probes included.
         carried = getattr(exc, "result", None)
         if carried is None:
-            module.fail_json(msg=error_message(exc), changed=False)
-        module.fail_json(
-            msg=error_message(exc),
-            invocation=_invocation(module),
-            **module_result(module, decode_result(carried), diff),
-        )
+            _finish(module, core, True, msg=error_message(exc), changed=False)
+        _finish(module, core, True, msg=error_message(exc), **module_result(module, decode_result(carried), diff))
 
     try:
         result = json.loads(raw)
     except (TypeError, ValueError) as exc:
         module.fail_json(msg=f"osa_hybrid_msg._core returned a result that is not JSON ({exc}); please report it")
-    module.exit_json(invocation=_invocation(module), **module_result(module, result, diff))
+    _finish(module, core, False, **module_result(module, result, diff))

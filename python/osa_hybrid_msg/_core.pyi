@@ -22,6 +22,7 @@ __all__ = [
     "__version__",
     "_request_defaults",
     "_result_sample",
+    "_secrets_in",
     "_wait_for_closing",
     "apply",
     "oslomsg_vars",
@@ -42,6 +43,10 @@ def _request_defaults() -> str:
 
 def _wait_for_closing() -> int:
     """Join the threads still dropping Kafka clients; the package calls it at exit. Returns how many."""
+
+def _secrets_in(texts: list[str], secrets: list[str]) -> list[str]:
+    """The ``secrets`` that occur in some of ``texts`` (as substrings), in the order given; for the module's
+    ``no_log`` masking. Not part of the public API."""
 
 def _result_sample() -> str:
     """A result (JSON) with every optional part present; for the test of ``_types.py`` and the docs."""

@@ -34,6 +34,27 @@ pub fn _wait_for_closing(py: Python<'_>) -> usize {
     py.detach(crate::closing::wait_all)
 }
 
+/// _secrets_in(texts, secrets) -> list[str]
+///
+/// The secrets that occur in some of `texts`, in the order given (crate::no_log). The module narrows
+/// AnsibleModule's `no_log` values to these before it exits, so masking its output costs one pass.
+#[pyfunction]
+pub fn _secrets_in(py: Python<'_>, texts: Vec<String>, secrets: Vec<String>) -> Vec<String> {
+    py.detach(move || {
+        let found = {
+            let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+            let refs: Vec<&str> = secrets.iter().map(String::as_str).collect();
+            crate::no_log::secrets_in(&texts, &refs)
+        };
+        let mut found = found.into_iter().peekable();
+        secrets
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, s)| found.next_if_eq(&i).map(|_| s))
+            .collect()
+    })
+}
+
 /// _result_sample() -> str
 ///
 /// A run result with every optional part present, as JSON; for the test that checks `_types.py`

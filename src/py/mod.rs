@@ -9,7 +9,7 @@ use pyo3::prelude::*;
 #[pymodule(gil_used = false)]
 mod _core {
     #[pymodule_export]
-    use super::api::{_request_defaults, _result_sample, _wait_for_closing, apply};
+    use super::api::{_request_defaults, _result_sample, _secrets_in, _wait_for_closing, apply};
     #[pymodule_export]
     use super::oslomsg::oslomsg_vars;
 

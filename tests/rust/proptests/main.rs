@@ -252,3 +252,21 @@ proptest! {
         prop_assert_eq!(url.matches('@').count(), 2, "credentials on every host: {}", url);
     }
 }
+
+// The secret search behind the module's no_log masking (src/no_log.rs) against the obvious one:
+// `secret in text` for every pair. Small alphabets make overlaps, secrets inside secrets and repeats
+// common; an empty secret is in every text, as in Python.
+proptest! {
+    #[test]
+    fn secrets_in_finds_exactly_the_secrets_some_text_contains(
+        texts in proptest::collection::vec("[ab*é]{0,12}", 0..6),
+        secrets in proptest::collection::vec("[ab*é]{0,4}", 0..8),
+    ) {
+        let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let refs: Vec<&str> = secrets.iter().map(String::as_str).collect();
+        let expected: Vec<usize> = (0..refs.len())
+            .filter(|&i| texts.iter().any(|t| t.contains(refs[i])))
+            .collect();
+        prop_assert_eq!(osa_hybrid_msg::no_log::secrets_in(&texts, &refs), expected);
+    }
+}
