@@ -4,6 +4,7 @@ mod closing;
 mod hostile;
 mod kafka;
 mod kafka_security;
+mod no_log;
 mod oslomsg;
 mod policy_lint;
 mod readiness;
