@@ -20,15 +20,15 @@ ALPHABET = "ab1*é:"
 
 
 def _word(rng, low, high):
-    return "".join(rng.choice(ALPHABET) for _ in range(rng.randint(low, high)))
+    return "".join(rng.choice(ALPHABET) for _i in range(rng.randint(low, high)))
 
 
 def _value(rng, depth=0):
     kind = rng.random()
     if depth < 3 and kind < 0.25:
-        return {_word(rng, 1, 4): _value(rng, depth + 1) for _ in range(rng.randint(0, 4))}
+        return {_word(rng, 1, 4): _value(rng, depth + 1) for _i in range(rng.randint(0, 4))}
     if depth < 3 and kind < 0.45:
-        return [_value(rng, depth + 1) for _ in range(rng.randint(0, 4))]
+        return [_value(rng, depth + 1) for _i in range(rng.randint(0, 4))]
     if kind < 0.55:
         return rng.choice([True, False, None, rng.randint(0, 1000), rng.random()])
     return _word(rng, 0, 14)
@@ -41,8 +41,8 @@ def _module(secrets):
 def test_masking_with_the_narrowed_values_gives_the_same_output():
     for seed in range(400):
         rng = random.Random(seed)
-        output = {"changes": [_value(rng) for _ in range(rng.randint(1, 6))], "msg": _word(rng, 0, 20)}
-        secrets = {_word(rng, 1, 4) for _ in range(rng.randint(1, 8))} | {str(rng.randint(0, 99))}
+        output = {"changes": [_value(rng) for _i in range(rng.randint(1, 6))], "msg": _word(rng, 0, 20)}
+        secrets = {_word(rng, 1, 4) for _i in range(rng.randint(1, 8))} | {str(rng.randint(0, 99))}
         module = _module(secrets)
 
         runner.narrow_no_log_to_output(module, core, output)
