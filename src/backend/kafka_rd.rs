@@ -99,13 +99,20 @@ pub struct RdKafka {
 /// The option whose value is the run's deadline, named in messages.
 pub const TIMEOUT_OPTION: &str = "kafka.timeout";
 
+/// librdkafka's upper limit for `socket.timeout.ms`.
+const SOCKET_TIMEOUT_MAX_MS: f64 = 300_000.0;
+
 /// The one client configuration builder of the Kafka backend.
 pub fn client_config(conn: &KafkaConnection) -> ClientConfig {
-    let timeout_ms = (conn.timeout_seconds() * 1000.0).round().to_string();
+    let timeout_ms = (conn.timeout_seconds() * 1000.0).round();
+    // `kafka.timeout` bounds the whole run (up to 3600 s); librdkafka refuses a socket timeout above
+    // 300 s ("outside allowed range"), so one socket operation gets at most that.
+    let socket_ms = timeout_ms.min(SOCKET_TIMEOUT_MAX_MS).to_string();
+    let timeout_ms = timeout_ms.to_string();
     let mut cfg = ClientConfig::new();
     cfg.set("bootstrap.servers", conn.bootstrap().join(","))
         .set("security.protocol", conn.protocol().as_str())
-        .set("socket.timeout.ms", &timeout_ms)
+        .set("socket.timeout.ms", &socket_ms)
         .set("socket.connection.setup.timeout.ms", &timeout_ms)
         // Sparse connections (librdkafka's default, stated because it was once off here): a run connects
         // to one bootstrap server and the brokers its requests need, not to every bootstrap server and

@@ -303,3 +303,22 @@ fn kafka_apply_then_plan_is_empty() {
         again.changes.iter().map(ToString::to_string).collect::<Vec<_>>()
     );
 }
+
+#[test]
+fn every_accepted_kafka_timeout_makes_a_client_librdkafka_takes() {
+    // kafka.timeout is run-wide and may be up to 3600 s; librdkafka refuses socket.timeout.ms above
+    // 300 s, which made `timeout: 900` an "Unusable connection options" error.
+    use osa_hybrid_msg::backend::kafka_rd::client_config;
+    use rdkafka::admin::AdminClient;
+    use rdkafka::client::DefaultClientContext;
+
+    for timeout in [1.0, 299.9, 300.0, 900.0, 3600.0] {
+        let req = request(&json!({
+            "kafka": {"bootstrap_servers": ["127.0.0.1:1"], "timeout": timeout},
+            "topics": [{"name": "t"}],
+        }));
+        let conn = req.kafka.as_ref().expect("kafka connection");
+        let created: Result<AdminClient<DefaultClientContext>, _> = client_config(conn).create();
+        assert!(created.is_ok(), "timeout {timeout}: {:?}", created.err());
+    }
+}
