@@ -338,7 +338,13 @@ impl HttpRabbit {
                 };
                 match outcome {
                     Ok(value) => {
-                        if i != self.current.swap(i, Ordering::Relaxed) {
+                        // A failover is an answer from another node than this request was first sent
+                        // to; only then do later requests start there. Comparing with `current`
+                        // instead counted every concurrent write still answered by the old node as
+                        // one more failover (106 for one retry among 5,000 writes) and sent the next
+                        // requests back to the node that had just failed.
+                        if i != first {
+                            self.current.store(i, Ordering::Relaxed);
                             self.failovers.fetch_add(1, Ordering::Relaxed);
                         }
                         return Ok(value);
