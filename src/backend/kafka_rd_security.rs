@@ -56,9 +56,8 @@ fn login_blocking(
 ) -> std::result::Result<bool, String> {
     cfg.set("sasl.username", user)
         .set("sasl.password", password.expose())
-        .set("sasl.mechanism", mechanism.as_str())
-        // One broker is enough to test the password.
-        .set("enable.sparse.connections", "true");
+        // client_config's sparse connections: one broker is enough to test the password.
+        .set("sasl.mechanism", mechanism.as_str());
     let client = AdminClient::from_config_and_context(&cfg, Context::default()).map_err(|e| e.to_string())?;
     let deadline = Instant::now() + timeout;
     let mut seen = Vec::new();
