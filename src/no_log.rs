@@ -11,15 +11,8 @@ use aho_corasick::{AhoCorasick, AhoCorasickKind};
 /// every text (as Python's `'' in text` says), so it is reported when there is any text.
 #[must_use]
 pub fn secrets_in(texts: &[&str], secrets: &[&str]) -> Vec<usize> {
-    let mut found = vec![false; secrets.len()];
+    let mut found: Vec<bool> = secrets.iter().map(|s| s.is_empty() && !texts.is_empty()).collect();
     let nonempty: Vec<usize> = (0..secrets.len()).filter(|&i| !secrets[i].is_empty()).collect();
-    if !texts.is_empty() {
-        for (i, s) in secrets.iter().enumerate() {
-            if s.is_empty() {
-                found[i] = true;
-            }
-        }
-    }
     // Overlapping search: a secret inside another (or overlapping it) must be found too, whichever
     // would win a leftmost match. The noncontiguous NFA builds and searches in time linear in the
     // patterns and the text; the DFA the crate picks for few patterns took time quadratic in a
