@@ -78,7 +78,9 @@ fn is_refusal_text(text: &str) -> bool {
 impl ConsumerContext for Context {}
 
 pub struct RdKafka {
-    pub(super) admin: Arc<AdminClient<Context>>,
+    /// librdkafka's client, created on first use: a run whose read went without it (kafka_wire) and
+    /// that writes nothing never starts its threads, nor waits for them at exit (crate::closing).
+    admin: Mutex<Option<Arc<AdminClient<Context>>>>,
     pub(super) bootstrap: String,
     /// `kafka.timeout`: the run's budget, and the bound of librdkafka's socket waits.
     pub(super) timeout: Duration,
@@ -177,6 +179,14 @@ fn overrides(entries: &[rdkafka::admin::ConfigEntry]) -> (BTreeMap<String, Strin
     (config, sensitive)
 }
 
+/// librdkafka refused the configuration (a file it cannot read, an option it does not know).
+fn creation_error(e: &KafkaError) -> Error {
+    Error::config(
+        format!("kafka: cannot create the admin client: {e}; check the kafka ssl_* and sasl_* options"),
+        e.clone(),
+    )
+}
+
 fn code_text(code: RDKafkaErrorCode) -> String {
     format!("{code} ({code:?})")
 }
@@ -193,15 +203,18 @@ impl RdKafka {
         let cfg = client_config(conn);
         let bootstrap = conn.bootstrap().join(",");
         let timeout = Duration::from_secs_f64(conn.timeout_seconds());
+        let wire = super::kafka_wire::supports(conn).then(|| conn.clone());
         async move {
-            let admin = AdminClient::from_config_and_context(&cfg, Context::default()).map_err(|e| {
-                Error::config(
-                    format!("kafka: cannot create the admin client: {e}; check the kafka ssl_* and sasl_* options"),
-                    e,
-                )
-            })?;
+            // One connection without librdkafka when the connection allows it; librdkafka reads (and
+            // reports the errors) when it does not or when that read fails.
+            let by_wire = match &wire {
+                Some(conn) => super::kafka_wire::snapshot(conn, &topics, deadline.remaining())
+                    .await
+                    .ok(),
+                None => None,
+            };
             let backend = RdKafka {
-                admin: Arc::new(admin),
+                admin: Mutex::new(None),
                 bootstrap,
                 timeout,
                 deadline,
@@ -212,17 +225,53 @@ impl RdKafka {
                 config: cfg,
                 scram_before: Mutex::new(BTreeMap::new()),
             };
-            let snapshot = super::KafkaAdmin::snapshot(&backend, &topics).await?;
+            let snapshot = if let Some(snapshot) = by_wire {
+                // The same two reads as librdkafka's: Metadata, and DescribeConfigs when topics are declared.
+                backend
+                    .reads
+                    .fetch_add(1 + usize::from(!topics.is_empty()), Ordering::Relaxed);
+                snapshot
+            } else {
+                backend.admin().map_err(|e| creation_error(&e))?;
+                super::KafkaAdmin::snapshot(&backend, &topics).await?
+            };
             Ok((backend, snapshot))
         }
     }
 
-    pub(super) fn kafka_error(&self, e: &KafkaError, action: &str) -> Error {
-        let code = e.rdkafka_error_code();
-        for text in drain_main_queue(&self.admin) {
-            self.admin.inner().context().note(text);
+    /// The client, created now if this is its first use.
+    pub(super) fn admin(&self) -> std::result::Result<Arc<AdminClient<Context>>, KafkaError> {
+        let mut slot = self.admin.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(admin) = slot.as_ref() {
+            return Ok(Arc::clone(admin));
         }
-        let detail = self.admin.inner().context().recent();
+        let admin = Arc::new(AdminClient::from_config_and_context(&self.config, Context::default())?);
+        *slot = Some(Arc::clone(&admin));
+        Ok(admin)
+    }
+
+    /// The client if it was created: what librdkafka logged is only there then.
+    pub(super) fn created(&self) -> Option<Arc<AdminClient<Context>>> {
+        self.admin
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    pub(super) fn kafka_error(&self, e: &KafkaError, action: &str) -> Error {
+        if matches!(e, KafkaError::ClientCreation(_)) {
+            return creation_error(e);
+        }
+        let code = e.rdkafka_error_code();
+        let detail = match self.created() {
+            Some(admin) => {
+                for text in drain_main_queue(&admin) {
+                    admin.inner().context().note(text);
+                }
+                admin.inner().context().recent()
+            }
+            None => String::new(),
+        };
         let with_detail = |base: String| {
             if detail.is_empty() {
                 base
@@ -289,7 +338,7 @@ impl RdKafka {
     async fn metadata(&self, mut budget: Budget) -> Result<rdkafka::metadata::Metadata> {
         loop {
             let timeout = budget.attempt();
-            let admin = Arc::clone(&self.admin);
+            let admin = self.admin().map_err(|e| creation_error(&e))?;
             let read = tokio::task::spawn_blocking(move || admin.inner().fetch_metadata(None, timeout));
             let outcome = tokio::select! {
                 r = tokio::time::timeout(timeout + Duration::from_secs(1), read) => match r {
@@ -317,10 +366,13 @@ impl RdKafka {
     async fn refusal(&self) {
         loop {
             tokio::time::sleep(Duration::from_millis(50)).await;
-            for text in drain_main_queue(&self.admin) {
-                self.admin.inner().context().note(text);
+            let Some(admin) = self.created() else {
+                continue;
+            };
+            for text in drain_main_queue(&admin) {
+                admin.inner().context().note(text);
             }
-            if self.admin.inner().context().refused() {
+            if admin.inner().context().refused() {
                 return;
             }
         }
@@ -500,7 +552,13 @@ impl super::KafkaAdmin for RdKafka {
     /// Drops the client on a thread of its own: librdkafka's destroy joins its broker threads, which
     /// took ~150 ms per run, longer than the whole no-op read (crate::closing).
     fn close(self) {
-        crate::closing::drop_in_background(self.admin);
+        if let Some(admin) = self
+            .admin
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        {
+            crate::closing::drop_in_background(admin);
+        }
     }
 
     fn reads(&self) -> usize {
@@ -534,11 +592,12 @@ impl super::KafkaAdmin for RdKafka {
                 return Ok(Vec::new());
             }
             self.reads.fetch_add(1, Ordering::Relaxed);
+            let admin = self.admin().map_err(|e| creation_error(&e))?;
             let mut budget = Budget::new(&self.deadline);
             loop {
                 let timeout = budget.attempt();
                 let outcome = tokio::select! {
-                    r = tokio::time::timeout(timeout + Duration::from_secs(1), self.admin.describe_configs(&specifiers, &options(timeout))) => {
+                    r = tokio::time::timeout(timeout + Duration::from_secs(1), admin.describe_configs(&specifiers, &options(timeout))) => {
                         r.unwrap_or(Err(KafkaError::AdminOp(RDKafkaErrorCode::OperationTimedOut)))
                     }
                     () = self.refusal() => Err(KafkaError::AdminOp(RDKafkaErrorCode::Authentication)),
@@ -747,6 +806,7 @@ impl RdKafka {
             code: code_of(&e).unwrap_or(RDKafkaErrorCode::Fail),
             error: self.kafka_error(&e, action),
         };
+        let admin = self.admin().map_err(|e| failed(e, "create the admin client"))?;
         let per_topic = |results: Vec<rdkafka::admin::TopicResult>, ok_too: RDKafkaErrorCode| {
             results
                 .into_iter()
@@ -777,7 +837,7 @@ impl RdKafka {
                         _ => None,
                     })
                     .collect();
-                match tokio::time::timeout(wait, self.admin.create_topics(&topics, &admin_options)).await {
+                match tokio::time::timeout(wait, admin.create_topics(&topics, &admin_options)).await {
                     Err(_) => Err(lost("CreateTopics")),
                     Ok(Err(e)) => Err(failed(e, "create topics")),
                     Ok(Ok(results)) => Ok(per_topic(results, RDKafkaErrorCode::TopicAlreadyExists)),
@@ -793,7 +853,7 @@ impl RdKafka {
                         _ => None,
                     })
                     .collect();
-                match tokio::time::timeout(wait, self.admin.create_partitions(&parts, &admin_options)).await {
+                match tokio::time::timeout(wait, admin.create_partitions(&parts, &admin_options)).await {
                     Err(_) => Err(lost("CreatePartitions")),
                     Ok(Err(e)) => Err(failed(e, "create partitions")),
                     // No code is acceptable here: the growth is checked on the cluster when retried.
@@ -812,7 +872,7 @@ impl RdKafka {
                         _ => None,
                     })
                     .collect();
-                let admin = Arc::clone(&self.admin);
+                let admin = Arc::clone(&admin);
                 let task = tokio::task::spawn_blocking(move || {
                     let results = incremental_alter(&admin, &alterations, timeout);
                     results.map(|r| {
@@ -843,7 +903,7 @@ impl RdKafka {
             }
             Some(Op::DeleteTopic { .. }) => {
                 let names: Vec<&str> = ops.iter().map(|op| topic_of(op)).collect();
-                match tokio::time::timeout(wait, self.admin.delete_topics(&names, &admin_options)).await {
+                match tokio::time::timeout(wait, admin.delete_topics(&names, &admin_options)).await {
                     Err(_) => Err(lost("DeleteTopics")),
                     Ok(Err(e)) => Err(failed(e, "delete topics")),
                     Ok(Ok(results)) => Ok(per_topic(results, RDKafkaErrorCode::UnknownTopicOrPartition)),
@@ -880,10 +940,11 @@ impl RdKafka {
     /// For each operation, whether the cluster's metadata (and DescribeConfigs, for config changes)
     /// shows it done; each read bounded by `timeout`.
     async fn visible_each(&self, ops: &[&Op], timeout: Duration) -> std::result::Result<Vec<bool>, KafkaError> {
-        let admin = Arc::clone(&self.admin);
+        let admin = self.admin()?;
+        let reader = Arc::clone(&admin);
         let metadata = tokio::time::timeout(
             timeout + Duration::from_secs(1),
-            tokio::task::spawn_blocking(move || admin.inner().fetch_metadata(None, timeout)),
+            tokio::task::spawn_blocking(move || reader.inner().fetch_metadata(None, timeout)),
         )
         .await
         .map_err(|_| KafkaError::MetadataFetch(RDKafkaErrorCode::OperationTimedOut))?
@@ -922,7 +983,7 @@ impl RdKafka {
             configs.iter().map(|(_, n, ..)| ResourceSpecifier::Topic(n)).collect();
         let described = tokio::time::timeout(
             timeout + Duration::from_secs(1),
-            self.admin.describe_configs(&specifiers, &options(timeout)),
+            admin.describe_configs(&specifiers, &options(timeout)),
         )
         .await
         .map_err(|_| KafkaError::AdminOp(RDKafkaErrorCode::OperationTimedOut))??;

@@ -130,7 +130,7 @@ impl RdKafka {
         timeout: Duration,
         f: impl FnOnce(Arc<AdminClient<Context>>, Duration) -> std::result::Result<T, Failure> + Send + 'static,
     ) -> std::result::Result<T, Failure> {
-        let admin = Arc::clone(&self.admin);
+        let admin = self.admin().map_err(|e| (RDKafkaErrorCode::Fail, e.to_string()))?;
         let task = tokio::task::spawn_blocking(move || f(admin, timeout));
         match tokio::time::timeout(timeout + Duration::from_secs(2), task).await {
             Err(_) => Err((
@@ -179,7 +179,7 @@ impl RdKafka {
                 hint: "kafka.sasl_username must be a super user (or hold Describe and Alter on the cluster) to manage SCRAM users and ACLs",
             };
         }
-        let texts = drain_main_queue(&self.admin);
+        let texts = self.created().map(|admin| drain_main_queue(&admin)).unwrap_or_default();
         if texts.is_empty() {
             api_error(request, reason)
         } else {
@@ -391,7 +391,9 @@ impl RdKafka {
     /// Reads the cluster's metadata (result unused), so that librdkafka learns which brokers are up and
     /// which one is the controller now.
     async fn refresh_metadata(&self, timeout: Duration) {
-        let admin = Arc::clone(&self.admin);
+        let Ok(admin) = self.admin() else {
+            return;
+        };
         let read = tokio::task::spawn_blocking(move || admin.inner().fetch_metadata(None, timeout).is_ok());
         let _ = tokio::time::timeout(timeout + Duration::from_secs(1), read).await;
     }

@@ -9,6 +9,7 @@ pub mod kafka_rd;
 mod kafka_rd_security;
 mod kafka_retry;
 mod kafka_security;
+pub mod kafka_wire;
 pub mod rabbit_http;
 
 use std::future::Future;

@@ -87,7 +87,7 @@ impl SaslMechanism {
     }
 }
 
-#[derive(Default, Deserialize)]
+#[derive(Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KafkaConnection {
     #[serde(default)]

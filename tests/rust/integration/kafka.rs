@@ -739,3 +739,66 @@ async fn kafka_runs_leave_consumer_offsets_untouched() {
     assert_eq!(partitions_of("__consumer_offsets"), before);
     assert_eq!(config_of("__consumer_offsets").await, before_config);
 }
+
+/// The read without librdkafka (src/backend/kafka_wire.rs) sees what librdkafka's sees: partitions,
+/// replication factor, the topics' own overrides and nothing else, over PLAINTEXT and over SASL_SSL
+/// with SCRAM-SHA-512; a declared topic that does not exist is simply absent.
+#[tokio::test]
+async fn kafka_read_without_librdkafka_matches_librdkafkas_read() {
+    use osa_hybrid_msg::backend::KafkaAdmin as _;
+    use osa_hybrid_msg::backend::{kafka_rd::RdKafka, kafka_wire};
+    use osa_hybrid_msg::deadline::Deadline;
+    use osa_hybrid_msg::spec::KafkaConnection;
+
+    let _serial = serial().await;
+    let k = kafka();
+    let (a, b, missing) = (
+        topic_name("it.wire.a"),
+        topic_name("it.wire.b"),
+        topic_name("it.wire.none"),
+    );
+    let body = json!({"topics": [
+        {"name": a, "partitions": 3, "replication_factor": 2, "config": {"retention.ms": 3_600_000, "cleanup.policy": "compact"}},
+        {"name": b, "partitions": 1},
+    ]});
+    go(&body, false).await.unwrap_or_else(|e| panic!("{e}"));
+    let declared = vec![a.clone(), b.clone(), missing.clone()];
+    let plain = json!({"bootstrap_servers": bootstrap_list(), "timeout": 10});
+    for conn in [plain, sasl_conn(&k.admin_password, &k.ca_file)] {
+        let conn: KafkaConnection = serde_json::from_value(conn).expect("connection");
+        assert!(kafka_wire::supports(&conn), "{conn:?}");
+        let wire = kafka_wire::snapshot(&conn, &declared, Duration::from_secs(10))
+            .await
+            .unwrap_or_else(|e| panic!("wire read over {:?}: {e}", conn.protocol()));
+        let (backend, _) = RdKafka::connect(
+            &conn,
+            declared.clone(),
+            Deadline::after(Duration::from_secs(10), "kafka.timeout"),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+        let by_librdkafka = backend.snapshot(&declared).await.unwrap_or_else(|e| panic!("{e}"));
+        backend.close();
+        assert_eq!(wire.topics, by_librdkafka.topics, "over {:?}", conn.protocol());
+        let t = &wire.topics[&a];
+        assert_eq!((t.partitions, t.replication_factor), (3, 2));
+        assert_eq!(t.config.get("cleanup.policy").map(String::as_str), Some("compact"));
+        assert_eq!(t.config.get("retention.ms").map(String::as_str), Some("3600000"));
+        assert_eq!(t.config.len(), 2, "{:?}", t.config);
+        assert!(wire.topics[&b].config.is_empty());
+        assert!(!wire.topics.contains_key(&missing));
+    }
+    // A wrong password is the wire read's error (the run then asks librdkafka, whose error it reports).
+    let wrong: KafkaConnection = serde_json::from_value(sasl_conn("not-the-password-0815", &k.ca_file)).unwrap();
+    let refused = kafka_wire::snapshot(&wrong, &declared, Duration::from_secs(10))
+        .await
+        .unwrap_err();
+    assert!(refused.contains("SASL authentication refused"), "{refused}");
+    assert!(!refused.contains("not-the-password-0815"), "{refused}");
+    go(
+        &json!({"topics": [{"name": a, "state": "absent"}, {"name": b, "state": "absent"}]}),
+        false,
+    )
+    .await
+    .unwrap();
+}
