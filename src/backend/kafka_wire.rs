@@ -600,4 +600,77 @@ mod tests {
         assert_eq!(sensitive.into_iter().collect::<Vec<_>>(), vec!["secret.key".to_owned()]);
         assert_eq!(parsed[1].1, Ok(Default::default()));
     }
+
+    /// One topic of a Metadata v4 answer: error code, name, partitions' replica counts.
+    type Topic = (i16, String, Vec<usize>);
+
+    fn encode_metadata(topics: &[Topic]) -> Vec<u8> {
+        let mut b = Vec::new();
+        b.extend(0i32.to_be_bytes());
+        b.extend(1i32.to_be_bytes());
+        b.extend(7i32.to_be_bytes());
+        put_str(&mut b, b"localhost");
+        b.extend(9092i32.to_be_bytes());
+        b.extend((-1i16).to_be_bytes());
+        put_str(&mut b, b"cluster");
+        b.extend(7i32.to_be_bytes());
+        b.extend(i32::try_from(topics.len()).unwrap().to_be_bytes());
+        for (error, name, partitions) in topics {
+            b.extend(error.to_be_bytes());
+            put_str(&mut b, name.as_bytes());
+            b.push(0);
+            b.extend(i32::try_from(partitions.len()).unwrap().to_be_bytes());
+            for (i, replicas) in partitions.iter().enumerate() {
+                b.extend(0i16.to_be_bytes());
+                b.extend(i32::try_from(i).unwrap().to_be_bytes());
+                b.extend(7i32.to_be_bytes());
+                for _list in ["replicas", "isr"] {
+                    b.extend(i32::try_from(*replicas).unwrap().to_be_bytes());
+                    for r in 0..*replicas {
+                        b.extend(i32::try_from(r).unwrap().to_be_bytes());
+                    }
+                }
+            }
+        }
+        b
+    }
+
+    proptest::proptest! {
+        /// Every topic answered without an error is read back with its partition count and its smallest
+        /// replica count; topics with an error are left out; every cut-short answer is an error.
+        #[test]
+        fn metadata_answers_read_back_and_cut_short_ones_fail(
+            topics in proptest::collection::btree_map(
+                "[a-z._-]{1,12}",
+                (proptest::prop_oneof![4 => proptest::strategy::Just(0i16), 1 => 1i16..100], proptest::collection::vec(1usize..4, 0..5)),
+                0..6,
+            )
+        ) {
+            let topics: Vec<Topic> = topics.into_iter().map(|(n, (e, p))| (e, n, p)).collect();
+            let body = encode_metadata(&topics);
+            let read = parse_metadata(&body).expect("a whole answer parses");
+            let expected: BTreeMap<String, (i32, i32)> = topics
+                .iter()
+                .filter(|(e, ..)| *e == 0)
+                .map(|(_, n, p)| (n.clone(), (i32::try_from(p.len()).unwrap(), i32::try_from(p.iter().copied().min().unwrap_or(0)).unwrap())))
+                .collect();
+            let got: BTreeMap<String, (i32, i32)> =
+                read.into_iter().map(|(n, t)| (n, (t.partitions, t.replication_factor))).collect();
+            proptest::prop_assert_eq!(got, expected);
+            for cut in 0..body.len() {
+                proptest::prop_assert!(parse_metadata(&body[..cut]).is_err(), "cut at {}", cut);
+            }
+        }
+
+        /// Arbitrary bytes are an error or an answer, never a panic, in both parsers.
+        #[test]
+        fn arbitrary_answers_never_panic(bytes in proptest::collection::vec(proptest::arbitrary::any::<u8>(), 0..256)) {
+            let metadata = parse_metadata(&bytes);
+            let described = parse_describe(&bytes);
+            // Fewer than the fixed header's bytes can never be a whole answer.
+            if bytes.len() < 4 {
+                proptest::prop_assert!(metadata.is_err() && described.is_err());
+            }
+        }
+    }
 }

@@ -802,3 +802,39 @@ async fn kafka_read_without_librdkafka_matches_librdkafkas_read() {
     .await
     .unwrap();
 }
+
+/// The first bootstrap server accepts the connection but is not Kafka: the read without librdkafka fails
+/// on its answer, and the run reads (and writes) through librdkafka, which goes on to the next server.
+#[tokio::test]
+async fn kafka_run_reads_through_librdkafka_when_the_first_bootstrap_server_is_not_kafka() {
+    let _serial = serial().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let junk = listener.local_addr().expect("address").to_string();
+    let answered = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = std::sync::Arc::clone(&answered);
+    let server = tokio::spawn(async move {
+        use tokio::io::AsyncWriteExt as _;
+        while let Ok((mut socket, _)) = listener.accept().await {
+            count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let _ = socket
+                .write_all(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n")
+                .await;
+        }
+    });
+    let mut servers = vec![junk];
+    servers.extend(bootstrap_list());
+    let name = topic_name("it.notkafka");
+    let body = json!({"kafka": {"bootstrap_servers": servers, "timeout": 20},
+        "topics": [{"name": name, "partitions": 1, "config": {"retention.ms": 3_600_000}}]});
+    let created = go(&body, false).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(created["changes"][0]["status"], "applied", "{created}");
+    let again = go(&body, false).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(again["changed"], false, "{again}");
+    assert_eq!(again["stats"]["reads"], 2, "{again}");
+    assert!(
+        answered.load(std::sync::atomic::Ordering::Relaxed) >= 2,
+        "the read without librdkafka asked the first server"
+    );
+    server.abort();
+    go(&delete(&name), false).await.unwrap();
+}
