@@ -15,6 +15,10 @@ description:
     the admin API (librdkafka).
   - Each broker is read once per run (RabbitMQ C(GET /api/definitions), Kafka one metadata request and one
     batched DescribeConfigs); a run that changes nothing writes nothing.
+  - The Kafka read goes over one connection of the module's own to the first bootstrap server that accepts
+    one, when the connection is C(PLAINTEXT), C(SSL) with O(kafka.ssl_cafile), or C(SASL_PLAINTEXT) /
+    C(SASL_SSL) with C(PLAIN) or C(SCRAM-SHA-*) and no client certificate; otherwise, or when that read
+    fails, librdkafka reads and reports the error. Writes always go through librdkafka.
   - Reads what the broker has, plans the changes that make it match the declaration, then applies them.
     Check mode returns the same plan without applying it.
   - An option that is not set is left alone on the broker; one that is set is enforced exactly.
