@@ -177,8 +177,15 @@ def median(values: list[float]) -> float | None:
 # --- topology ------------------------------------------------------------------------------------------
 
 
-def services(n: int) -> list[str]:
-    return [f"{PREFIX}s{i:04d}" for i in range(1, n + 1)]
+def services(n: int, tag: str = "") -> list[str]:
+    """``tag`` gives each measurement names of its own: a three-node 4.3 cluster still tears down a vhost on
+    its other nodes after the DELETE is answered, and creating the same name again then stalled it for tens
+    of seconds (1,000 vhosts: 21 s with new names, 70 to 130 s with the names just deleted)."""
+    return [f"{PREFIX}{tag}s{i:04d}" for i in range(1, n + 1)]
+
+
+def with_passwords(svcs: list[str]) -> tuple[list[str], dict[str, str]]:
+    return svcs, {s: secrets.token_hex(16) for s in svcs}
 
 
 def topics(svcs: list[str], tag: str) -> list[str]:
@@ -349,6 +356,41 @@ def raw_cleanup(svcs: list[str]) -> dict[str, Any]:
 # --- lower bound ---------------------------------------------------------------------------------------
 
 
+def fresh_round_trip(topic_names: list[str]) -> dict[str, Any]:
+    """One sample of the read as a module run pays it, in a fresh process (bench/raw_round_trip.py)."""
+    proc = subprocess.run(
+        [sys.executable, str(BENCH / "raw_round_trip.py"), MGMT_URL, BOOTSTRAP.split(",")[0]],
+        env={
+            **os.environ,
+            "OSA_RABBITMQ_USER": ADMIN[0],
+            "OSA_RABBITMQ_PASSWORD": ADMIN[1],
+            "OSA_RABBITMQ_CA_FILE": CA_FILE or "",
+            # SASL_SSL as the module connects: TLS, SCRAM-SHA-512, then the two requests.
+            "OSA_KAFKA_SASL_USER": KAFKA_USER if KAFKA_SASL else "",
+            "OSA_KAFKA_SASL_PASSWORD": KAFKA_PASSWORD,
+            "OSA_KAFKA_CA_FILE": KAFKA_CA_FILE or "",
+        },
+        input="\n".join(topic_names),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    expect(proc.returncode == 0, f"bench/raw_round_trip.py failed: {proc.stderr.strip()[-300:]}")
+    return json.loads(proc.stdout)
+
+
+def fresh_bound(entry: dict[str, Any]) -> float | None:
+    """The fresh-process raw bound of a no-op at one N: the samples paired with the module's no-op runs (each
+    taken right after one, so both met the brokers in the same state: the Kafka brokers' answer time swings
+    between 8 and 35 ms in the minute after a cold run), else the lower-bound samples of older runs."""
+    paired = entry.get("paired_bound") or []
+    if paired:
+        return median([x["get_ms"] + x["kafka_ms"] for x in paired])
+    lb = entry.get("lower_bound") or []
+    return median([x["fresh_total_ms"] for x in lb]) if lb else None
+
+
 def lower_bound(topic_names: list[str], samples: int) -> dict[str, Any]:
     """Keep-alive GET /api/definitions, and metadata + one DescribeConfigs for ``topic_names`` on a connected
     AdminClient; the median of ``samples`` each. Also the same as a module run pays it: each sample a fresh
@@ -368,26 +410,7 @@ def lower_bound(topic_names: list[str], samples: int) -> dict[str, Any]:
     api.close()
     fresh_get, fresh_kafka = [], []
     for _sample in range(samples):
-        proc = subprocess.run(
-            [sys.executable, str(BENCH / "raw_round_trip.py"), MGMT_URL, BOOTSTRAP.split(",")[0]],
-            env={
-                **os.environ,
-                "OSA_RABBITMQ_USER": ADMIN[0],
-                "OSA_RABBITMQ_PASSWORD": ADMIN[1],
-                "OSA_RABBITMQ_CA_FILE": CA_FILE or "",
-                # SASL_SSL as the module connects: TLS, SCRAM-SHA-512, then the two requests.
-                "OSA_KAFKA_SASL_USER": KAFKA_USER if KAFKA_SASL else "",
-                "OSA_KAFKA_SASL_PASSWORD": KAFKA_PASSWORD,
-                "OSA_KAFKA_CA_FILE": KAFKA_CA_FILE or "",
-            },
-            input="\n".join(topic_names),
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        expect(proc.returncode == 0, f"bench/raw_round_trip.py failed: {proc.stderr.strip()[-300:]}")
-        sample = json.loads(proc.stdout)
+        sample = fresh_round_trip(topic_names)
         fresh_get.append(sample["get_ms"])
         fresh_kafka.append(sample["kafka_ms"])
 
@@ -644,7 +667,7 @@ def expect(cond: bool, what: str) -> None:
 
 
 # Parts of measure_ours that --skip (every N) and --lite-n (those N: module rows and lower bound only) leave out.
-PARTS = ("core-rabbitmq", "core-kafka", "raw", "raw-concurrent", "kafka-loop")
+PARTS = ("module-rabbitmq", "core-rabbitmq", "core-kafka", "raw", "raw-concurrent", "kafka-loop")
 
 
 def measure_ours(
@@ -657,14 +680,18 @@ def measure_ours(
     skip: frozenset[str] = frozenset(),
     raw_concurrency: tuple[int, ...] = (8,),
 ) -> dict[str, Any]:
-    svcs = services(n)
-    passwords = {s: secrets.token_hex(16) for s in svcs}
     out: dict[str, Any] = {"n": n, "playbook": {p: [] for p in PHASES}, "module": {p: [] for p in PHASES}}
     out["core_rabbitmq"] = {p: [] for p in PHASES}
     out["core_kafka"] = {p: [] for p in PHASES}
+    # The module with the RabbitMQ objects alone: what the raw clients do, through Ansible. On one machine the
+    # Kafka brokers' own work for new topics (log directories, replicas; seconds of CPU after the answer)
+    # competes with the RabbitMQ nodes in the full run, which on separate hosts it would not.
+    out["module_rabbitmq"] = {"cold": [], "cleanup": []}
     out["raw"] = {"cold": [], "warm": [], "cleanup": []}
     out["kafka_loop"] = {p: [] for p in PHASES}
     out["lower_bound"] = []
+    # One fresh-process raw read after each no-op run of the module (fresh_bound).
+    out["paired_bound"] = []
     out["changes"] = {}
     out["rw"] = {}
     out["skipped"] = sorted(skip)
@@ -674,6 +701,7 @@ def measure_ours(
     for r in range(1, runs + 1):
         log(f"ours N={n} run {r}/{runs}: ansible-playbook")
         preclean()
+        svcs, passwords = with_passwords(services(n, f"m{r}"))
         names = topics(svcs, f"m{r}")
         present = module_args(svcs, passwords, names, "present")
         absent = module_args(svcs, passwords, names, "absent")
@@ -696,6 +724,8 @@ def measure_ours(
             }
             out.setdefault("stats", {}).setdefault(phase, []).append(res["stats"])
             out["retries"][phase].append(backend_retries(res))
+            if phase == "warm" and with_lower_bound:
+                out["paired_bound"].append(fresh_round_trip(names))
         if with_lower_bound:
             log(f"ours N={n} run {r}: lower bound")
             out["lower_bound"].append(lower_bound(names, lb_samples))
@@ -709,13 +739,29 @@ def measure_ours(
         out["retries"]["cleanup"].append(backend_retries(res))
 
         log(f"ours N={n} run {r}: _core.apply, RabbitMQ only and Kafka only")
-        rabbit_present = module_args(svcs, passwords, None, "present")
-        rabbit_absent = module_args(svcs, passwords, None, "absent")
         knames = topics(svcs, f"c{r}")
         kafka_present = module_args(svcs, passwords, knames, "present", rabbit=False)
         kafka_absent = module_args(svcs, passwords, knames, "absent", rabbit=False)
+        if "module-rabbitmq" not in skip:
+            log(f"ours N={n} run {r}: ansible-playbook, RabbitMQ objects only")
+            rsvcs, rpasswords = with_passwords(services(n, f"r{r}"))
+            for phase, args in (
+                ("cold", module_args(rsvcs, rpasswords, None, "present")),
+                ("cleanup", module_args(rsvcs, rpasswords, None, "absent")),
+            ):
+                run = runner.playbook(ours_task(args))
+                res = module_result(run)
+                expect(res["changed"] is True, f"N={n} module RabbitMQ only {phase}: changed={res['changed']}")
+                out["module_rabbitmq"][phase].append(
+                    {"playbook_ms": run["ms"], "total_ms": res["stats"]["total_ms"], "retries": backend_retries(res)}
+                )
+        csvcs, cpasswords = with_passwords(services(n, f"c{r}"))
         for key, pres, absn in (
-            ("core_rabbitmq", rabbit_present, rabbit_absent),
+            (
+                "core_rabbitmq",
+                module_args(csvcs, cpasswords, None, "present"),
+                module_args(csvcs, cpasswords, None, "absent"),
+            ),
             ("core_kafka", kafka_present, kafka_absent),
         ):
             if key.replace("_", "-") in skip:
@@ -735,7 +781,8 @@ def measure_ours(
 
         if "raw" not in skip:
             log(f"ours N={n} run {r}: raw sequential keep-alive client")
-            raw = raw_converge(svcs, passwords)
+            qsvcs, qpasswords = with_passwords(services(n, f"q{r}"))
+            raw = raw_converge(qsvcs, qpasswords)
             out["raw"]["cold"].append(raw["ms"])
             out["raw_requests"] = raw["requests"]
             t0 = time.perf_counter()
@@ -743,12 +790,13 @@ def measure_ours(
             json.loads(api.ok("GET", "definitions"))
             api.close()
             out["raw"]["warm"].append((time.perf_counter() - t0) * 1000)
-            out["raw"]["cleanup"].append(raw_cleanup(svcs)["ms"])
+            out["raw"]["cleanup"].append(raw_cleanup(qsvcs)["ms"])
         for c in out["raw_concurrent"]:
             log(f"ours N={n} run {r}: raw client, {c} requests in flight per stage")
             capi = raw_api()
-            res = raw_concurrent.converge(capi, svcs, passwords, POLICIES, int(c))
-            res["cleanup_ms"] = raw_concurrent.delete(capi, svcs, svcs, int(c))
+            ksvcs, kpasswords = with_passwords(services(n, f"k{c}r{r}"))
+            res = raw_concurrent.converge(capi, ksvcs, kpasswords, POLICIES, int(c))
+            res["cleanup_ms"] = raw_concurrent.delete(capi, ksvcs, ksvcs, int(c))
             out["raw_concurrent"][c].append(res)
         if "kafka-loop" in skip:
             continue
@@ -776,9 +824,10 @@ def backend_retries(res: dict[str, Any]) -> dict[str, int]:
 def measure_vhosts(n: int, concurrencies: tuple[int, ...] = (1, 8)) -> dict[str, Any]:
     """The issue's table: ``PUT /api/vhosts/{v}`` of ``n`` vhosts with a raw client, one at a time and C at a
     time, each PUT timed (the per-vhost trend: median of the first and of the last 20)."""
-    names = [f"{PREFIX}vt{i:04d}" for i in range(1, n + 1)]
     out: dict[str, Any] = {"n": n, "runs": {}}
     for c in concurrencies:
+        # Names of its own per row (services()).
+        names = [f"{PREFIX}vt{c}_{i:04d}" for i in range(1, n + 1)]
         log(f"vhost table: {n} vhosts, {c} at a time")
         api = raw_api()
         res = raw_concurrent.put_vhosts(api, names, c)
@@ -806,11 +855,10 @@ def peer_env() -> dict[str, str]:
 
 
 def measure_peer(runner: Runner, mode: str, n: int, runs: int, timeout: float) -> dict[str, Any]:
-    svcs = services(n)
-    passwords = {s: secrets.token_hex(16) for s in svcs}
     out: dict[str, Any] = {"mode": mode, "n": n, "ms": {p: [] for p in PHASES}, "changed": {}, "failed": []}
     for r in range(1, runs + 1):
         preclean()
+        svcs, passwords = with_passwords(services(n, f"p{mode}{r}"))
         for phase, state in (("cold", "present"), ("warm", "present"), ("cleanup", "absent")):
             log(f"community.rabbitmq {mode} N={n} run {r}/{runs}: {phase}")
             run = runner.playbook(peer_tasks(mode, svcs, passwords, state), peer=True, timeout=timeout, env=peer_env())
@@ -1039,7 +1087,7 @@ def write_report(data: dict[str, Any], path: Path) -> None:
         n = entry["n"]
         lb = entry["lower_bound"]
         lb_total = median([x["total_ms"] for x in lb]) if lb else None
-        lb_fresh = median([x["fresh_total_ms"] for x in lb]) if lb else None
+        lb_fresh = fresh_bound(entry)
         add(f"## N = {n} ({broker_label(data)})")
         add("")
         if entry.get("skipped"):
@@ -1054,6 +1102,16 @@ def write_report(data: dict[str, Any], path: Path) -> None:
 
         row("**ours**: `ansible-playbook`, one task (wall)", entry["playbook"])
         row("**ours**: module-internal `stats.total_ms`", entry["module"])
+        mod_r = entry.get("module_rabbitmq") or {}
+        if mod_r.get("cold"):
+            row(
+                "ours: `ansible-playbook`, RabbitMQ objects only (wall)",
+                {p: [x["playbook_ms"] for x in mod_r.get(p, [])] for p in PHASES},
+            )
+            row(
+                "ours: module-internal, RabbitMQ objects only",
+                {p: [x["total_ms"] for x in mod_r.get(p, [])] for p in PHASES},
+            )
         row(
             "ours: `_core.apply`, RabbitMQ only (fresh process)",
             {p: [x["apply_ms"] for x in entry["core_rabbitmq"][p]] for p in PHASES},
@@ -1095,7 +1153,8 @@ def write_report(data: dict[str, Any], path: Path) -> None:
             )
             add(
                 "| **lower bound, sum** (in brackets: both as a module run pays them, each sample a fresh process "
-                "with fresh connections and no client library, `bench/raw_round_trip.py`) | | "
+                "with fresh connections and no client library, `bench/raw_round_trip.py`, taken right after each "
+                "no-op run of the module) | | "
                 f"**{fmt_ms(lb_total)}** ({fmt_ms(lb_fresh)}) | |"
             )
         add("")
@@ -1173,9 +1232,14 @@ def write_report(data: dict[str, Any], path: Path) -> None:
                     f"| best raw concurrent client ({c} in flight) / ours `_core.apply` RabbitMQ only | "
                     f"{fmt_ratio(best_ms, core_r['cold'])} | | | cold >= 1x |"
                 )
+            if mod_r.get("cold"):
+                add(
+                    f"| best raw concurrent client ({c} in flight) / ours module-internal, RabbitMQ objects only | "
+                    f"{fmt_ratio(best_ms, median([x['total_ms'] for x in mod_r['cold']]))} | | | cold >= 1x |"
+                )
             add(
                 f"| best raw concurrent client ({c} in flight, RabbitMQ only) / ours module-internal (RabbitMQ and "
-                f"Kafka) | {fmt_ratio(best_ms, mod['cold'])} | | | cold >= 1x |"
+                f"Kafka) | {fmt_ratio(best_ms, mod['cold'])} | | | |"
             )
         if entry["kafka_loop"]["cold"] and entry["core_kafka"]["cold"]:
             add(
@@ -1223,19 +1287,21 @@ def combine(paths: list[str], out: Path, notes: list[str]) -> int:
     add("### Cold converge: the module against the raw clients (RabbitMQ objects: 5 per service)")
     add("")
     add(
-        "| broker | N | ours `ansible-playbook` | ours module-internal | ours `_core.apply` RabbitMQ only | raw "
-        "sequential | best raw concurrent | retries (module; core) |"
+        "| broker | N | ours `ansible-playbook` | ours module-internal | ours module-internal, RabbitMQ objects only "
+        "| ours `_core.apply` RabbitMQ only | raw sequential | best raw concurrent | retries (module; core) |"
     )
-    add("|---|---|---|---|---|---|---|---|")
+    add("|---|---|---|---|---|---|---|---|---|")
     for _p, d in legs:
         for e in d["ours"]:
             best = best_raw_concurrent(e)
             core = median([x["apply_ms"] for x in e["core_rabbitmq"]["cold"]])
+            mod_r = median([x["total_ms"] for x in (e.get("module_rabbitmq") or {}).get("cold", [])])
             module_retries = sum(x["rabbitmq_retries"] for x in (e.get("retries") or {}).get("cold", []))
             core_retries = sum(x.get("retries", {}).get("rabbitmq_retries", 0) for x in e["core_rabbitmq"]["cold"])
             add(
                 f"| {broker_label(d)} | {e['n']} | {fmt_ms(median(e['playbook']['cold']))} | "
-                f"{fmt_ms(median(e['module']['cold']))} | {fmt_ms(core)} | {fmt_ms(median(e['raw']['cold']))} | "
+                f"{fmt_ms(median(e['module']['cold']))} | {fmt_ms(mod_r)} | {fmt_ms(core)} | "
+                f"{fmt_ms(median(e['raw']['cold']))} | "
                 + (f"{fmt_ms(best[1])} ({best[0]} in flight)" if best else "-")
                 + f" | {module_retries}; {core_retries} |"
             )
@@ -1251,7 +1317,7 @@ def combine(paths: list[str], out: Path, notes: list[str]) -> int:
         floor = median(d["floor"]["ping"])
         for e in d["ours"]:
             mod = median(e["module"]["warm"])
-            fresh = median([x["fresh_total_ms"] for x in e["lower_bound"]]) if e["lower_bound"] else None
+            fresh = fresh_bound(e)
             pb = median(e["playbook"]["warm"])
             add(
                 f"| {broker_label(d)} | {e['n']} | {fmt_ms(mod)} | {fmt_ms(fresh)} | {fmt_ratio(mod, fresh)} | "

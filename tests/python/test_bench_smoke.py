@@ -79,6 +79,9 @@ def test_bench_quick_run_writes_the_table_and_warm_is_unchanged(tmp_path):
     # The fresh-process lower bound ran (bench/raw_round_trip.py checks its answers and fails otherwise).
     (bound,) = ours["lower_bound"]
     assert bound["fresh_get_ms"] > 0 and bound["fresh_kafka_ms"] > 0
+    # ...and once more right after each no-op run, the samples the no-op ratio is taken against.
+    assert len(ours["paired_bound"]) == 3
+    assert all(x["get_ms"] > 0 and x["kafka_ms"] > 0 for x in ours["paired_bound"])
     assert "right after the broker created everything" in report
 
 
