@@ -383,7 +383,7 @@ def fresh_round_trip(topic_names: list[str]) -> dict[str, Any]:
 def fresh_bound(entry: dict[str, Any]) -> float | None:
     """The fresh-process raw bound of a no-op at one N: the samples paired with the module's no-op runs (each
     taken right after one, so both met the brokers in the same state: the Kafka brokers' answer time swings
-    between 8 and 35 ms in the minute after a cold run), else the lower-bound samples of older runs."""
+    between 10 and 40 ms in the minutes after a cold run), else the lower-bound samples of older runs."""
     paired = entry.get("paired_bound") or []
     if paired:
         return median([x["get_ms"] + x["kafka_ms"] for x in paired])
@@ -636,6 +636,48 @@ def peer_tasks(mode: str, svcs: list[str], passwords: dict[str, str], state: str
 # Fresh-process core calls that died of a signal (and were run again), for the report.
 CRASHES: list[str] = []
 
+# settle(): the broker processes on this machine, and when they count as at rest (cores, over SETTLE_WINDOW).
+BROKER_COMMANDS = ("beam.smp", "java")
+SETTLE_IDLE = 0.3
+SETTLE_WINDOW = 1.0
+SETTLE_LIMIT = 120.0
+# Seconds waited by each settle(), for the report.
+SETTLES: list[float] = []
+
+
+def broker_cpu_seconds() -> float:
+    """CPU time used so far by the RabbitMQ nodes and Kafka brokers running here (/proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if Path(f"/proc/{pid}/comm").read_text().strip() not in BROKER_COMMANDS:
+                continue
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def settle() -> float:
+    """Waits until the brokers are at rest (at most SETTLE_LIMIT) before a cold measurement. Both clusters run
+    on this machine's two cores and keep working after they answer: a 4.3 cluster tears down 1,000 deleted
+    vhosts on its other nodes for tens of seconds, and the Kafka brokers create new topics' logs and replicas.
+    Measured straight after such a phase, a cold run paid for the previous one's (1,000 vhosts: 26 s once,
+    61 s with a stalled node the next time)."""
+    t0 = time.monotonic()
+    before = broker_cpu_seconds()
+    while time.monotonic() - t0 < SETTLE_LIMIT:
+        time.sleep(SETTLE_WINDOW)
+        now = broker_cpu_seconds()
+        if (now - before) / SETTLE_WINDOW < SETTLE_IDLE:
+            break
+        before = now
+    waited = time.monotonic() - t0
+    SETTLES.append(waited)
+    return waited
+
 
 def core_call(args: dict[str, Any]) -> dict[str, Any]:
     """``_core.apply`` in a fresh process (bench/core_call.py). A process killed by a signal (a librdkafka
@@ -708,6 +750,8 @@ def measure_ours(
         # Several no-op runs per cycle: the first follows the cold run at once, while the broker is still
         # busy with what it just created (its stats, the new vhosts' processes); it is kept apart too.
         for repeat, (phase, args) in enumerate([("cold", present)] + [("warm", present)] * WARM_REPEATS):
+            if phase == "cold":
+                settle()
             run = runner.playbook(ours_task(args))
             res = module_result(run)
             if phase == "cold":
@@ -749,6 +793,8 @@ def measure_ours(
                 ("cold", module_args(rsvcs, rpasswords, None, "present")),
                 ("cleanup", module_args(rsvcs, rpasswords, None, "absent")),
             ):
+                if phase == "cold":
+                    settle()
                 run = runner.playbook(ours_task(args))
                 res = module_result(run)
                 expect(res["changed"] is True, f"N={n} module RabbitMQ only {phase}: changed={res['changed']}")
@@ -767,6 +813,8 @@ def measure_ours(
             if key.replace("_", "-") in skip:
                 continue
             for phase, args in (("cold", pres), ("warm", pres), ("cleanup", absn)):
+                if phase == "cold":
+                    settle()
                 res = core_call(args)
                 expect(res["changed"] is (phase != "warm"), f"N={n} {key} {phase}: changed={res['changed']}")
                 out[key][phase].append(
@@ -782,6 +830,7 @@ def measure_ours(
         if "raw" not in skip:
             log(f"ours N={n} run {r}: raw sequential keep-alive client")
             qsvcs, qpasswords = with_passwords(services(n, f"q{r}"))
+            settle()
             raw = raw_converge(qsvcs, qpasswords)
             out["raw"]["cold"].append(raw["ms"])
             out["raw_requests"] = raw["requests"]
@@ -795,6 +844,7 @@ def measure_ours(
             log(f"ours N={n} run {r}: raw client, {c} requests in flight per stage")
             capi = raw_api()
             ksvcs, kpasswords = with_passwords(services(n, f"k{c}r{r}"))
+            settle()
             res = raw_concurrent.converge(capi, ksvcs, kpasswords, POLICIES, int(c))
             res["cleanup_ms"] = raw_concurrent.delete(capi, ksvcs, ksvcs, int(c))
             out["raw_concurrent"][c].append(res)
@@ -803,6 +853,8 @@ def measure_ours(
         log(f"ours N={n} run {r}: the per-topic Kafka loop")
         lnames = topics(svcs, f"l{r}")
         for phase, state in (("cold", "present"), ("warm", "present"), ("cleanup", "absent")):
+            if phase == "cold":
+                settle()
             res = kafka_loop(lnames, state)
             expect(res["changed"] is (phase != "warm"), f"N={n} kafka loop {phase}: changed={res['changed']}")
             out["kafka_loop"][phase].append(res["ms"])
@@ -828,6 +880,7 @@ def measure_vhosts(n: int, concurrencies: tuple[int, ...] = (1, 8)) -> dict[str,
     for c in concurrencies:
         # Names of its own per row (services()).
         names = [f"{PREFIX}vt{c}_{i:04d}" for i in range(1, n + 1)]
+        settle()
         log(f"vhost table: {n} vhosts, {c} at a time")
         api = raw_api()
         res = raw_concurrent.put_vhosts(api, names, c)
@@ -859,6 +912,7 @@ def measure_peer(runner: Runner, mode: str, n: int, runs: int, timeout: float) -
     for r in range(1, runs + 1):
         preclean()
         svcs, passwords = with_passwords(services(n, f"p{mode}{r}"))
+        settle()
         for phase, state in (("cold", "present"), ("warm", "present"), ("cleanup", "absent")):
             log(f"community.rabbitmq {mode} N={n} run {r}/{runs}: {phase}")
             run = runner.playbook(peer_tasks(mode, svcs, passwords, state), peer=True, timeout=timeout, env=peer_env())
@@ -1052,6 +1106,13 @@ def write_report(data: dict[str, Any], path: Path) -> None:
         f"- runs: {data['runs']} per measurement at N in {data['ns']}, {data['runs_ours_only']} at N in "
         f"{data['ns_ours']} (ours only); community.rabbitmq: {data['peer_runs']}"
     )
+    if data.get("settles"):
+        waits = data["settles"]
+        add(
+            f"- before each cold measurement the harness waited for the brokers' processes to use under "
+            f"{SETTLE_IDLE} of a core (at most {SETTLE_LIMIT:.0f} s): {len(waits)} waits, {sum(waits):.0f} s in all, "
+            f"the longest {max(waits):.0f} s"
+        )
     if data.get("notes"):
         add("")
         for note in data["notes"]:
@@ -1479,6 +1540,7 @@ def main(argv: list[str] | None = None) -> int:
             data["floor"][k] += again[k]
     data["elapsed_s"] = time.time() - started
     data["crashes"] = list(CRASHES)
+    data["settles"] = list(SETTLES)
     out = Path(args.out)
     write_report(data, out)
     Path(args.json or out.with_suffix(".json")).write_text(json.dumps(data, indent=1, default=str) + "\n")
