@@ -53,6 +53,8 @@ PEER_ANSIBLE = "ansible==12.3.0"  # ansible-core 2.19.x, community.rabbitmq 1.6.
 # Every object the harness makes starts with PREFIX (RabbitMQ) or TOPIC_PREFIX (Kafka), and only those are
 # ever deleted. --prefix changes both, so a smoke test never deletes what a full run is measuring.
 PREFIX = "oshbench_"
+# Part of every name, new in each run of the harness (services()).
+NAME_TOKEN = "".join(secrets.choice("abcdefghijkmnpqrstuvwxyz") for _ in range(4))
 # No-op runs after each cold run (all count as warm samples).
 WARM_REPEATS = 3
 TOPIC_PREFIX = "oshbench."
@@ -178,10 +180,12 @@ def median(values: list[float]) -> float | None:
 
 
 def services(n: int, tag: str = "") -> list[str]:
-    """``tag`` gives each measurement names of its own: a three-node 4.3 cluster still tears down a vhost on
-    its other nodes after the DELETE is answered, and creating the same name again then stalled it for tens
-    of seconds (1,000 vhosts: 21 s with new names, 70 to 130 s with the names just deleted)."""
-    return [f"{PREFIX}{tag}s{i:04d}" for i in range(1, n + 1)]
+    """Names no earlier measurement used, of this run (``tag``, N) or of an earlier one (NAME_TOKEN): a
+    three-node 4.3 cluster still tears a vhost down on its other nodes after the DELETE is answered, and
+    creating the same name again then stalled it for tens of seconds (1,000 vhosts: 21 s with new names, 70
+    to 130 s with the names just deleted). Worse, a node where that race once failed a vhost's start kept
+    failing every later start of that name (10 s, then a 500) until the node restarted."""
+    return [f"{PREFIX}{NAME_TOKEN}{n}{tag}s{i:04d}" for i in range(1, n + 1)]
 
 
 def with_passwords(svcs: list[str]) -> tuple[list[str], dict[str, str]]:
@@ -879,7 +883,7 @@ def measure_vhosts(n: int, concurrencies: tuple[int, ...] = (1, 8)) -> dict[str,
     out: dict[str, Any] = {"n": n, "runs": {}}
     for c in concurrencies:
         # Names of its own per row (services()).
-        names = [f"{PREFIX}vt{c}_{i:04d}" for i in range(1, n + 1)]
+        names = [f"{PREFIX}{NAME_TOKEN}vt{c}_{i:04d}" for i in range(1, n + 1)]
         settle()
         log(f"vhost table: {n} vhosts, {c} at a time")
         api = raw_api()

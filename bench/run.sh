@@ -136,6 +136,8 @@ leg() {
   shift
   case ",$legs_wanted," in *",${label#rabbitmq-},"*) ;; *) return 0 ;; esac
   echo "bench/run.sh --full: leg $label" >&2
+  # A private cluster starts each leg in fresh VMs: a node keeps state from failed vhost starts (bench/README.md).
+  if [ -n "$2" ]; then scripts/brokers/rabbitmq.sh --profile "$1" --instance "$2" stop >/dev/null; fi
   rm -f "$out_dir/$label.md" "$out_dir/$label.json"
   # A leg that fails leaves the others to run; the combined report holds the legs that finished.
   if ! bench_on "$@" --out "$out_dir/$label.md"; then
