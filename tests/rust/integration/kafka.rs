@@ -767,18 +767,29 @@ async fn kafka_read_without_librdkafka_matches_librdkafkas_read() {
     for conn in [plain, sasl_conn(&k.admin_password, &k.ca_file)] {
         let conn: KafkaConnection = serde_json::from_value(conn).expect("connection");
         assert!(kafka_wire::supports(&conn), "{conn:?}");
-        let wire = kafka_wire::snapshot(&conn, &declared, Duration::from_secs(10))
+        // A new topic reaches each broker's metadata a moment after the creation is answered (CI once
+        // read none from the first bootstrap server right after): both reads again until both see it.
+        let mut tries = 0;
+        let (wire, by_librdkafka) = loop {
+            let wire = kafka_wire::snapshot(&conn, &declared, Duration::from_secs(10))
+                .await
+                .unwrap_or_else(|e| panic!("wire read over {:?}: {e}", conn.protocol()));
+            let (backend, _) = RdKafka::connect(
+                &conn,
+                declared.clone(),
+                Deadline::after(Duration::from_secs(10), "kafka.timeout"),
+            )
             .await
-            .unwrap_or_else(|e| panic!("wire read over {:?}: {e}", conn.protocol()));
-        let (backend, _) = RdKafka::connect(
-            &conn,
-            declared.clone(),
-            Deadline::after(Duration::from_secs(10), "kafka.timeout"),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-        let by_librdkafka = backend.snapshot(&declared).await.unwrap_or_else(|e| panic!("{e}"));
-        backend.close();
+            .unwrap_or_else(|e| panic!("{e}"));
+            let by_librdkafka = backend.snapshot(&declared).await.unwrap_or_else(|e| panic!("{e}"));
+            backend.close();
+            tries += 1;
+            let seen = |t: &std::collections::BTreeMap<String, _>| t.contains_key(&a) && t.contains_key(&b);
+            if (seen(&wire.topics) && seen(&by_librdkafka.topics)) || tries == 50 {
+                break (wire, by_librdkafka);
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        };
         assert_eq!(wire.topics, by_librdkafka.topics, "over {:?}", conn.protocol());
         let t = &wire.topics[&a];
         assert_eq!((t.partitions, t.replication_factor), (3, 2));
