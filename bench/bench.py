@@ -54,7 +54,7 @@ PEER_ANSIBLE = "ansible==12.3.0"  # ansible-core 2.19.x, community.rabbitmq 1.6.
 # ever deleted. --prefix changes both, so a smoke test never deletes what a full run is measuring.
 PREFIX = "oshbench_"
 # Part of every name, new in each run of the harness (services()).
-NAME_TOKEN = "".join(secrets.choice("abcdefghijkmnpqrstuvwxyz") for _ in range(4))
+NAME_TOKEN = "".join(secrets.choice("abcdefghijkmnpqrstuvwxyz") for _letter in range(4))
 # No-op runs after each cold run (all count as warm samples).
 WARM_REPEATS = 3
 TOPIC_PREFIX = "oshbench."
