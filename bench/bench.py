@@ -28,6 +28,7 @@ import os
 import platform
 import re
 import secrets
+import shlex
 import ssl
 import statistics
 import subprocess
@@ -725,6 +726,7 @@ def measure_ours(
     lb_samples: int,
     skip: frozenset[str] = frozenset(),
     raw_concurrency: tuple[int, ...] = (8,),
+    duel_rounds: int = 0,
 ) -> dict[str, Any]:
     out: dict[str, Any] = {"n": n, "playbook": {p: [] for p in PHASES}, "module": {p: [] for p in PHASES}}
     out["core_rabbitmq"] = {p: [] for p in PHASES}
@@ -738,12 +740,74 @@ def measure_ours(
     out["lower_bound"] = []
     # One fresh-process raw read after each no-op run of the module (fresh_bound).
     out["paired_bound"] = []
+    # One ping playbook after each no-op run of the module (the floor the playbook is held to).
+    out["paired_ping"] = []
     out["changes"] = {}
     out["rw"] = {}
     out["skipped"] = sorted(skip)
     out["raw_concurrent"] = {str(c): [] for c in raw_concurrency} if "raw-concurrent" not in skip else {}
     # Requests the module sent again (a 5xx or a lost connection) and moves to another endpoint, per phase.
     out["retries"] = {p: [] for p in PHASES}
+    # The order of each round of the RabbitMQ-only contenders (duel_rounds).
+    out["duel"] = []
+
+    def module_rabbitmq(tag: str) -> None:
+        log(f"ours N={n} {tag}: ansible-playbook, RabbitMQ objects only")
+        rsvcs, rpasswords = with_passwords(services(n, f"r{tag}"))
+        for phase, args in (
+            ("cold", module_args(rsvcs, rpasswords, None, "present")),
+            ("cleanup", module_args(rsvcs, rpasswords, None, "absent")),
+        ):
+            if phase == "cold":
+                settle()
+            run = runner.playbook(ours_task(args))
+            res = module_result(run)
+            expect(res["changed"] is True, f"N={n} module RabbitMQ only {phase}: changed={res['changed']}")
+            out["module_rabbitmq"][phase].append(
+                {"playbook_ms": run["ms"], "total_ms": res["stats"]["total_ms"], "retries": backend_retries(res)}
+            )
+
+    def core_row(key: str, present: dict[str, Any], absent: dict[str, Any]) -> None:
+        for phase, args in (("cold", present), ("warm", present), ("cleanup", absent)):
+            if phase == "cold":
+                settle()
+            res = core_call(args)
+            expect(res["changed"] is (phase != "warm"), f"N={n} {key} {phase}: changed={res['changed']}")
+            out[key][phase].append(
+                {
+                    "apply_ms": res["apply_ms"],
+                    "total_ms": res["stats"].get("total_ms"),
+                    "import_ms": res["import_ms"],
+                    "retries": backend_retries(res),
+                    "stats": res["stats"],
+                }
+            )
+
+    def run_contender(contender: str, tag: str) -> None:
+        if contender == "module-rabbitmq":
+            module_rabbitmq(tag)
+        elif contender == "core-rabbitmq":
+            log(f"ours N={n} {tag}: _core.apply, RabbitMQ only")
+            csvcs, cpasswords = with_passwords(services(n, f"c{tag}"))
+            core_row(
+                "core_rabbitmq",
+                module_args(csvcs, cpasswords, None, "present"),
+                module_args(csvcs, cpasswords, None, "absent"),
+            )
+        else:
+            c = contender.removeprefix("raw-")
+            log(f"ours N={n} {tag}: raw client, {c} requests in flight per stage")
+            capi = raw_api()
+            ksvcs, kpasswords = with_passwords(services(n, f"k{c}r{tag}"))
+            settle()
+            res = raw_concurrent.converge(capi, ksvcs, kpasswords, POLICIES, int(c))
+            res["cleanup_ms"] = raw_concurrent.delete(capi, ksvcs, ksvcs, int(c))
+            out["raw_concurrent"][c].append(res)
+
+    # What the raw clients write, written by each: the module, the core alone, the raw client at each concurrency.
+    contenders = [x for x in ("module-rabbitmq", "core-rabbitmq") if x not in skip] + [
+        f"raw-{c}" for c in out["raw_concurrent"]
+    ]
     for r in range(1, runs + 1):
         log(f"ours N={n} run {r}/{runs}: ansible-playbook")
         preclean()
@@ -774,6 +838,12 @@ def measure_ours(
             out["retries"][phase].append(backend_retries(res))
             if phase == "warm" and with_lower_bound:
                 out["paired_bound"].append(fresh_round_trip(names))
+            if phase == "warm":
+                # Ansible's one-task floor right after, on the machine as loaded as it was for this run: the
+                # brokers share its two cores and are still busy after a cold run (3.10 most of all).
+                ping = runner.playbook([PING_TASK])
+                expect(ping["rc"] == 0, f"ping playbook failed: {ping.get('output_tail')}")
+                out["paired_ping"].append(ping["ms"])
         if with_lower_bound:
             log(f"ours N={n} run {r}: lower bound")
             out["lower_bound"].append(lower_bound(names, lb_samples))
@@ -786,51 +856,17 @@ def measure_ours(
         out.setdefault("stats", {}).setdefault("cleanup", []).append(res["stats"])
         out["retries"]["cleanup"].append(backend_retries(res))
 
-        log(f"ours N={n} run {r}: _core.apply, RabbitMQ only and Kafka only")
-        knames = topics(svcs, f"c{r}")
-        kafka_present = module_args(svcs, passwords, knames, "present", rabbit=False)
-        kafka_absent = module_args(svcs, passwords, knames, "absent", rabbit=False)
-        if "module-rabbitmq" not in skip:
-            log(f"ours N={n} run {r}: ansible-playbook, RabbitMQ objects only")
-            rsvcs, rpasswords = with_passwords(services(n, f"r{r}"))
-            for phase, args in (
-                ("cold", module_args(rsvcs, rpasswords, None, "present")),
-                ("cleanup", module_args(rsvcs, rpasswords, None, "absent")),
-            ):
-                if phase == "cold":
-                    settle()
-                run = runner.playbook(ours_task(args))
-                res = module_result(run)
-                expect(res["changed"] is True, f"N={n} module RabbitMQ only {phase}: changed={res['changed']}")
-                out["module_rabbitmq"][phase].append(
-                    {"playbook_ms": run["ms"], "total_ms": res["stats"]["total_ms"], "retries": backend_retries(res)}
-                )
-        csvcs, cpasswords = with_passwords(services(n, f"c{r}"))
-        for key, pres, absn in (
-            (
-                "core_rabbitmq",
-                module_args(csvcs, cpasswords, None, "present"),
-                module_args(csvcs, cpasswords, None, "absent"),
-            ),
-            ("core_kafka", kafka_present, kafka_absent),
-        ):
-            if key.replace("_", "-") in skip:
-                continue
-            for phase, args in (("cold", pres), ("warm", pres), ("cleanup", absn)):
-                if phase == "cold":
-                    settle()
-                res = core_call(args)
-                expect(res["changed"] is (phase != "warm"), f"N={n} {key} {phase}: changed={res['changed']}")
-                out[key][phase].append(
-                    {
-                        "apply_ms": res["apply_ms"],
-                        "total_ms": res["stats"].get("total_ms"),
-                        "import_ms": res["import_ms"],
-                        "retries": backend_retries(res),
-                        "stats": res["stats"],
-                    }
-                )
-
+        if not duel_rounds:
+            for contender in contenders:
+                run_contender(contender, f"{r}")
+        if "core-kafka" not in skip:
+            log(f"ours N={n} run {r}: _core.apply, Kafka only")
+            knames = topics(svcs, f"c{r}")
+            core_row(
+                "core_kafka",
+                module_args(svcs, passwords, knames, "present", rabbit=False),
+                module_args(svcs, passwords, knames, "absent", rabbit=False),
+            )
         if "raw" not in skip:
             log(f"ours N={n} run {r}: raw sequential keep-alive client")
             qsvcs, qpasswords = with_passwords(services(n, f"q{r}"))
@@ -844,14 +880,6 @@ def measure_ours(
             api.close()
             out["raw"]["warm"].append((time.perf_counter() - t0) * 1000)
             out["raw"]["cleanup"].append(raw_cleanup(qsvcs)["ms"])
-        for c in out["raw_concurrent"]:
-            log(f"ours N={n} run {r}: raw client, {c} requests in flight per stage")
-            capi = raw_api()
-            ksvcs, kpasswords = with_passwords(services(n, f"k{c}r{r}"))
-            settle()
-            res = raw_concurrent.converge(capi, ksvcs, kpasswords, POLICIES, int(c))
-            res["cleanup_ms"] = raw_concurrent.delete(capi, ksvcs, ksvcs, int(c))
-            out["raw_concurrent"][c].append(res)
         if "kafka-loop" in skip:
             continue
         log(f"ours N={n} run {r}: the per-topic Kafka loop")
@@ -862,6 +890,15 @@ def measure_ours(
             res = kafka_loop(lnames, state)
             expect(res["changed"] is (phase != "warm"), f"N={n} kafka loop {phase}: changed={res['changed']}")
             out["kafka_loop"][phase].append(res["ms"])
+    # The RabbitMQ-only contenders in rounds, each round in another order: single cold runs of 1,000
+    # services on the same broker differ by up to 20% (26.5 and 31.3 s for one raw client, minutes apart),
+    # more than the contenders do, so a comparison needs several of each, taken turn about.
+    for k in range(duel_rounds):
+        order = contenders[k % len(contenders) :] + contenders[: k % len(contenders)]
+        out["duel"].append(order)
+        for contender in order:
+            log(f"ours N={n} round {k + 1}/{duel_rounds}: {contender}")
+            run_contender(contender, f"d{k + 1}")
     preclean()
     return out
 
@@ -893,11 +930,14 @@ def measure_vhosts(n: int, concurrencies: tuple[int, ...] = (1, 8)) -> dict[str,
     return out
 
 
+PING_TASK = {"name": "ping", "ansible.builtin.ping": {}}
+
+
 def measure_floor(runner: Runner, runs: int) -> dict[str, Any]:
     out: dict[str, list[float]] = {"ping": [], "debug": []}
     for _sample in range(runs):
         for key, task in (
-            ("ping", {"name": "ping", "ansible.builtin.ping": {}}),
+            ("ping", PING_TASK),
             ("debug", {"name": "debug", "ansible.builtin.debug": {"msg": "no-op"}}),
         ):
             run = runner.playbook([task])
@@ -906,9 +946,32 @@ def measure_floor(runner: Runner, runs: int) -> dict[str, Any]:
     return out
 
 
-def peer_env() -> dict[str, str]:
-    """The peer's environment: the management API's CA for requests, when the API is HTTPS."""
-    return {"REQUESTS_CA_BUNDLE": CA_FILE} if MGMT_TLS and CA_FILE else {}
+def peer_env(mode: str) -> dict[str, str]:
+    """The peer's environment: the management API's CA for requests, when the API is HTTPS; in rabbitmqctl
+    mode on a 4.x cluster, a PATH whose ``rabbitmqctl`` is the cluster's (chroot_rabbitmqctl)."""
+    env = {"REQUESTS_CA_BUNDLE": CA_FILE} if MGMT_TLS and CA_FILE else {}
+    if mode == "ctl" and RABBIT_PROFILE != "3.10":
+        env["PATH"] = f"{chroot_rabbitmqctl().parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    return env
+
+
+def chroot_rabbitmqctl() -> Path:
+    """A ``rabbitmqctl`` for community.rabbitmq's rabbitmqctl mode on a 4.x cluster. Its nodes run in a
+    chroot, as they would in OSA's RabbitMQ containers where mq_setup runs the tool; this runs the chroot's
+    rabbitmqctl through scripts/brokers/rabbitmq.sh (about 0.4 s a call, most of it rabbitmqctl's own VM
+    start). The peer passes ``-n`` (node 1) itself; the script's ``-n`` names the same node."""
+    instance = BROKERS.get("OSA_RABBITMQ_INSTANCE", "")
+    path = ROOT / ".cache" / "bench" / f"ctl-{RABBIT_PROFILE}{'-' + instance if instance else ''}" / "rabbitmqctl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    script = ROOT / "scripts" / "brokers" / "rabbitmq.sh"
+    path.write_text(
+        "#!/bin/sh\n"
+        f"exec {shlex.quote(str(script))} --profile {shlex.quote(RABBIT_PROFILE)} "
+        + (f"--instance {shlex.quote(instance)} " if instance else "")
+        + 'ctl 1 "$@"\n'
+    )
+    path.chmod(0o755)
+    return path
 
 
 def measure_peer(runner: Runner, mode: str, n: int, runs: int, timeout: float) -> dict[str, Any]:
@@ -919,7 +982,9 @@ def measure_peer(runner: Runner, mode: str, n: int, runs: int, timeout: float) -
         settle()
         for phase, state in (("cold", "present"), ("warm", "present"), ("cleanup", "absent")):
             log(f"community.rabbitmq {mode} N={n} run {r}/{runs}: {phase}")
-            run = runner.playbook(peer_tasks(mode, svcs, passwords, state), peer=True, timeout=timeout, env=peer_env())
+            run = runner.playbook(
+                peer_tasks(mode, svcs, passwords, state), peer=True, timeout=timeout, env=peer_env(mode)
+            )
             if run.get("timeout"):
                 out["failed"].append(f"{phase}: timed out after {timeout:.0f} s")
                 out["ms"][phase].append(None)
@@ -1042,6 +1107,56 @@ def broker_label(data: dict[str, Any]) -> str:
     version, _sep, rest = data["versions"].get("RabbitMQ", "?").partition(" (Erlang")
     rest = rest.split("), ", 1)[1] if "), " in rest else ""
     return f"RabbitMQ {version}" + (f", {rest}" if rest else "")
+
+
+def paired_floor(entry: dict[str, Any]) -> float | None:
+    """The median ping playbook taken right after each no-op run of ours (None in runs from before it)."""
+    return median(entry.get("paired_ping") or [])
+
+
+def duel_lines(entry: dict[str, Any]) -> list[str]:
+    """The RabbitMQ-only contenders' cold runs round by round (measure_ours with duel_rounds)."""
+    rounds = entry.get("duel") or []
+    if not rounds:
+        return []
+    series = {
+        "module-rabbitmq": [x["total_ms"] for x in entry["module_rabbitmq"]["cold"]],
+        "core-rabbitmq": [x["apply_ms"] for x in entry["core_rabbitmq"]["cold"]],
+    }
+    for c, samples in (entry.get("raw_concurrent") or {}).items():
+        series[f"raw-{c}"] = [x["ms"] for x in samples]
+    names = {
+        "module-rabbitmq": "ours module-internal",
+        "core-rabbitmq": "ours `_core.apply`",
+    }
+    keys = [k for k in rounds[0] if series.get(k)]
+    label = {k: names.get(k, f"raw, {k.removeprefix('raw-')} in flight") for k in keys}
+    out = [
+        f"Cold runs of the RabbitMQ objects alone, {len(rounds)} rounds taken turn about (each round in another "
+        "order, the brokers at rest before each run, names new to the brokers):",
+        "",
+        "| round | order | " + " | ".join(label[k] for k in keys) + " | best raw / ours module-internal |",
+        "|---|---|" + "---|" * len(keys) + "---|",
+    ]
+    raws = [k for k in keys if k.startswith("raw-")]
+    for i, order in enumerate(rounds):
+        cells = [fmt_ms(series[k][i]) if i < len(series[k]) else "-" for k in keys]
+        best = min((series[k][i] for k in raws if i < len(series[k])), default=None)
+        mod = series["module-rabbitmq"][i] if i < len(series.get("module-rabbitmq", [])) else None
+        out.append(
+            f"| {i + 1} | {' -> '.join(label[k] for k in order if k in label)} | "
+            + " | ".join(cells)
+            + f" | {fmt_ratio(best, mod)} |"
+        )
+    meds = {k: median(series[k]) for k in keys}
+    best_med = min((meds[k] for k in raws), default=None)
+    out.append(
+        "| median | | "
+        + " | ".join(fmt_ms(meds[k]) for k in keys)
+        + f" | {fmt_ratio(best_med, meds.get('module-rabbitmq'))} |"
+    )
+    out.append("")
+    return out
 
 
 def best_raw_concurrent(entry: dict[str, Any]) -> tuple[str, float] | None:
@@ -1207,6 +1322,8 @@ def write_report(data: dict[str, Any], path: Path) -> None:
             )
         if entry["kafka_loop"]["cold"]:
             row("per-topic confluent-kafka AdminClient loop (Kafka only)", entry["kafka_loop"])
+        if entry.get("paired_ping"):
+            row("Ansible floor: a `ping` playbook right after each no-op run of ours", {"warm": entry["paired_ping"]})
         if lb:
             add(
                 f"| lower bound: keep-alive `GET /api/definitions` ({lb[-1]['definitions_bytes'] // 1024} KiB) | | "
@@ -1223,6 +1340,7 @@ def write_report(data: dict[str, Any], path: Path) -> None:
                 f"**{fmt_ms(lb_total)}** ({fmt_ms(lb_fresh)}) | |"
             )
         add("")
+        lines.extend(duel_lines(entry))
         add(
             f"Changes reported by the module: cold {entry['changes'].get('cold')}, "
             f"warm {entry['changes'].get('warm')}, cleanup {entry['changes'].get('cleanup')}; "
@@ -1271,8 +1389,9 @@ def write_report(data: dict[str, Any], path: Path) -> None:
                     + f" | {target} |"
                 )
         add(
-            "| ours warm playbook / Ansible floor (ping; debug) | | "
-            f"{fmt_ratio(pb['warm'], floor)}; {fmt_ratio(pb['warm'], floor_debug)} | | <= 1.3x (N=16) |"
+            "| ours warm playbook / Ansible floor (ping right after each run; ping at the leg's start and end; "
+            f"debug) | | {fmt_ratio(pb['warm'], paired_floor(entry))}; {fmt_ratio(pb['warm'], floor)}; "
+            f"{fmt_ratio(pb['warm'], floor_debug)} | | <= 1.3x (N=16) |"
         )
         if lb_total:
             add(
@@ -1353,9 +1472,10 @@ def combine(paths: list[str], out: Path, notes: list[str]) -> int:
     add("")
     add(
         "| broker | N | ours `ansible-playbook` | ours module-internal | ours module-internal, RabbitMQ objects only "
-        "| ours `_core.apply` RabbitMQ only | raw sequential | best raw concurrent | retries (module; core) |"
+        "| ours `_core.apply` RabbitMQ only | raw sequential | best raw concurrent | best raw / ours module-internal, "
+        "RabbitMQ only (>= 1x) | retries (module; core) |"
     )
-    add("|---|---|---|---|---|---|---|---|---|")
+    add("|---|---|---|---|---|---|---|---|---|---|")
     for _p, d in legs:
         for e in d["ours"]:
             best = best_raw_concurrent(e)
@@ -1363,19 +1483,20 @@ def combine(paths: list[str], out: Path, notes: list[str]) -> int:
             mod_r = median([x["total_ms"] for x in (e.get("module_rabbitmq") or {}).get("cold", [])])
             module_retries = sum(x["rabbitmq_retries"] for x in (e.get("retries") or {}).get("cold", []))
             core_retries = sum(x.get("retries", {}).get("rabbitmq_retries", 0) for x in e["core_rabbitmq"]["cold"])
+            rounds = f" (median of {len(e['duel'])} rounds)" if e.get("duel") else ""
             add(
-                f"| {broker_label(d)} | {e['n']} | {fmt_ms(median(e['playbook']['cold']))} | "
+                f"| {broker_label(d)} | {e['n']}{rounds} | {fmt_ms(median(e['playbook']['cold']))} | "
                 f"{fmt_ms(median(e['module']['cold']))} | {fmt_ms(mod_r)} | {fmt_ms(core)} | "
                 f"{fmt_ms(median(e['raw']['cold']))} | "
                 + (f"{fmt_ms(best[1])} ({best[0]} in flight)" if best else "-")
-                + f" | {module_retries}; {core_retries} |"
+                + f" | {fmt_ratio(best[1] if best else None, mod_r)} | {module_retries}; {core_retries} |"
             )
     add("")
     add("### No-op: the module against the fresh-process raw bound and Ansible's floor")
     add("")
     add(
         "| broker | N | ours module-internal warm | fresh-process raw bound (one GET + one Kafka round trip) | ratio "
-        "(<= 1.5x) | ours playbook warm | `ping` floor | ratio (<= 1.3x, N=16) |"
+        "(<= 1.5x) | ours playbook warm | `ping` playbook right after each | ratio (<= 1.3x, N=16) |"
     )
     add("|---|---|---|---|---|---|---|---|")
     for _p, d in legs:
@@ -1384,9 +1505,10 @@ def combine(paths: list[str], out: Path, notes: list[str]) -> int:
             mod = median(e["module"]["warm"])
             fresh = fresh_bound(e)
             pb = median(e["playbook"]["warm"])
+            ping = paired_floor(e) or floor
             add(
                 f"| {broker_label(d)} | {e['n']} | {fmt_ms(mod)} | {fmt_ms(fresh)} | {fmt_ratio(mod, fresh)} | "
-                f"{fmt_ms(pb)} | {fmt_ms(floor)} | {fmt_ratio(pb, floor)} |"
+                f"{fmt_ms(pb)} | {fmt_ms(ping)} | {fmt_ratio(pb, ping)} |"
             )
     add("")
     add("### community.rabbitmq against ours, whole `ansible-playbook` runs")
@@ -1465,6 +1587,12 @@ def main(argv: list[str] | None = None) -> int:
         "--lite-n", default="", help="service counts at which only the module rows and the lower bound run"
     )
     parser.add_argument(
+        "--duel",
+        default="",
+        help="N:K: at N, the RabbitMQ-only contenders (module, core, raw clients) in K rounds taken turn about "
+        "instead of once per run",
+    )
+    parser.add_argument(
         "--combine", nargs="+", metavar="JSON", help="write one report (--out) from these runs' JSON, one per broker"
     )
     args = parser.parse_args(argv)
@@ -1479,6 +1607,10 @@ def main(argv: list[str] | None = None) -> int:
         return frozenset(part for part, at, at_n in skips if not at or int(at_n) == n)
 
     lite = set(parse_ns(args.lite_n))
+    try:
+        duel = {int(at): int(k) for at, _colon, k in (x.partition(":") for x in re.split(r"[,\s]+", args.duel) if x)}
+    except ValueError:
+        parser.error(f"--duel: {args.duel!r} is not N:K (e.g. 1000:3)")
     raw_concurrency = tuple(parse_ns(args.raw_concurrency))
 
     started = time.time()
@@ -1489,12 +1621,8 @@ def main(argv: list[str] | None = None) -> int:
     for m in modes:
         if m not in ("ctl", "http"):
             parser.error(f"--peers: unknown mode {m!r} (ctl, http)")
-    if "ctl" in modes and RABBIT_PROFILE != "3.10":
-        # community.rabbitmq's ctl mode runs the host's rabbitmqctl, which is 3.10's; the 4.x nodes run
-        # inside their chroot, where the peer's modules cannot reach.
-        parser.error(
-            f"--peers ctl: needs OSA_RABBITMQ_PROFILE=3.10 (RabbitMQ {RABBIT_PROFILE} has no host rabbitmqctl)"
-        )
+    if "ctl" in modes and RABBIT_PROFILE != "3.10" and not BROKERS.get("OSA_RABBITMQ_NODES", "").count("@"):
+        parser.error(f"--peers ctl: RabbitMQ {RABBIT_PROFILE}'s env file names no node (OSA_RABBITMQ_NODES)")
     if modes and not (PEER_VENV / "bin" / "ansible-playbook").exists():
         parser.error(f"--peers needs {PEER_VENV} (bench/run.sh --peers ... creates it)")
 
@@ -1530,6 +1658,7 @@ def main(argv: list[str] | None = None) -> int:
                     lb_samples=args.lb_samples,
                     skip=frozenset(PARTS) if n in lite else skip_at(n),
                     raw_concurrency=raw_concurrency,
+                    duel_rounds=duel.get(n, 0),
                 )
             )
         for mode in modes:

@@ -57,7 +57,9 @@ def med(values: list[float]) -> float:
 
 
 def names(n: int) -> tuple[list[str], list[str]]:
-    svcs = [f"{PREFIX}s{i:04d}" for i in range(1, n + 1)]
+    # bench.NAME_TOKEN: names new to the brokers in every run (a 4.3 node may stall re-creating a vhost it
+    # just deleted, bench/README.md).
+    svcs = [f"{PREFIX}{bench.NAME_TOKEN}s{i:04d}" for i in range(1, n + 1)]
     topics = [f"oshprof.{svc[len(PREFIX) :]}.{suffix}" for svc in svcs for suffix in bench.TOPIC_SUFFIXES]
     return svcs, topics
 
@@ -112,6 +114,8 @@ def in_module(args: dict[str, Any], samples: int, profile_path: Path, *, cold: b
             t0 = time.perf_counter()
             module = basic.AnsibleModule(argument_spec=osa_hybrid_msg.argument_spec(), supports_check_mode=True)
             t1 = time.perf_counter()
+            # run_module's steps before the core call
+            runner.narrow_services_no_log(module)
             module.no_log_values.update(runner.secret_values(module.params))
             request = json.dumps(runner.build_request(module.params, module.argument_spec))
             t2 = time.perf_counter()

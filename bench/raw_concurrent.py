@@ -12,6 +12,7 @@ Every request that answers 5xx or loses its connection is sent again (up to 5 ti
 counted, as the module's failover does; the counts are returned. Used by bench/bench.py; also runs alone:
 
     python bench/raw_concurrent.py vhosts N C      # with the OSA_RABBITMQ_* environment of bench/run.sh
+    python bench/raw_concurrent.py orders N staged,pipeline,users-first,users-alongside
 """
 
 from __future__ import annotations
@@ -20,8 +21,10 @@ import base64
 import http.client
 import json
 import os
+import random
 import ssl
 import statistics
+import string
 import sys
 import threading
 import time
@@ -164,6 +167,91 @@ def converge(
     }
 
 
+# Orders in which a client can write the same objects (``orders``): the module's stage by stage, and three
+# that overlap kinds, to see whether the broker lets a client win anything by mixing them.
+ORDERS = ("staged", "users-first", "users-alongside", "pipeline")
+
+
+def converge_in_order(
+    api: Api, svcs: list[str], passwords: dict[str, str], policies: list[dict[str, Any]], order: str
+) -> dict[str, Any]:
+    """The RabbitMQ topology of ``svcs`` written in one of ORDERS; vhosts 8 in flight, other kinds 16 (or C
+    with ``ORDER:C``, e.g. ``staged:32``):
+
+    - ``staged``: vhosts, then users, then permissions and policies (the module's order);
+    - ``users-first``: users, then vhosts, then permissions and policies;
+    - ``users-alongside``: users (4 in flight) while the vhosts are written, then permissions and policies;
+    - ``pipeline``: users, then vhosts, each vhost's permission and policies sent (4 in flight) as soon as
+      that vhost exists.
+
+    Returns the total ms, when the vhosts were done (``vhosts_done_ms``) and the time from the first
+    permission or policy write to the end (``rest_ms``)."""
+    jobs_v = [("PUT", f"vhosts/{q(s)}", {}) for s in svcs]
+    jobs_u = [("PUT", f"users/{q(s)}", {"password": passwords[s], "tags": ""}) for s in svcs]
+    follow = {
+        s: [("PUT", f"permissions/{q(s)}/{q(s)}", {"configure": ".*", "write": ".*", "read": ".*"})]
+        + [
+            (
+                "PUT",
+                f"policies/{q(s)}/{q(p['name'])}",
+                {"pattern": p["pattern"], "definition": p["definition"], "priority": p["priority"]}
+                | {"apply-to": p["apply_to"]},
+            )
+            for p in policies
+        ]
+        for s in svcs
+    }
+    rest = [job for s in svcs for job in follow[s]]
+    kind, _colon, others = order.partition(":")
+    c = int(others or 16)
+    retries0 = api.retries
+    t0 = time.perf_counter()
+    if kind == "staged":
+        _run(api, jobs_v, 8)
+        vhosts_done = time.perf_counter()
+        _run(api, jobs_u, c)
+        rest_start = time.perf_counter()
+        _run(api, rest, c)
+    elif kind == "users-first":
+        _run(api, jobs_u, c)
+        _run(api, jobs_v, 8)
+        vhosts_done = rest_start = time.perf_counter()
+        _run(api, rest, c)
+    elif kind == "users-alongside":
+        users = threading.Thread(target=_run, args=(api, jobs_u, 4))
+        users.start()
+        _run(api, jobs_v, 8)
+        vhosts_done = time.perf_counter()
+        users.join()
+        rest_start = time.perf_counter()
+        _run(api, rest, c)
+    elif kind == "pipeline":
+        _run(api, jobs_u, c)
+        rest_start = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=4) as after, ThreadPoolExecutor(max_workers=8) as pool:
+            pending = []
+
+            def vhost_then_rest(i: int) -> None:
+                api.call(*jobs_v[i])
+                pending.append(after.submit(lambda s=svcs[i]: [api.call(*job) for job in follow[s]]))
+
+            list(pool.map(vhost_then_rest, range(len(svcs))))
+            vhosts_done = time.perf_counter()
+            for f in pending:
+                f.result()
+    else:
+        raise ValueError(f"unknown order {order!r} ({', '.join(ORDERS)})")
+    end = time.perf_counter()
+    return {
+        "order": order,
+        "ms": (end - t0) * 1000,
+        "vhosts_done_ms": (vhosts_done - t0) * 1000,
+        # permissions and policies, from their first write (the stage's own time where it is a stage)
+        "rest_ms": (end - rest_start) * 1000,
+        "retries": api.retries - retries0,
+    }
+
+
 def delete(api: Api, users: list[str], vhosts: list[str], concurrency: int) -> float:
     t0 = time.perf_counter()
     _run(api, [("DELETE", f"users/{q(u)}", None) for u in users], concurrency)
@@ -182,7 +270,8 @@ def _env_api() -> Api:
 
 
 if __name__ == "__main__":
-    what, n, c = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    what, n = sys.argv[1], int(sys.argv[2])
+    c = int(sys.argv[3]) if what != "orders" else 0
     api = _env_api()
     names = [f"oshrawc_v{i:04d}" for i in range(1, n + 1)]
     if what == "vhosts":
@@ -196,6 +285,22 @@ if __name__ == "__main__":
         ]
         out = converge(api, names, pw, pol, c)
         out["delete_ms"] = delete(api, names, names, max(c, 8))
+    elif what == "orders":
+        # python bench/raw_concurrent.py orders N staged,pipeline,... : each order on names of its own (a
+        # random token: a 4.3 cluster stalls re-creating vhosts it just deleted), in the order given, the
+        # objects deleted and 15 s of rest after each; one JSON line per order.
+        token = "".join(random.choice(string.ascii_lowercase) for _letter in range(4))
+        pol = [
+            {"name": "CQv2", "pattern": ".*", "apply_to": "all", "priority": 0, "definition": {"queue-version": 2}},
+            {"name": "nl", "pattern": "^n", "apply_to": "queues", "priority": 1, "definition": {"max-length": 10}},
+        ]
+        for i, order in enumerate(sys.argv[3].split(",")):
+            svcs = [f"oshrawo_{token}{i}_{j:04d}" for j in range(1, n + 1)]
+            res = converge_in_order(api, svcs, {s: "x" * 16 for s in svcs}, pol, order)
+            res["delete_ms"] = delete(api, svcs, svcs, 8)
+            print(json.dumps(res), flush=True)
+            time.sleep(15)
+        raise SystemExit(0)
     else:
         raise SystemExit(f"unknown {what!r}")
     print(json.dumps(out))
