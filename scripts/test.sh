@@ -44,6 +44,7 @@ stubtest() {
 
 lint_python() {
   run_section "ruff check" ruff check .
+  run_section "ruff format --check" ruff format --check .
   # --offline: no Galaxy lookups; the collection resolves from .collections (ansible.cfg).
   run_section "ansible-lint (production profile)" \
     ansible-lint --offline --profile production --nocolor playbooks roles molecule demo

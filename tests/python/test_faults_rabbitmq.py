@@ -38,9 +38,7 @@ MID_APPLY_WRITE = 20
 
 
 def rabbitmq_sh(*args: str, timeout: float = 300) -> None:
-    proc = subprocess.run(
-        [str(SCRIPT), *INSTANCE, *args], capture_output=True, text=True, timeout=timeout, check=False
-    )
+    proc = subprocess.run([str(SCRIPT), *INSTANCE, *args], capture_output=True, text=True, timeout=timeout, check=False)
     assert proc.returncode == 0, f"rabbitmq.sh {' '.join(args)}: {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
 
 
