@@ -12,13 +12,14 @@ use crate::plan::{Change, Op, Plan, Status};
 pub const WRITE_CONCURRENCY: usize = 16;
 
 /// Writes in flight at once, by kind of RabbitMQ write: the one place to tune it. Measured with
-/// `bench/` on three-node 4.3 (Khepri) and 4.0 (Mnesia) clusters and a 3.10 node (bench/RESULTS.md):
-/// the broker creates and deletes vhosts one after the other whatever the client does (4.3: 1,000
-/// vhosts took 54 s at 8 in flight and 49 s at 16, 200 took 11 s and 12 s; sending them to all three
-/// nodes instead of one did not help either and drew 5xx answers), so 8; users, permissions and
-/// policies are cheap writes that go faster at 16 (3,000 permissions and policies: 18 s at 8, 16 s at
-/// 16). Kinds are never mixed in flight: permissions and policies sent while vhosts were being created
-/// made the 1,000 vhosts take twice as long (4.3), so the stages stay in order.
+/// `bench/` on three-node 4.3 (Khepri) and 4.0 (Mnesia) clusters and a 3.10 node (bench/README.md):
+/// the broker creates vhosts one after the other whatever the client does (4.3: ~45-50 a second; 1,000
+/// new vhosts took 21.0 and 21.8 s at 8 in flight, 20.0 and 20.7 s at 16, and more in flight only
+/// lengthens each PUT), so 8; users, permissions and policies are cheap writes, 16 (a raw client wrote
+/// 3,000 permissions and policies on 4.3 in 6.4-7.2 s at 16 and 5.4-5.6 s at 32; 32 is not measured on
+/// 4.0 and 3.10). Kinds are never mixed in flight: each service's permission and policies sent as soon
+/// as its vhost existed made the 1,000 vhosts take 28.5 s instead of 20-22 s (4.3), and no order that
+/// mixes kinds was faster in all, so the stages stay in order.
 fn write_concurrency(op: &Op) -> usize {
     match op {
         Op::PutVhost { .. } | Op::DeleteVhost { .. } => 8,
