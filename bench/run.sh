@@ -112,11 +112,12 @@ if [ "$full" -eq 0 ]; then
 fi
 
 # --- the full run --------------------------------------------------------------------------------------
-# Scope, chosen so that the whole run takes about 40 minutes on the shared two-core machine:
+# Scope, chosen so that the whole run takes about 45 minutes on the shared two-core machine (2026-12-07:
+# 21, 15 and 6 minutes):
 # - 4.3 (three nodes, Khepri, HTTPS): N=16 (3 runs), N=256 and N=1000 (1 run each), the raw concurrent
-#   client at 8 and 16 in flight, the vhost table
-#   (200 vhosts), community.rabbitmq HTTP-API mode at N=16; at N=1000 no raw sequential client (5,000
-#   requests one at a time; the vhost table has the sequential row);
+#   client at 8 and 16 in flight, at N=1000 the RabbitMQ-only contenders in 3 rounds (--duel), the vhost
+#   table (200 vhosts), community.rabbitmq in both modes at N=16; at N=1000 no raw sequential client
+#   (5,000 requests one at a time; the vhost table has the sequential row);
 # - 4.0 (three nodes, Mnesia, HTTPS): N=16 (3 runs), N=256 (1 run), N=1000 module rows only (4.0's
 #   per-vhost cost grows with the vhosts there: minutes for 1,000), the vhost table, community.rabbitmq at N=16;
 # - 3.10 (one node, HTTP): N=16 (3 runs), N=256 (1 run), N=1000 module rows only (cold, no-op, cleanup),
