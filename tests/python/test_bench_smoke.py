@@ -61,7 +61,7 @@ def test_bench_quick_run_writes_the_table_and_warm_is_unchanged(tmp_path):
         "| **lower bound, sum**",
         "| raw sequential keep-alive HTTP client (RabbitMQ only) |",
         "| per-topic confluent-kafka AdminClient loop (Kafka only) |",
-        "| ours warm playbook / Ansible floor (ping; debug) |",
+        "| ours warm playbook / Ansible floor (ping right after each run;",
         "| ours module-internal warm / lower bound",
     ):
         assert row in report, f"{row!r} missing from the report:\n{report}"

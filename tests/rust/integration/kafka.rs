@@ -94,6 +94,21 @@ async fn go(body: &Value, check_mode: bool) -> Result<Value, Error> {
     .map(|r| serde_json::to_value(r).unwrap())
 }
 
+/// Creates a one-partition topic and waits until a run's own read sees it: a new topic's metadata reaches
+/// each broker a moment after CreateTopics was answered, and a run reads from the first bootstrap server
+/// (CI once read the topic as missing there and planned its creation again).
+async fn create_and_see(name: &str) {
+    let body = json!({"topics": [{"name": name, "partitions": 1}]});
+    go(&body, false).await.unwrap();
+    for _ in 0..50 {
+        if go(&body, true).await.unwrap()["changed"] == false {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("topic {name} is still missing from a run's read 10 s after its creation");
+}
+
 /// An admin client of the test's own, to read the broker independently of the code under test.
 fn admin() -> AdminClient<DefaultClientContext> {
     ClientConfig::new()
@@ -332,9 +347,7 @@ async fn kafka_partition_decrease_is_refused_before_anything_is_written() {
 async fn kafka_partition_increase_is_applied_and_read_back() {
     let _serial = serial().await;
     let name = topic_name("it.grow");
-    go(&json!({"topics": [{"name": name, "partitions": 1}]}), false)
-        .await
-        .unwrap();
+    create_and_see(&name).await;
     let body = json!({"topics": [{"name": name, "partitions": 3}]});
     let grown = go(&body, false).await.unwrap();
     assert_eq!(grown["changes"][0]["status"], "applied", "{grown}");
@@ -383,9 +396,7 @@ async fn kafka_check_mode_creates_nothing() {
     assert!(!all_topics().contains(&name));
     assert!(topic_gone(&name), "topic {name} is still in the metadata");
 
-    go(&json!({"topics": [{"name": name, "partitions": 1}]}), false)
-        .await
-        .unwrap();
+    create_and_see(&name).await;
     let planned = go(
         &json!({"topics": [{"name": name, "partitions": 2, "config": {"retention.ms": 1000}}]}),
         true,
@@ -460,9 +471,7 @@ async fn kafka_and_rabbitmq_in_one_call_report_each_backend() {
     super::ensure_broker();
     let vhost = unique("it-mixed");
     let name = topic_name("it.mixed");
-    go(&json!({"topics": [{"name": name, "partitions": 1}]}), false)
-        .await
-        .unwrap();
+    create_and_see(&name).await;
     let body = json!({
         "rabbitmq": super::conn(),
         "vhosts": [{"name": vhost}],
