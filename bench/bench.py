@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import functools
 import http.client
 import json
 import os
@@ -955,6 +956,7 @@ def peer_env(mode: str) -> dict[str, str]:
     return env
 
 
+@functools.cache
 def chroot_rabbitmqctl() -> Path:
     """A ``rabbitmqctl`` for community.rabbitmq's rabbitmqctl mode on a 4.x cluster. Its nodes run in a
     chroot, as they would in OSA's RabbitMQ containers where mq_setup runs the tool; this runs the chroot's

@@ -114,9 +114,7 @@ def in_module(args: dict[str, Any], samples: int, profile_path: Path, *, cold: b
             t0 = time.perf_counter()
             module = basic.AnsibleModule(argument_spec=osa_hybrid_msg.argument_spec(), supports_check_mode=True)
             t1 = time.perf_counter()
-            # run_module's steps before the core call
-            runner.narrow_services_no_log(module)
-            module.no_log_values.update(runner.secret_values(module.params))
+            runner.register_secrets(module)
             request = json.dumps(runner.build_request(module.params, module.argument_spec))
             t2 = time.perf_counter()
             raw = _core.apply(request, check_mode=False, diff=False)

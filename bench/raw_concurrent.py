@@ -128,15 +128,15 @@ def put_vhosts(api: Api, names: list[str], concurrency: int) -> dict[str, Any]:
     }
 
 
-def converge(
-    api: Api, svcs: list[str], passwords: dict[str, str], policies: list[dict[str, Any]], concurrency: int
-) -> dict[str, Any]:
-    """The RabbitMQ topology, stage by stage (vhosts; users; permissions and policies), C at a time."""
-    retries0, requests0 = api.retries, api.requests
-    stages = [
-        [("PUT", f"vhosts/{q(s)}", {}) for s in svcs],
-        [("PUT", f"users/{q(s)}", {"password": passwords[s], "tags": ""}) for s in svcs],
-        [("PUT", f"permissions/{q(s)}/{q(s)}", {"configure": ".*", "write": ".*", "read": ".*"}) for s in svcs]
+def topology_jobs(
+    svcs: list[str], passwords: dict[str, str], policies: list[dict[str, Any]]
+) -> tuple[list[tuple[str, str, Any]], list[tuple[str, str, Any]], dict[str, list[tuple[str, str, Any]]]]:
+    """The requests of the topology: the vhosts', the users', and per service its permission then its
+    policies (those need the vhost, and the permission the user)."""
+    jobs_v = [("PUT", f"vhosts/{q(s)}", {}) for s in svcs]
+    jobs_u = [("PUT", f"users/{q(s)}", {"password": passwords[s], "tags": ""}) for s in svcs]
+    follow = {
+        s: [("PUT", f"permissions/{q(s)}/{q(s)}", {"configure": ".*", "write": ".*", "read": ".*"})]
         + [
             (
                 "PUT",
@@ -148,10 +148,21 @@ def converge(
                     "apply-to": p["apply_to"],
                 },
             )
-            for s in svcs
             for p in policies
-        ],
-    ]
+        ]
+        for s in svcs
+    }
+    return jobs_v, jobs_u, follow
+
+
+def converge(
+    api: Api, svcs: list[str], passwords: dict[str, str], policies: list[dict[str, Any]], concurrency: int
+) -> dict[str, Any]:
+    """The RabbitMQ topology, stage by stage (vhosts; users; permissions and policies), C at a time."""
+    retries0, requests0 = api.retries, api.requests
+    jobs_v, jobs_u, follow = topology_jobs(svcs, passwords, policies)
+    # every permission, then every policy
+    stages = [jobs_v, jobs_u, [follow[s][0] for s in svcs] + [job for s in svcs for job in follow[s][1:]]]
     t0 = time.perf_counter()
     stage_ms = []
     for jobs in stages:
@@ -186,21 +197,7 @@ def converge_in_order(
 
     Returns the total ms, when the vhosts were done (``vhosts_done_ms``) and the time from the first
     permission or policy write to the end (``rest_ms``)."""
-    jobs_v = [("PUT", f"vhosts/{q(s)}", {}) for s in svcs]
-    jobs_u = [("PUT", f"users/{q(s)}", {"password": passwords[s], "tags": ""}) for s in svcs]
-    follow = {
-        s: [("PUT", f"permissions/{q(s)}/{q(s)}", {"configure": ".*", "write": ".*", "read": ".*"})]
-        + [
-            (
-                "PUT",
-                f"policies/{q(s)}/{q(p['name'])}",
-                {"pattern": p["pattern"], "definition": p["definition"], "priority": p["priority"]}
-                | {"apply-to": p["apply_to"]},
-            )
-            for p in policies
-        ]
-        for s in svcs
-    }
+    jobs_v, jobs_u, follow = topology_jobs(svcs, passwords, policies)
     rest = [job for s in svcs for job in follow[s]]
     kind, _colon, others = order.partition(":")
     c = int(others or 16)
@@ -269,6 +266,12 @@ def _env_api() -> Api:
     )
 
 
+# The two policies of the command line's converge and orders (bench.py passes its own POLICIES).
+CLI_POLICIES = [
+    {"name": "CQv2", "pattern": ".*", "apply_to": "all", "priority": 0, "definition": {"queue-version": 2}},
+    {"name": "nl", "pattern": "^n", "apply_to": "queues", "priority": 1, "definition": {"max-length": 10}},
+]
+
 if __name__ == "__main__":
     what, n = sys.argv[1], int(sys.argv[2])
     c = int(sys.argv[3]) if what != "orders" else 0
@@ -279,24 +282,16 @@ if __name__ == "__main__":
         out["delete_ms"] = delete(api, [], names, max(c, 8))
     elif what == "converge":
         pw = {s: "x" * 16 for s in names}
-        pol = [
-            {"name": "CQv2", "pattern": ".*", "apply_to": "all", "priority": 0, "definition": {"queue-version": 2}},
-            {"name": "nl", "pattern": "^n", "apply_to": "queues", "priority": 1, "definition": {"max-length": 10}},
-        ]
-        out = converge(api, names, pw, pol, c)
+        out = converge(api, names, pw, CLI_POLICIES, c)
         out["delete_ms"] = delete(api, names, names, max(c, 8))
     elif what == "orders":
         # python bench/raw_concurrent.py orders N staged,pipeline,... : each order on names of its own (a
         # random token: a 4.3 cluster stalls re-creating vhosts it just deleted), in the order given, the
         # objects deleted and 15 s of rest after each; one JSON line per order.
         token = "".join(random.choice(string.ascii_lowercase) for _letter in range(4))
-        pol = [
-            {"name": "CQv2", "pattern": ".*", "apply_to": "all", "priority": 0, "definition": {"queue-version": 2}},
-            {"name": "nl", "pattern": "^n", "apply_to": "queues", "priority": 1, "definition": {"max-length": 10}},
-        ]
         for i, order in enumerate(sys.argv[3].split(",")):
             svcs = [f"oshrawo_{token}{i}_{j:04d}" for j in range(1, n + 1)]
-            res = converge_in_order(api, svcs, {s: "x" * 16 for s in svcs}, pol, order)
+            res = converge_in_order(api, svcs, {s: "x" * 16 for s in svcs}, CLI_POLICIES, order)
             res["delete_ms"] = delete(api, svcs, svcs, 8)
             print(json.dumps(res), flush=True)
             time.sleep(15)

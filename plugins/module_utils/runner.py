@@ -196,10 +196,15 @@ def _finish(module, core, failed, **kwargs):
     module.exit_json(**kwargs)
 
 
-def run_module(module):
-    """Apply the module's parameters and exit the module with the result or a clear failure."""
+def register_secrets(module):
+    """The module's no_log values: every secret of the parameters, and no other string of ``services``."""
     narrow_services_no_log(module)
     module.no_log_values.update(secret_values(module.params))
+
+
+def run_module(module):
+    """Apply the module's parameters and exit the module with the result or a clear failure."""
+    register_secrets(module)
     core = require_core(module)
     request = build_request(module.params, module.argument_spec)
     problem = unencodable(request)
